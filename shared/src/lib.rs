@@ -1,0 +1,30 @@
+//! The Parent Mentor domain that the kiosk and the sync server must agree on.
+//!
+//! Pure: no I/O, no clock reads, no randomness. Time, random bytes and everything else from the
+//! outside world are passed in, so every rule here can be tested exhaustively.
+
+#![forbid(unsafe_code)]
+
+mod badge;
+mod error;
+mod event;
+mod ids;
+pub mod protocol;
+mod roster;
+mod rules;
+mod sessionize;
+mod toggle;
+
+pub use badge::{
+    badge_hash, badge_text, parse_badge, verify_badge, BadgeClaim, BadgeStatus, BadgeVerdict,
+    NotAClaim, BADGE_TAG, MAX_GENERATION, SECRET_BYTES,
+};
+pub use error::DomainError;
+pub use event::{Event, EventKind, Observed, Source};
+pub use ids::{EventId, KioskId, Language, MentorId, SchoolId, SeriesId, TimeZone};
+pub use roster::{BadgeGeneration, Coordinator, Roster, RosterMentor, School};
+pub use rules::{HourCategory, MonthDay, Period, PeriodName, PeriodScheme, ProgramRules};
+pub use sessionize::{
+    hours_2dp, open_check_ins, period_totals, sessionize, PeriodTotals, ReviewReason, Session,
+};
+pub use toggle::{decide_scan, is_repeat_scan, OpenCheckIn, ScanAction};

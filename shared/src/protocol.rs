@@ -1,0 +1,195 @@
+//! The sync wire protocol (JSON over HTTPS, bearer token). Both sides compile these structs, so
+//! they cannot disagree; `protocol` in every body lets either side refuse a version it does not
+//! speak with a clear error instead of a misread.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{Event, EventId, KioskId, MentorId, PeriodName, Roster, SeriesId};
+
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Most events a kiosk sends in one upload; the server refuses larger batches.
+pub const MAX_BATCH_EVENTS: usize = 1000;
+
+/// POST /api/v1/events: a kiosk's undelivered events, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadBatch {
+    pub protocol: u32,
+    pub kiosk: KioskId,
+    /// The kiosk's clock when it sent the batch: the server records the offset.
+    pub kiosk_clock: DateTime<Utc>,
+    pub events: Vec<Event>,
+}
+
+/// The answer to an upload: every event of the batch is in exactly one list.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct UploadAck {
+    pub protocol: u32,
+    /// Newly stored.
+    pub stored: Vec<EventId>,
+    /// Stored before (a resend): nothing changed.
+    pub already_stored: Vec<EventId>,
+    /// Kept aside for an organizer to review (never dropped); the kiosk counts them delivered.
+    pub set_aside: Vec<SetAside>,
+    /// Their (kiosk, series, sequence) already names a different event: the kiosk's database
+    /// was restored from an old copy. The kiosk starts a new series and sends them again.
+    pub conflicts: Vec<SeriesConflict>,
+    pub server_clock: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetAside {
+    pub id: EventId,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesConflict {
+    pub id: EventId,
+    pub series: SeriesId,
+    pub sequence: u64,
+}
+
+/// GET /api/v1/roster?since=VERSION: `roster` is `None` when the kiosk's copy is current.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RosterResponse {
+    pub protocol: u32,
+    pub version: String,
+    pub roster: Option<Roster>,
+}
+
+/// POST /api/v1/stipends: an organizer records a payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StipendPayment {
+    pub mentor: MentorId,
+    pub period: PeriodName,
+    /// Decimal text, e.g. `600.00`: money is never a float.
+    pub amount: String,
+    pub paid_on: NaiveDate,
+    pub reference: String,
+}
+
+/// Every 4xx/5xx body: a stable code for programs, a sentence for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::*;
+
+    fn event() -> Event {
+        Event {
+            id: EventId::from_parts(1_780_000_000_000, [7; 10]),
+            kiosk: KioskId::new("k-1").expect("kiosk"),
+            series: SeriesId::from_parts(1_780_000_000_000, [1; 10]),
+            sequence: 1,
+            mentor: MentorId::new("M-1").expect("mentor"),
+            at: "2026-10-05T13:02:00Z".parse().expect("instant"),
+            time_zone: TimeZone::new("America/Chicago").expect("tz"),
+            kind: EventKind::CheckIn,
+            source: Source::BadgeScan {
+                generation: 1,
+                provisional: false,
+                badge_hash: badge_hash("PM1:M-1:1:AAAAAAAAAAAAAAAA"),
+            },
+        }
+    }
+
+    fn round_trip<T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(value: &T) {
+        let json = serde_json::to_string(value).expect("serialize");
+        let back: T = serde_json::from_str(&json).expect("deserialize");
+        assert_eq!(&back, value, "{json}");
+    }
+
+    #[test]
+    fn upload_batch_round_trips() {
+        let mut correction = event();
+        correction.sequence = 2;
+        correction.kind = EventKind::AddSession {
+            category: HourCategory::Training,
+            start: "2026-10-05T14:00:00Z".parse().expect("instant"),
+            end: "2026-10-05T16:00:00Z".parse().expect("instant"),
+            group: Some(uuid::Uuid::from_u128(5)),
+        };
+        correction.source = Source::Coordinator {
+            coordinator: "Ana".into(),
+            reason: "training day".into(),
+        };
+        round_trip(&UploadBatch {
+            protocol: PROTOCOL_VERSION,
+            kiosk: KioskId::new("k-1").expect("kiosk"),
+            kiosk_clock: "2026-10-05T16:00:05Z".parse().expect("instant"),
+            events: vec![event(), correction],
+        });
+    }
+
+    #[test]
+    fn ack_and_roster_round_trip() {
+        let e = event();
+        round_trip(&UploadAck {
+            protocol: PROTOCOL_VERSION,
+            stored: vec![e.id],
+            already_stored: vec![],
+            set_aside: vec![SetAside {
+                id: e.id,
+                reason: "unverified badge".into(),
+            }],
+            conflicts: vec![SeriesConflict {
+                id: e.id,
+                series: e.series,
+                sequence: 1,
+            }],
+            server_clock: e.at,
+        });
+        let roster = Roster {
+            version: "v1".into(),
+            school: School {
+                id: SchoolId::new("lincoln").expect("school"),
+                name: "Lincoln Elementary".into(),
+                time_zone: e.time_zone,
+            },
+            rules: ProgramRules::default(),
+            current_period: PeriodName("2026-fall".into()),
+            mentors: vec![RosterMentor {
+                id: e.mentor.clone(),
+                name: "María López".into(),
+                language: Language::spanish(),
+                badge: Some(BadgeGeneration {
+                    generation: 1,
+                    hash: badge_hash("x"),
+                }),
+                period_time_ms: 3_600_000,
+            }],
+            revoked: vec![MentorId::new("M-2").expect("mentor")],
+            coordinators: vec![Coordinator {
+                name: "Ana".into(),
+                pin_hash: "$argon2id$...".into(),
+            }],
+            open_check_ins: vec![e.clone()],
+        };
+        round_trip(&RosterResponse {
+            protocol: PROTOCOL_VERSION,
+            version: roster.version.clone(),
+            roster: Some(roster),
+        });
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_refused() {
+        let mut json = serde_json::to_value(event()).expect("to value");
+        json["time_zone"] = "Mars/Olympus".into();
+        assert!(serde_json::from_value::<Event>(json).is_err());
+        let mut json = serde_json::to_value(event()).expect("to value");
+        json["extra"] = 1.into();
+        assert!(serde_json::from_value::<Event>(json).is_err());
+        let mut json = serde_json::to_value(event()).expect("to value");
+        json["kind"] = serde_json::json!({"type": "teleport"});
+        assert!(serde_json::from_value::<Event>(json).is_err());
+    }
+}

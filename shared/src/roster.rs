@@ -1,0 +1,78 @@
+//! The roster a kiosk pulls: just what one school's kiosks need to work offline.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{BadgeStatus, Event, Language, MentorId, PeriodName, ProgramRules, SchoolId, TimeZone};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Roster {
+    /// Opaque; changes whenever anything below changes.
+    pub version: String,
+    pub school: School,
+    pub rules: ProgramRules,
+    pub current_period: PeriodName,
+    pub mentors: Vec<RosterMentor>,
+    /// Deactivated mentors of this school, ids only: their badges are refused.
+    pub revoked: Vec<MentorId>,
+    pub coordinators: Vec<Coordinator>,
+    /// Check-ins with no check-out yet, from every kiosk of the school (merged on the server),
+    /// so a mentor who checked in at one kiosk is checked out at another.
+    pub open_check_ins: Vec<Event>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct School {
+    pub id: SchoolId,
+    pub name: String,
+    pub time_zone: TimeZone,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterMentor {
+    pub id: MentorId,
+    pub name: String,
+    pub language: Language,
+    /// Generation and SHA-256 of the current badge, never the badge text.
+    pub badge: Option<BadgeGeneration>,
+    /// Time counted toward the stipend in the current period, merged from every kiosk, in
+    /// milliseconds, as of the roster's making.
+    pub period_time_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BadgeGeneration {
+    pub generation: u32,
+    pub hash: String,
+}
+
+/// A coordinator who may unlock coordinator mode: a name and a salted, slow hash of the PIN.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coordinator {
+    pub name: String,
+    pub pin_hash: String,
+}
+
+impl Roster {
+    pub fn mentor(&self, id: &MentorId) -> Option<&RosterMentor> {
+        self.mentors.iter().find(|m| &m.id == id)
+    }
+
+    /// What this roster says about a mentor's badge, for [`crate::verify_badge`].
+    pub fn badge_status(&self, id: &MentorId) -> Option<BadgeStatus> {
+        if self.revoked.contains(id) {
+            return Some(BadgeStatus::Revoked);
+        }
+        let mentor = self.mentor(id)?;
+        Some(match &mentor.badge {
+            Some(b) => BadgeStatus::Current {
+                generation: b.generation,
+                hash: b.hash.clone(),
+            },
+            // In the roster but never issued a badge: any badge claiming her is made up.
+            None => BadgeStatus::Current {
+                generation: 0,
+                hash: String::new(),
+            },
+        })
+    }
+}

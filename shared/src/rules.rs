@@ -1,0 +1,406 @@
+//! Program rules: every number a program may change is a setting here, never a constant in code.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{Datelike, Duration, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+use crate::DomainError;
+
+/// What kind of hours a session is. One list, shared by kiosk, server and reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HourCategory {
+    /// Time in the classroom, recorded by badge scans at the kiosk.
+    Classroom,
+    /// The initial training week.
+    Training,
+    /// Weekly workshops.
+    Workshop,
+    /// Mutual-aid hours, which programs report separately.
+    Community,
+}
+
+impl HourCategory {
+    pub const ALL: [HourCategory; 4] = [
+        HourCategory::Classroom,
+        HourCategory::Training,
+        HourCategory::Workshop,
+        HourCategory::Community,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HourCategory::Classroom => "classroom",
+            HourCategory::Training => "training",
+            HourCategory::Workshop => "workshop",
+            HourCategory::Community => "community",
+        }
+    }
+}
+impl fmt::Display for HourCategory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl FromStr for HourCategory {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, DomainError> {
+        HourCategory::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s.trim())
+            .ok_or_else(|| DomainError::InvalidCategory(s.to_owned()))
+    }
+}
+
+/// A day of the year on which a period starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonthDay {
+    pub month: u32,
+    pub day: u32,
+}
+
+impl MonthDay {
+    pub const fn new(month: u32, day: u32) -> Self {
+        Self { month, day }
+    }
+    fn in_year(self, year: i32) -> Option<NaiveDate> {
+        NaiveDate::from_ymd_opt(year, self.month, self.day)
+    }
+    fn is_valid(self) -> bool {
+        // 2001 is not a leap year: Feb 29 is refused, since it would not exist every year.
+        self.in_year(2001).is_some()
+    }
+}
+
+/// How the calendar is cut into named program periods. Every date belongs to exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "scheme", rename_all = "snake_case")]
+pub enum PeriodScheme {
+    /// `YYYY-fall` from `fall_starts` in YYYY to the day before `spring_starts` in YYYY+1;
+    /// `YYYY-spring` from `spring_starts` to the day before `fall_starts` in YYYY.
+    Semesters {
+        fall_starts: MonthDay,
+        spring_starts: MonthDay,
+    },
+    /// `YYYY-year` from `starts` in YYYY to the day before `starts` in YYYY+1.
+    SchoolYears { starts: MonthDay },
+}
+
+impl Default for PeriodScheme {
+    fn default() -> Self {
+        PeriodScheme::Semesters {
+            fall_starts: MonthDay::new(7, 1),
+            spring_starts: MonthDay::new(1, 16),
+        }
+    }
+}
+
+impl PeriodScheme {
+    pub fn school_years() -> Self {
+        PeriodScheme::SchoolYears {
+            starts: MonthDay::new(7, 1),
+        }
+    }
+
+    fn validate(&self) -> Result<(), DomainError> {
+        let ok = match *self {
+            PeriodScheme::Semesters {
+                fall_starts,
+                spring_starts,
+            } => {
+                fall_starts.is_valid()
+                    && spring_starts.is_valid()
+                    && (spring_starts.month, spring_starts.day) < (fall_starts.month, fall_starts.day)
+            }
+            PeriodScheme::SchoolYears { starts } => starts.is_valid(),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(DomainError::InvalidRules(
+                "period start days must be real dates (not Feb 29), spring before fall".into(),
+            ))
+        }
+    }
+
+    /// The period a school-local date belongs to.
+    pub fn period_of(&self, date: NaiveDate) -> Period {
+        let year = date.year();
+        let md = (date.month(), date.day());
+        match *self {
+            PeriodScheme::Semesters {
+                fall_starts,
+                spring_starts,
+            } => {
+                let fall = (fall_starts.month, fall_starts.day);
+                let spring = (spring_starts.month, spring_starts.day);
+                if md >= fall {
+                    self.period(year, PeriodKind::Fall)
+                } else if md >= spring {
+                    self.period(year, PeriodKind::Spring)
+                } else {
+                    self.period(year - 1, PeriodKind::Fall)
+                }
+            }
+            PeriodScheme::SchoolYears { starts } => {
+                if md >= (starts.month, starts.day) {
+                    self.period(year, PeriodKind::Year)
+                } else {
+                    self.period(year - 1, PeriodKind::Year)
+                }
+            }
+        }
+    }
+
+    /// The period with this name (`2026-fall`), if the scheme has such periods.
+    pub fn period_named(&self, name: &str) -> Result<Period, DomainError> {
+        let bad = || DomainError::InvalidPeriod(name.to_owned());
+        let (year, kind) = name.trim().split_once('-').ok_or_else(bad)?;
+        let year: i32 = year.parse().map_err(|_| bad())?;
+        if !(1000..=9998).contains(&year) {
+            return Err(bad());
+        }
+        let kind = match (kind, self) {
+            ("fall", PeriodScheme::Semesters { .. }) => PeriodKind::Fall,
+            ("spring", PeriodScheme::Semesters { .. }) => PeriodKind::Spring,
+            ("year", PeriodScheme::SchoolYears { .. }) => PeriodKind::Year,
+            _ => return Err(bad()),
+        };
+        Ok(self.period(year, kind))
+    }
+
+    fn period(&self, year: i32, kind: PeriodKind) -> Period {
+        // Start days were validated as real dates in every year, so `in_year` only fails for
+        // years outside chrono's range, which `period_named` and real dates never produce.
+        let day = |md: MonthDay, y: i32| md.in_year(y).unwrap_or(NaiveDate::MIN);
+        let (first, next) = match (*self, kind) {
+            (
+                PeriodScheme::Semesters {
+                    fall_starts,
+                    spring_starts,
+                },
+                PeriodKind::Fall,
+            ) => (day(fall_starts, year), day(spring_starts, year + 1)),
+            (
+                PeriodScheme::Semesters {
+                    fall_starts,
+                    spring_starts,
+                },
+                _,
+            ) => (day(spring_starts, year), day(fall_starts, year)),
+            (PeriodScheme::SchoolYears { starts }, _) => (day(starts, year), day(starts, year + 1)),
+        };
+        Period {
+            name: PeriodName(format!("{year}-{}", kind.suffix())),
+            first_day: first,
+            last_day: next - Duration::days(1),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum PeriodKind {
+    Fall,
+    Spring,
+    Year,
+}
+impl PeriodKind {
+    fn suffix(self) -> &'static str {
+        match self {
+            PeriodKind::Fall => "fall",
+            PeriodKind::Spring => "spring",
+            PeriodKind::Year => "year",
+        }
+    }
+}
+
+/// A period's name, e.g. `2026-fall`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PeriodName(pub String);
+
+impl fmt::Display for PeriodName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A named program period: both days inclusive, school-local dates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Period {
+    pub name: PeriodName,
+    pub first_day: NaiveDate,
+    pub last_day: NaiveDate,
+}
+
+impl Period {
+    pub fn contains(&self, date: NaiveDate) -> bool {
+        self.first_day <= date && date <= self.last_day
+    }
+}
+
+/// A program's rules. Defaults are DESIGN.md's ("the classic model").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProgramRules {
+    pub periods: PeriodScheme,
+    /// Hours in one period after which a mentor is owed a stipend.
+    pub stipend_threshold_hours: f64,
+    /// Categories whose hours count toward the stipend.
+    pub counting_categories: Vec<HourCategory>,
+    /// A session longer than this needs review.
+    pub session_cap_hours: f64,
+    /// The same badge seen again within this many seconds repeats the last confirmation and
+    /// records nothing.
+    pub duplicate_window_secs: u32,
+    /// Events dated before this day are implausible (a kiosk clock reset to 1970).
+    pub earliest_plausible_date: NaiveDate,
+    /// Events dated more than this many hours after "now" are implausible (a clock in the future).
+    pub future_tolerance_hours: u32,
+    /// A kiosk whose clock was off by more than this many seconds when it delivered events has
+    /// those events' sessions flagged for review.
+    pub clock_skew_tolerance_secs: u32,
+}
+
+impl Default for ProgramRules {
+    fn default() -> Self {
+        Self {
+            periods: PeriodScheme::default(),
+            stipend_threshold_hours: 100.0,
+            counting_categories: vec![
+                HourCategory::Classroom,
+                HourCategory::Training,
+                HourCategory::Workshop,
+            ],
+            session_cap_hours: 8.0,
+            duplicate_window_secs: 60,
+            earliest_plausible_date: NaiveDate::from_ymd_opt(2020, 1, 1).unwrap_or(NaiveDate::MIN),
+            future_tolerance_hours: 24,
+            clock_skew_tolerance_secs: 300,
+        }
+    }
+}
+
+fn hours_to_duration(hours: f64) -> Duration {
+    Duration::milliseconds((hours * 3_600_000.0).round() as i64)
+}
+
+impl ProgramRules {
+    /// Checks what serde cannot: positive finite numbers, real period boundaries.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        self.periods.validate()?;
+        let positive = |x: f64| x.is_finite() && x > 0.0 && x < 100_000.0;
+        if !positive(self.stipend_threshold_hours) {
+            return Err(DomainError::InvalidRules(
+                "stipend threshold must be a positive number of hours".into(),
+            ));
+        }
+        if !positive(self.session_cap_hours) || self.session_cap_hours > 24.0 * 7.0 {
+            return Err(DomainError::InvalidRules(
+                "session cap must be a positive number of hours, at most a week".into(),
+            ));
+        }
+        Ok(())
+    }
+    pub fn threshold(&self) -> Duration {
+        hours_to_duration(self.stipend_threshold_hours)
+    }
+    pub fn session_cap(&self) -> Duration {
+        hours_to_duration(self.session_cap_hours)
+    }
+    pub fn duplicate_window(&self) -> Duration {
+        Duration::seconds(i64::from(self.duplicate_window_secs))
+    }
+    pub fn future_tolerance(&self) -> Duration {
+        Duration::hours(i64::from(self.future_tolerance_hours))
+    }
+    pub fn clock_skew_tolerance(&self) -> Duration {
+        Duration::seconds(i64::from(self.clock_skew_tolerance_secs))
+    }
+    pub fn counts_toward_stipend(&self, category: HourCategory) -> bool {
+        self.counting_categories.contains(&category)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).expect("valid test date")
+    }
+
+    fn check(scheme: PeriodScheme, date: NaiveDate, expected: &str) {
+        assert_eq!(scheme.period_of(date).name.0, expected, "{date}");
+    }
+
+    #[test]
+    fn default_semesters_match_design() {
+        let s = PeriodScheme::default();
+        check(s, d(2026, 7, 1), "2026-fall");
+        check(s, d(2026, 6, 30), "2026-spring");
+        check(s, d(2027, 1, 15), "2026-fall");
+        check(s, d(2027, 1, 16), "2027-spring");
+        check(s, d(2026, 12, 31), "2026-fall");
+        let fall = s.period_named("2026-fall").expect("named period");
+        assert_eq!((fall.first_day, fall.last_day), (d(2026, 7, 1), d(2027, 1, 15)));
+        let spring = s.period_named("2027-spring").expect("named period");
+        assert_eq!((spring.first_day, spring.last_day), (d(2027, 1, 16), d(2027, 6, 30)));
+    }
+
+    #[test]
+    fn school_years() {
+        let s = PeriodScheme::school_years();
+        check(s, d(2026, 7, 1), "2026-year");
+        check(s, d(2027, 6, 30), "2026-year");
+        assert!(s.period_named("2026-fall").is_err());
+        assert!(PeriodScheme::default().period_named("2026-year").is_err());
+        assert!(PeriodScheme::default().period_named("fall-2026").is_err());
+        assert!(PeriodScheme::default().period_named("99999-fall").is_err());
+    }
+
+    #[test]
+    fn rules_round_trip_and_validate() {
+        let rules = ProgramRules::default();
+        assert!(rules.validate().is_ok());
+        let json = serde_json::to_string(&rules).expect("serialize");
+        let back: ProgramRules = serde_json::from_str(&json).expect("deserialize");
+        assert_eq!(back, rules);
+        let partial: ProgramRules =
+            serde_json::from_str(r#"{"stipend_threshold_hours": 200, "periods": {"scheme":"school_years","starts":{"month":7,"day":1}}}"#)
+                .expect("partial config");
+        assert_eq!(partial.stipend_threshold_hours, 200.0);
+        assert_eq!(partial.session_cap_hours, 8.0);
+        let bad = ProgramRules {
+            session_cap_hours: -1.0,
+            ..ProgramRules::default()
+        };
+        assert!(bad.validate().is_err());
+        let bad = ProgramRules {
+            periods: PeriodScheme::Semesters {
+                fall_starts: MonthDay::new(2, 29),
+                spring_starts: MonthDay::new(1, 1),
+            },
+            ..ProgramRules::default()
+        };
+        assert!(bad.validate().is_err());
+        assert!(serde_json::from_str::<ProgramRules>(r#"{"threshold": 5}"#).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn every_date_belongs_to_exactly_one_period(days in 0i64..40_000, years in any::<bool>()) {
+            let scheme = if years { PeriodScheme::school_years() } else { PeriodScheme::default() };
+            let date = d(1990, 1, 1) + Duration::days(days);
+            let p = scheme.period_of(date);
+            prop_assert!(p.contains(date));
+            // The named lookup gives the same period, and neighbours are different periods that touch.
+            prop_assert_eq!(scheme.period_named(&p.name.0).ok(), Some(p.clone()));
+            let next = scheme.period_of(p.last_day + Duration::days(1));
+            prop_assert_ne!(&next.name, &p.name);
+            prop_assert_eq!(next.first_day, p.last_day + Duration::days(1));
+        }
+    }
+}

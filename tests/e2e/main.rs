@@ -1,0 +1,3 @@
+//! One end-to-end test binary (it links once and shares fixtures), one module per area.
+
+mod cli;
