@@ -33,7 +33,11 @@ pub const MAX_GENERATION: u32 = 9999;
 
 /// The badge text for a mentor, a generation and a random secret the caller drew from a
 /// cryptographic RNG (this crate has none: it is pure).
-pub fn badge_text(mentor: &MentorId, generation: u32, secret: &[u8]) -> Result<String, DomainError> {
+pub fn badge_text(
+    mentor: &MentorId,
+    generation: u32,
+    secret: &[u8],
+) -> Result<String, DomainError> {
     if secret.len() < SECRET_BYTES {
         return Err(DomainError::BadgeSecretTooShort {
             min: SECRET_BYTES,
@@ -82,7 +86,10 @@ pub enum NotAClaim {
 
 /// Takes a scanned text apart without trusting it.
 pub fn parse_badge(text: &str) -> Result<BadgeClaim, NotAClaim> {
-    let Some(rest) = text.strip_prefix(BADGE_TAG).and_then(|r| r.strip_prefix(':')) else {
+    let Some(rest) = text
+        .strip_prefix(BADGE_TAG)
+        .and_then(|r| r.strip_prefix(':'))
+    else {
         return Err(NotAClaim::Foreign);
     };
     let mut parts = rest.split(':');
@@ -198,7 +205,8 @@ mod tests {
         let text = badge_text(&mentor("M-0042"), 1, &SECRET).expect("badge");
         assert_eq!(text, "PM1:M-0042:1:TJAQP3RRLSEAFVD7");
         assert!(text.len() <= 40);
-        let qr_alnum = |c: char| c.is_ascii_uppercase() || c.is_ascii_digit() || " $%*+-./:".contains(c);
+        let qr_alnum =
+            |c: char| c.is_ascii_uppercase() || c.is_ascii_digit() || " $%*+-./:".contains(c);
         assert!(text.chars().all(qr_alnum));
     }
 
@@ -206,7 +214,11 @@ mod tests {
     fn longest_badge_fits_qr_version_3_at_level_m() {
         let text = badge_text(&mentor(&"X".repeat(20)), MAX_GENERATION, &SECRET).expect("badge");
         let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).expect("qr");
-        assert!(matches!(code.version(), Version::Normal(v) if v <= 3), "{:?}", code.version());
+        assert!(
+            matches!(code.version(), Version::Normal(v) if v <= 3),
+            "{:?}",
+            code.version()
+        );
     }
 
     #[test]
@@ -220,8 +232,14 @@ mod tests {
     fn verdicts() {
         let text = badge_text(&mentor("M-7"), 2, &SECRET).expect("badge");
         let claim = parse_badge(&text).expect("claim");
-        assert_eq!(verify_badge(&text, roster_of(&text)), BadgeVerdict::Accepted(claim.clone()));
-        assert_eq!(verify_badge(&text, |_| None), BadgeVerdict::Provisional(claim.clone()));
+        assert_eq!(
+            verify_badge(&text, roster_of(&text)),
+            BadgeVerdict::Accepted(claim.clone())
+        );
+        assert_eq!(
+            verify_badge(&text, |_| None),
+            BadgeVerdict::Provisional(claim.clone())
+        );
         assert_eq!(
             verify_badge(&text, |_| Some(BadgeStatus::Revoked)),
             BadgeVerdict::Revoked(claim.clone())
@@ -229,10 +247,7 @@ mod tests {
         let newer = badge_text(&mentor("M-7"), 3, &[1; 10]).expect("badge");
         assert_eq!(
             verify_badge(&text, roster_of(&newer)),
-            BadgeVerdict::Replaced {
-                claim,
-                current: 3
-            }
+            BadgeVerdict::Replaced { claim, current: 3 }
         );
         // A made-up badge for a known mentor, with the right generation but a guessed secret.
         let guess = badge_text(&mentor("M-7"), 2, &[0; 10]).expect("badge");
@@ -244,8 +259,17 @@ mod tests {
 
     #[test]
     fn foreign_and_malformed_texts() {
-        for foreign in ["https://example.org/flyer", "", "PM2:M-7:1:TJAQP3RRLSEAFVD7", "pm1:m-7:1:x"] {
-            assert_eq!(verify_badge(foreign, |_| None), BadgeVerdict::NotABadge, "{foreign}");
+        for foreign in [
+            "https://example.org/flyer",
+            "",
+            "PM2:M-7:1:TJAQP3RRLSEAFVD7",
+            "pm1:m-7:1:x",
+        ] {
+            assert_eq!(
+                verify_badge(foreign, |_| None),
+                BadgeVerdict::NotABadge,
+                "{foreign}"
+            );
         }
         for malformed in [
             "PM1:",
@@ -258,7 +282,11 @@ mod tests {
             "PM1:M-7:1:TJAQP3RRLSEAFVD1",
             "PM1:M-7:1:TJAQP3RRLSEAFVD7=",
         ] {
-            assert_eq!(verify_badge(malformed, |_| None), BadgeVerdict::Forged, "{malformed}");
+            assert_eq!(
+                verify_badge(malformed, |_| None),
+                BadgeVerdict::Forged,
+                "{malformed}"
+            );
         }
     }
 

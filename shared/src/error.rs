@@ -13,9 +13,13 @@ pub enum DomainError {
     InvalidLanguage(String),
     #[error("unknown time zone {0:?}: expected an IANA name such as America/Chicago")]
     InvalidTimeZone(String),
-    #[error("unknown hour category {0:?}: expected one of classroom, training, workshop, community")]
+    #[error(
+        "unknown hour category {0:?}: expected one of classroom, training, workshop, community"
+    )]
     InvalidCategory(String),
-    #[error("invalid program period {0:?}: expected a name such as 2026-fall, 2027-spring or 2026-year")]
+    #[error(
+        "invalid program period {0:?}: expected a name such as 2026-fall, 2027-spring or 2026-year"
+    )]
     InvalidPeriod(String),
     #[error("invalid program rules: {0}")]
     InvalidRules(String),

@@ -37,7 +37,10 @@ pub enum EventKind {
     /// Correction: the session that began with `check_in` ended at `end` (a forgotten
     /// check-out, or a wrong one). The latest such correction for a session wins; all stay in
     /// the history.
-    CloseSession { check_in: EventId, end: DateTime<Utc> },
+    CloseSession {
+        check_in: EventId,
+        end: DateTime<Utc>,
+    },
     /// Correction: `target` was a mistake (a scan by the wrong badge, a double entry) and
     /// counts for nothing. The target event itself stays in the log.
     Void { target: EventId },

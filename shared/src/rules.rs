@@ -111,7 +111,8 @@ impl PeriodScheme {
             } => {
                 fall_starts.is_valid()
                     && spring_starts.is_valid()
-                    && (spring_starts.month, spring_starts.day) < (fall_starts.month, fall_starts.day)
+                    && (spring_starts.month, spring_starts.day)
+                        < (fall_starts.month, fall_starts.day)
             }
             PeriodScheme::SchoolYears { starts } => starts.is_valid(),
         };
@@ -345,9 +346,15 @@ mod tests {
         check(s, d(2027, 1, 16), "2027-spring");
         check(s, d(2026, 12, 31), "2026-fall");
         let fall = s.period_named("2026-fall").expect("named period");
-        assert_eq!((fall.first_day, fall.last_day), (d(2026, 7, 1), d(2027, 1, 15)));
+        assert_eq!(
+            (fall.first_day, fall.last_day),
+            (d(2026, 7, 1), d(2027, 1, 15))
+        );
         let spring = s.period_named("2027-spring").expect("named period");
-        assert_eq!((spring.first_day, spring.last_day), (d(2027, 1, 16), d(2027, 6, 30)));
+        assert_eq!(
+            (spring.first_day, spring.last_day),
+            (d(2027, 1, 16), d(2027, 6, 30))
+        );
     }
 
     #[test]

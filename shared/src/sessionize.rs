@@ -141,14 +141,22 @@ pub fn sessionize(events: &[Observed], rules: &ProgramRules, now: DateTime<Utc>)
         sessions.extend(MentorTimeline::new(mentor, timeline, rules, now).sessions());
     }
     sessions.sort_by(|a, b| {
-        (&a.mentor, a.local_date, a.start, a.end, a.opened_by, &a.events).cmp(&(
-            &b.mentor,
-            b.local_date,
-            b.start,
-            b.end,
-            b.opened_by,
-            &b.events,
-        ))
+        (
+            &a.mentor,
+            a.local_date,
+            a.start,
+            a.end,
+            a.opened_by,
+            &a.events,
+        )
+            .cmp(&(
+                &b.mentor,
+                b.local_date,
+                b.start,
+                b.end,
+                b.opened_by,
+                &b.events,
+            ))
     });
     sessions
 }
@@ -354,10 +362,10 @@ impl<'a> MentorTimeline<'a> {
             reasons.push(ReviewReason::UnverifiedBadge);
         }
         let tolerance = self.rules.clock_skew_tolerance().num_milliseconds();
-        if constituents
-            .iter()
-            .any(|o| o.kiosk_clock_offset_ms.is_some_and(|ms| ms.abs() > tolerance))
-        {
+        if constituents.iter().any(|o| {
+            o.kiosk_clock_offset_ms
+                .is_some_and(|ms| ms.abs() > tolerance)
+        }) {
             reasons.push(ReviewReason::KioskClockSkew);
         }
         let approved = draft
@@ -469,7 +477,9 @@ pub fn period_totals(
             t.needs_review += 1;
         }
         if let Some(d) = s.counted_duration() {
-            *t.by_category.entry(s.category).or_insert_with(Duration::zero) += d;
+            *t.by_category
+                .entry(s.category)
+                .or_insert_with(Duration::zero) += d;
             if rules.counts_toward_stipend(s.category) {
                 counted.entry(key).or_default().push(s);
             }

@@ -19,7 +19,10 @@ pub struct OpenCheckIn {
 pub enum ScanAction {
     CheckIn,
     /// Closes the open check-in made at `since`.
-    CheckOut { check_in: EventId, since: DateTime<Utc> },
+    CheckOut {
+        check_in: EventId,
+        since: DateTime<Utc>,
+    },
 }
 
 /// A scan is a check-out only if the mentor's latest open check-in is on the same school-local
@@ -39,7 +42,8 @@ pub fn decide_scan(
         return ScanAction::CheckIn;
     };
     let tz = time_zone.tz();
-    let same_day = latest.at.with_timezone(&tz).date_naive() == scan_at.with_timezone(&tz).date_naive();
+    let same_day =
+        latest.at.with_timezone(&tz).date_naive() == scan_at.with_timezone(&tz).date_naive();
     let elapsed = scan_at - latest.at;
     if same_day && elapsed >= chrono::Duration::zero() && elapsed <= rules.session_cap() {
         ScanAction::CheckOut {
@@ -89,7 +93,11 @@ mod tests {
     }
     fn check(open_check_ins: &[OpenCheckIn], at: DateTime<Utc>, out: bool) {
         let action = decide_scan(open_check_ins, at, chicago(), &ProgramRules::default());
-        assert_eq!(matches!(action, ScanAction::CheckOut { .. }), out, "{action:?}");
+        assert_eq!(
+            matches!(action, ScanAction::CheckOut { .. }),
+            out,
+            "{action:?}"
+        );
     }
 
     #[test]
@@ -118,26 +126,50 @@ mod tests {
 
     #[test]
     fn forgotten_check_out_yesterday_means_check_in_today() {
-        check(&[open(1, local(2026, 10, 4, 8, 0))], local(2026, 10, 5, 8, 0), false);
+        check(
+            &[open(1, local(2026, 10, 4, 8, 0))],
+            local(2026, 10, 5, 8, 0),
+            false,
+        );
     }
 
     #[test]
     fn the_day_is_school_local_not_utc() {
         // 18:30 and 19:30 in Chicago are different UTC dates but the same school day.
-        check(&[open(1, local(2026, 10, 5, 18, 30))], local(2026, 10, 5, 19, 30), true);
+        check(
+            &[open(1, local(2026, 10, 5, 18, 30))],
+            local(2026, 10, 5, 19, 30),
+            true,
+        );
         // 23:30 and 00:30 are one UTC date but two school days.
-        check(&[open(1, local(2026, 10, 5, 23, 30))], local(2026, 10, 6, 0, 30), false);
+        check(
+            &[open(1, local(2026, 10, 5, 23, 30))],
+            local(2026, 10, 6, 0, 30),
+            false,
+        );
     }
 
     #[test]
     fn over_the_cap_means_check_in() {
-        check(&[open(1, local(2026, 10, 5, 6, 0))], local(2026, 10, 5, 14, 0), true);
-        check(&[open(1, local(2026, 10, 5, 6, 0))], local(2026, 10, 5, 14, 1), false);
+        check(
+            &[open(1, local(2026, 10, 5, 6, 0))],
+            local(2026, 10, 5, 14, 0),
+            true,
+        );
+        check(
+            &[open(1, local(2026, 10, 5, 6, 0))],
+            local(2026, 10, 5, 14, 1),
+            false,
+        );
     }
 
     #[test]
     fn a_check_in_from_the_future_never_pairs() {
-        check(&[open(1, local(2026, 10, 5, 11, 0))], local(2026, 10, 5, 10, 0), false);
+        check(
+            &[open(1, local(2026, 10, 5, 11, 0))],
+            local(2026, 10, 5, 10, 0),
+            false,
+        );
     }
 
     #[test]
@@ -145,8 +177,20 @@ mod tests {
         let rules = ProgramRules::default();
         let t = local(2026, 10, 5, 8, 0);
         assert!(!is_repeat_scan(None, t, &rules));
-        assert!(is_repeat_scan(Some(t), t + chrono::Duration::seconds(60), &rules));
-        assert!(!is_repeat_scan(Some(t), t + chrono::Duration::seconds(61), &rules));
-        assert!(!is_repeat_scan(Some(t + chrono::Duration::seconds(5)), t, &rules));
+        assert!(is_repeat_scan(
+            Some(t),
+            t + chrono::Duration::seconds(60),
+            &rules
+        ));
+        assert!(!is_repeat_scan(
+            Some(t),
+            t + chrono::Duration::seconds(61),
+            &rules
+        ));
+        assert!(!is_repeat_scan(
+            Some(t + chrono::Duration::seconds(5)),
+            t,
+            &rules
+        ));
     }
 }

@@ -6,7 +6,9 @@ fn help_of(binary: &str) -> String {
     let out = Command::new(workspace_binary(binary))
         .arg("--help")
         .output()
-        .unwrap_or_else(|e| panic!("{binary} should run (build it with cargo build --workspace): {e}"));
+        .unwrap_or_else(|e| {
+            panic!("{binary} should run (build it with cargo build --workspace): {e}")
+        });
     assert!(out.status.success(), "{binary} --help failed");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

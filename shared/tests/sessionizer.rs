@@ -1,0 +1,768 @@
+//! The sessionizer, decided case by case (DESIGN.md, "Cases the sessionizer must decide"), and
+//! its properties over random timelines.
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone as _, Utc};
+use pm_shared::*;
+use proptest::prelude::*;
+
+const CHICAGO: &str = "America/Chicago";
+
+fn tz() -> TimeZone {
+    TimeZone::new(CHICAGO).expect("tz")
+}
+
+/// A Chicago wall-clock time, e.g. `local("2026-10-05 08:00")`.
+fn local(s: &str) -> DateTime<Utc> {
+    let naive = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").expect("test time");
+    tz().tz()
+        .from_local_datetime(&naive)
+        .earliest()
+        .expect("exists")
+        .with_timezone(&Utc)
+}
+
+fn date(s: &str) -> NaiveDate {
+    s.parse().expect("test date")
+}
+
+fn now() -> DateTime<Utc> {
+    local("2027-06-01 12:00")
+}
+
+/// Builds a timeline: each event gets a fresh id and the next sequence number.
+struct Log {
+    events: Vec<Observed>,
+    next: u64,
+}
+
+impl Log {
+    fn new() -> Self {
+        Self {
+            events: Vec::new(),
+            next: 1,
+        }
+    }
+
+    fn push(
+        &mut self,
+        mentor: &str,
+        kiosk: &str,
+        at: DateTime<Utc>,
+        kind: EventKind,
+        source: Source,
+    ) -> EventId {
+        let n = self.next;
+        self.next += 1;
+        let id = EventId::from_parts(
+            n,
+            (n as u128).to_be_bytes()[6..].try_into().expect("10 bytes"),
+        );
+        self.events.push(Observed::local(Event {
+            id,
+            kiosk: KioskId::new(kiosk).expect("kiosk"),
+            series: SeriesId::from_parts(0, [0; 10]),
+            sequence: n,
+            mentor: MentorId::new(mentor).expect("mentor"),
+            at,
+            time_zone: tz(),
+            kind,
+            source,
+        }));
+        id
+    }
+
+    fn scan(&mut self, kind: EventKind, mentor: &str, kiosk: &str, at: &str) -> EventId {
+        self.push(mentor, kiosk, local(at), kind, scan_source(false))
+    }
+    fn check_in(&mut self, mentor: &str, at: &str) -> EventId {
+        self.scan(EventKind::CheckIn, mentor, "k1", at)
+    }
+    fn check_out(&mut self, mentor: &str, at: &str) -> EventId {
+        self.scan(EventKind::CheckOut, mentor, "k1", at)
+    }
+    fn correct(&mut self, mentor: &str, at: &str, kind: EventKind) -> EventId {
+        self.push(mentor, "k1", local(at), kind, coordinator())
+    }
+
+    fn sessions(&self) -> Vec<Session> {
+        sessionize(&self.events, &ProgramRules::default(), now())
+    }
+    fn totals(&self, mentor: &str, period: &str) -> PeriodTotals {
+        let all = period_totals(&self.sessions(), &ProgramRules::default());
+        all.get(&(
+            MentorId::new(mentor).expect("mentor"),
+            PeriodName(period.into()),
+        ))
+        .cloned()
+        .expect("totals for that mentor and period")
+    }
+}
+
+fn scan_source(provisional: bool) -> Source {
+    Source::BadgeScan {
+        generation: 1,
+        provisional,
+        badge_hash: "h".into(),
+    }
+}
+
+fn coordinator() -> Source {
+    Source::Coordinator {
+        coordinator: "Ana".into(),
+        reason: "fix".into(),
+    }
+}
+
+/// (start, end, reasons) of one session.
+type Shape = (
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Vec<ReviewReason>,
+);
+
+/// (start, end, reasons) per session, for compact expectations.
+fn shape(sessions: &[Session]) -> Vec<Shape> {
+    sessions
+        .iter()
+        .map(|s| (s.start, s.end, s.reasons.clone()))
+        .collect()
+}
+
+fn hours(s: &Session) -> Option<f64> {
+    s.counted_duration().map(hours_2dp)
+}
+
+#[test]
+fn a_plain_morning_counts_two_hours() {
+    let mut log = Log::new();
+    log.check_in("M1", "2026-10-05 08:02");
+    log.check_out("M1", "2026-10-05 10:02");
+    let sessions = log.sessions();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(hours(&sessions[0]), Some(2.0));
+    assert_eq!(sessions[0].local_date, date("2026-10-05"));
+    assert_eq!(sessions[0].period.0, "2026-fall");
+    assert_eq!(sessions[0].category, HourCategory::Classroom);
+    let t = log.totals("M1", "2026-fall");
+    assert_eq!(
+        (
+            t.stipend_hours(),
+            t.days,
+            t.sessions,
+            t.open_sessions,
+            t.needs_review
+        ),
+        (2.0, 1, 1, 0, 0)
+    );
+}
+
+#[test]
+fn forgotten_check_out_stays_open_and_earns_nothing() {
+    let mut log = Log::new();
+    log.check_in("M1", "2026-10-05 08:00");
+    // Next morning the toggle rule checks her in again; the stale check-in stays open.
+    log.check_in("M1", "2026-10-06 08:00");
+    log.check_out("M1", "2026-10-06 10:00");
+    assert_eq!(
+        shape(&log.sessions()),
+        vec![
+            (
+                Some(local("2026-10-05 08:00")),
+                None,
+                vec![ReviewReason::Open]
+            ),
+            (
+                Some(local("2026-10-06 08:00")),
+                Some(local("2026-10-06 10:00")),
+                vec![]
+            ),
+        ]
+    );
+    let t = log.totals("M1", "2026-fall");
+    assert_eq!(
+        (t.stipend_hours(), t.open_sessions, t.needs_review),
+        (2.0, 1, 1)
+    );
+}
+
+#[test]
+fn a_coordinator_closes_a_forgotten_check_out() {
+    let mut log = Log::new();
+    let check_in = log.check_in("M1", "2026-10-05 08:00");
+    let close = log.correct(
+        "M1",
+        "2026-10-06 08:30",
+        EventKind::CloseSession {
+            check_in,
+            end: local("2026-10-05 10:00"),
+        },
+    );
+    let sessions = log.sessions();
+    assert_eq!(
+        shape(&sessions),
+        vec![(
+            Some(local("2026-10-05 08:00")),
+            Some(local("2026-10-05 10:00")),
+            vec![]
+        )]
+    );
+    assert_eq!(
+        sessions[0].events,
+        vec![check_in, close],
+        "the correction is part of the session's history"
+    );
+    // A second correction wins over the first; both stay in the log.
+    log.correct(
+        "M1",
+        "2026-10-06 09:00",
+        EventKind::CloseSession {
+            check_in,
+            end: local("2026-10-05 10:30"),
+        },
+    );
+    assert_eq!(hours(&log.sessions()[0]), Some(2.5));
+}
+
+#[test]
+fn two_check_ins_from_two_kiosks() {
+    // Within the duplicate window: the same arrival seen twice.
+    let mut log = Log::new();
+    log.scan(EventKind::CheckIn, "M1", "k1", "2026-10-05 08:00");
+    log.scan(EventKind::CheckIn, "M1", "k2", "2026-10-05 08:01");
+    log.scan(EventKind::CheckOut, "M1", "k1", "2026-10-05 10:00");
+    let sessions = log.sessions();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].events.len(), 3);
+    assert_eq!(hours(&sessions[0]), Some(2.0));
+
+    // Later than that (kiosk 2 was offline and did not know): the first stays open for review.
+    let mut log = Log::new();
+    log.scan(EventKind::CheckIn, "M1", "k1", "2026-10-05 08:00");
+    log.scan(EventKind::CheckIn, "M1", "k2", "2026-10-05 09:00");
+    log.scan(EventKind::CheckOut, "M1", "k1", "2026-10-05 10:00");
+    assert_eq!(
+        shape(&log.sessions()),
+        vec![
+            (
+                Some(local("2026-10-05 08:00")),
+                None,
+                vec![ReviewReason::Open]
+            ),
+            (
+                Some(local("2026-10-05 09:00")),
+                Some(local("2026-10-05 10:00")),
+                vec![]
+            ),
+        ]
+    );
+}
+
+#[test]
+fn check_in_at_one_kiosk_and_out_at_another_pair_up() {
+    let mut log = Log::new();
+    log.scan(EventKind::CheckIn, "M1", "k1", "2026-10-05 08:00");
+    log.scan(EventKind::CheckOut, "M1", "k2", "2026-10-05 10:15");
+    let sessions = log.sessions();
+    assert_eq!(hours(&sessions[0]), Some(2.25));
+    assert_eq!(sessions[0].kiosk.as_str(), "k1");
+}
+
+#[test]
+fn check_out_with_no_check_in() {
+    let mut log = Log::new();
+    log.check_out("M1", "2026-10-05 10:00");
+    log.check_out("M1", "2026-10-05 10:00"); // a second scan within the window is absorbed
+    let sessions = log.sessions();
+    assert_eq!(
+        shape(&sessions),
+        vec![(
+            None,
+            Some(local("2026-10-05 10:00")),
+            vec![ReviewReason::CheckOutWithoutCheckIn]
+        )]
+    );
+    assert_eq!(sessions[0].local_date, date("2026-10-05"));
+    assert_eq!(hours(&sessions[0]), None);
+    let t = log.totals("M1", "2026-fall");
+    assert_eq!(
+        (t.stipend_hours(), t.needs_review, t.open_sessions),
+        (0.0, 1, 0)
+    );
+}
+
+#[test]
+fn a_session_over_midnight_needs_approval() {
+    let mut log = Log::new();
+    let check_in = log.check_in("M1", "2026-10-05 22:00");
+    log.check_out("M1", "2026-10-06 01:00");
+    assert_eq!(
+        log.sessions()[0].reasons,
+        vec![ReviewReason::AcrossMidnight]
+    );
+    log.correct(
+        "M1",
+        "2026-10-06 09:00",
+        EventKind::ApproveSession { check_in },
+    );
+    assert_eq!(hours(&log.sessions()[0]), Some(3.0));
+}
+
+#[test]
+fn a_session_over_the_cap_needs_approval_or_a_corrected_end() {
+    let mut log = Log::new();
+    let check_in = log.check_in("M1", "2026-10-05 06:00");
+    log.check_out("M1", "2026-10-05 15:00");
+    assert_eq!(log.sessions()[0].reasons, vec![ReviewReason::OverCap]);
+    assert_eq!(log.totals("M1", "2026-fall").stipend_hours(), 0.0);
+
+    let mut approved = Log {
+        events: log.events.clone(),
+        next: log.next,
+    };
+    approved.correct(
+        "M1",
+        "2026-10-06 09:00",
+        EventKind::ApproveSession { check_in },
+    );
+    assert_eq!(hours(&approved.sessions()[0]), Some(9.0));
+
+    log.correct(
+        "M1",
+        "2026-10-06 09:00",
+        EventKind::CloseSession {
+            check_in,
+            end: local("2026-10-05 12:00"),
+        },
+    );
+    assert_eq!(hours(&log.sessions()[0]), Some(6.0));
+}
+
+#[test]
+fn exactly_the_cap_counts() {
+    let mut log = Log::new();
+    log.check_in("M1", "2026-10-05 06:00");
+    log.check_out("M1", "2026-10-05 14:00");
+    assert_eq!(hours(&log.sessions()[0]), Some(8.0));
+}
+
+#[test]
+fn dst_days_in_chicago() {
+    // Spring forward, 2026-03-08: 02:00 becomes 03:00. 01:30 to 03:30 is one hour.
+    let mut log = Log::new();
+    log.check_in("M1", "2026-03-08 01:30");
+    log.check_out("M1", "2026-03-08 03:30");
+    // Fall back, 2026-11-01: 02:00 becomes 01:00. 00:30 to 02:30 is three hours.
+    log.check_in("M1", "2026-11-01 00:30");
+    log.check_out("M1", "2026-11-01 02:30");
+    let sessions = log.sessions();
+    assert_eq!(hours(&sessions[0]), Some(1.0));
+    assert_eq!(sessions[0].local_date, date("2026-03-08"));
+    assert_eq!(hours(&sessions[1]), Some(3.0));
+    assert_eq!(sessions[1].local_date, date("2026-11-01"));
+}
+
+#[test]
+fn the_day_is_the_school_day_not_the_utc_day() {
+    // 18:00–20:00 in Chicago crosses midnight UTC but is one school day.
+    let mut log = Log::new();
+    log.check_in("M1", "2026-10-05 18:00");
+    log.check_out("M1", "2026-10-05 20:00");
+    let sessions = log.sessions();
+    assert_eq!(sessions[0].reasons, vec![]);
+    assert_eq!(sessions[0].local_date, date("2026-10-05"));
+}
+
+#[test]
+fn a_kiosk_with_a_wrong_clock() {
+    let mut log = Log::new();
+    let check_in = log.check_in("M1", "2026-10-05 08:00");
+    log.check_out("M1", "2026-10-05 10:00");
+    // The server saw this kiosk's clock 2 hours off when these events arrived.
+    for e in &mut log.events {
+        e.kiosk_clock_offset_ms = Some(2 * 3_600_000);
+    }
+    assert_eq!(
+        log.sessions()[0].reasons,
+        vec![ReviewReason::KioskClockSkew]
+    );
+    for e in &mut log.events {
+        e.kiosk_clock_offset_ms = Some(-20_000); // 20 s: within tolerance
+    }
+    assert_eq!(log.sessions()[0].reasons, vec![]);
+    for e in &mut log.events {
+        e.kiosk_clock_offset_ms = Some(2 * 3_600_000);
+    }
+    log.correct(
+        "M1",
+        "2026-10-06 09:00",
+        EventKind::ApproveSession { check_in },
+    );
+    assert_eq!(hours(&log.sessions()[0]), Some(2.0));
+}
+
+#[test]
+fn absurd_dates_are_kept_and_flagged() {
+    let mut log = Log::new();
+    log.push(
+        "M1",
+        "k1",
+        Utc.timestamp_opt(0, 0).single().expect("epoch"),
+        EventKind::CheckIn,
+        scan_source(false),
+    );
+    log.push(
+        "M1",
+        "k1",
+        Utc.timestamp_opt(7_200, 0).single().expect("epoch"),
+        EventKind::CheckOut,
+        scan_source(false),
+    );
+    log.check_in("M1", "2027-09-01 08:00"); // after now() + 24 h
+    log.check_out("M1", "2027-09-01 10:00");
+    let sessions = log.sessions();
+    assert_eq!(sessions.len(), 2);
+    for s in &sessions {
+        assert!(s.reasons.contains(&ReviewReason::ImplausibleDate), "{s:?}");
+        assert_eq!(hours(s), None);
+    }
+    assert_eq!(
+        sessions[0].period.0, "1969-fall",
+        "kept, in the period its date says"
+    );
+    // An approval does not make a 1970 date count: void it and add the real session instead.
+    let check_in = sessions[0].opened_by.expect("opened");
+    log.correct(
+        "M1",
+        "2026-10-06 09:00",
+        EventKind::ApproveSession { check_in },
+    );
+    assert!(log.sessions()[0]
+        .reasons
+        .contains(&ReviewReason::ImplausibleDate));
+}
+
+#[test]
+fn the_same_event_received_twice_counts_once() {
+    let mut log = Log::new();
+    log.check_in("M1", "2026-10-05 08:00");
+    log.check_out("M1", "2026-10-05 10:00");
+    let once = log.sessions();
+    let mut twice = log.events.clone();
+    twice.extend(log.events.iter().cloned());
+    twice.reverse();
+    assert_eq!(sessionize(&twice, &ProgramRules::default(), now()), once);
+}
+
+#[test]
+fn voiding_a_mistaken_scan() {
+    let mut log = Log::new();
+    log.check_in("M1", "2026-10-05 08:00");
+    let mistake = log.check_out("M1", "2026-10-05 08:05"); // scanned twice on the way in
+    log.check_out("M1", "2026-10-05 10:00");
+    assert_eq!(
+        log.sessions().len(),
+        2,
+        "without the void: a 5-minute session and a lone check-out"
+    );
+    let void = log.correct(
+        "M1",
+        "2026-10-05 10:30",
+        EventKind::Void { target: mistake },
+    );
+    let sessions = log.sessions();
+    assert_eq!(
+        shape(&sessions),
+        vec![(
+            Some(local("2026-10-05 08:00")),
+            Some(local("2026-10-05 10:00")),
+            vec![]
+        )]
+    );
+    // A void of a void is ignored.
+    log.correct("M1", "2026-10-05 10:31", EventKind::Void { target: void });
+    assert_eq!(log.sessions(), sessions);
+}
+
+#[test]
+fn a_group_session_adds_hours_in_its_category() {
+    let mut log = Log::new();
+    let group = Some(uuid::Uuid::from_u128(1));
+    for mentor in ["M1", "M2"] {
+        log.correct(
+            mentor,
+            "2026-10-05 13:00",
+            EventKind::AddSession {
+                category: HourCategory::Training,
+                start: local("2026-10-05 09:00"),
+                end: local("2026-10-05 12:00"),
+                group,
+            },
+        );
+        log.correct(
+            mentor,
+            "2026-10-06 13:00",
+            EventKind::AddSession {
+                category: HourCategory::Community,
+                start: local("2026-10-06 09:00"),
+                end: local("2026-10-06 10:00"),
+                group: None,
+            },
+        );
+    }
+    for mentor in ["M1", "M2"] {
+        let t = log.totals(mentor, "2026-fall");
+        assert_eq!(
+            t.stipend_hours(),
+            3.0,
+            "community hours do not count toward the stipend"
+        );
+        assert_eq!(
+            t.by_category.get(&HourCategory::Training),
+            Some(&Duration::hours(3))
+        );
+        assert_eq!(
+            t.by_category.get(&HourCategory::Community),
+            Some(&Duration::hours(1))
+        );
+        assert_eq!((t.sessions, t.days), (1, 1));
+    }
+}
+
+#[test]
+fn provisional_badges_count_once_verified() {
+    let mut log = Log::new();
+    log.push(
+        "M9",
+        "k1",
+        local("2026-10-05 08:00"),
+        EventKind::CheckIn,
+        scan_source(true),
+    );
+    log.push(
+        "M9",
+        "k1",
+        local("2026-10-05 10:00"),
+        EventKind::CheckOut,
+        scan_source(true),
+    );
+    assert_eq!(
+        log.sessions()[0].reasons,
+        vec![ReviewReason::UnverifiedBadge]
+    );
+    for e in &mut log.events {
+        e.badge_verified = true;
+    }
+    assert_eq!(hours(&log.sessions()[0]), Some(2.0));
+}
+
+#[test]
+fn eligibility_date_is_the_day_the_threshold_is_crossed() {
+    let mut log = Log::new();
+    let first = date("2026-09-01");
+    for day in 0..55 {
+        let d = first + Duration::days(day);
+        log.check_in("M1", &format!("{d} 08:00"));
+        log.check_out("M1", &format!("{d} 10:00"));
+    }
+    let t = log.totals("M1", "2026-fall");
+    assert_eq!(t.stipend_hours(), 110.0);
+    assert_eq!(
+        t.eligible_on,
+        Some(first + Duration::days(49)),
+        "the 50th two-hour day reaches 100"
+    );
+    assert_eq!(t.days, 55);
+}
+
+#[test]
+fn hours_accrue_per_period() {
+    let mut log = Log::new();
+    log.check_in("M1", "2027-01-15 08:00");
+    log.check_out("M1", "2027-01-15 10:00");
+    log.check_in("M1", "2027-01-16 08:00");
+    log.check_out("M1", "2027-01-16 09:00");
+    assert_eq!(log.totals("M1", "2026-fall").stipend_hours(), 2.0);
+    assert_eq!(log.totals("M1", "2027-spring").stipend_hours(), 1.0);
+    let years = ProgramRules {
+        periods: PeriodScheme::school_years(),
+        ..ProgramRules::default()
+    };
+    let sessions = sessionize(&log.events, &years, now());
+    let totals = period_totals(&sessions, &years);
+    assert_eq!(totals.len(), 1);
+    assert_eq!(totals.values().map(|t| t.stipend_hours()).sum::<f64>(), 3.0);
+}
+
+#[test]
+fn open_check_ins_feed_the_toggle_rule() {
+    let mut log = Log::new();
+    let check_in = log.scan(EventKind::CheckIn, "M1", "k2", "2026-10-05 08:00");
+    let open = open_check_ins(&log.sessions(), &MentorId::new("M1").expect("mentor"));
+    assert_eq!(open.len(), 1);
+    assert_eq!((open[0].event, open[0].kiosk.as_str()), (check_in, "k2"));
+    let action = decide_scan(
+        &open,
+        local("2026-10-05 10:00"),
+        tz(),
+        &ProgramRules::default(),
+    );
+    assert!(matches!(action, ScanAction::CheckOut { check_in: c, .. } if c == check_in));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Properties over random timelines.
+
+/// A random timeline of up to 30 events for 2 mentors over a week that includes the fall-back
+/// DST day in Chicago, with corrections referring to earlier events.
+fn arb_timeline() -> impl Strategy<Value = Vec<Observed>> {
+    let step = (
+        0u8..8,
+        0i64..(7 * 24 * 4),
+        0u8..2,
+        0usize..64,
+        any::<bool>(),
+        prop::option::of(-600_000i64..600_000),
+        0i64..40,
+    );
+    prop::collection::vec(step, 0..30).prop_map(|steps| {
+        let base = local("2026-10-29 00:00");
+        let mut log = Log::new();
+        let mut ids: Vec<EventId> = Vec::new();
+        for (kind, quarter, mentor, target, flag, offset, len) in steps {
+            let at = base + Duration::minutes(15 * quarter);
+            let mentor = if mentor == 0 { "M1" } else { "M2" };
+            let target_id = if ids.is_empty() {
+                None
+            } else {
+                Some(ids[target % ids.len()])
+            };
+            let kind = match (kind, target_id) {
+                (0..=2, _) | (_, None) => EventKind::CheckIn,
+                (3..=4, _) => EventKind::CheckOut,
+                (5, Some(t)) => EventKind::CloseSession {
+                    check_in: t,
+                    end: at + Duration::minutes(15 * len),
+                },
+                (6, Some(t)) => {
+                    if flag {
+                        EventKind::Void { target: t }
+                    } else {
+                        EventKind::ApproveSession { check_in: t }
+                    }
+                }
+                (_, Some(_)) => EventKind::AddSession {
+                    category: HourCategory::ALL[target % 4],
+                    start: at,
+                    end: at + Duration::minutes(15 * len),
+                    group: None,
+                },
+            };
+            let source = if kind.is_correction() {
+                coordinator()
+            } else {
+                scan_source(flag && kind == EventKind::CheckIn)
+            };
+            let id = log.push(mentor, if flag { "k1" } else { "k2" }, at, kind, source);
+            if let Some(e) = log.events.last_mut() {
+                e.kiosk_clock_offset_ms = offset;
+                e.badge_verified = flag;
+            }
+            ids.push(id);
+        }
+        log.events
+    })
+}
+
+fn shuffled_with_duplicates(events: &[Observed], seed: u64) -> Vec<Observed> {
+    let mut out: Vec<Observed> = events.to_vec();
+    let mut state = seed | 1;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for event in events {
+        if next() % 3 == 0 {
+            out.push(event.clone());
+        }
+    }
+    for i in (1..out.len()).rev() {
+        let j = (next() % (i as u64 + 1)) as usize;
+        out.swap(i, j);
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn permuting_or_duplicating_never_changes_the_result(events in arb_timeline(), seed in any::<u64>()) {
+        let rules = ProgramRules::default();
+        let expected = sessionize(&events, &rules, now());
+        let shuffled = shuffled_with_duplicates(&events, seed);
+        let got = sessionize(&shuffled, &rules, now());
+        prop_assert_eq!(&got, &expected);
+        prop_assert_eq!(period_totals(&got, &rules), period_totals(&expected, &rules));
+    }
+
+    #[test]
+    fn hours_are_never_negative_and_open_sessions_earn_nothing(events in arb_timeline()) {
+        for s in sessionize(&events, &ProgramRules::default(), now()) {
+            if let Some(d) = s.counted_duration() {
+                prop_assert!(d >= Duration::zero(), "{s:?}");
+            }
+            if s.is_open() || s.end.is_none() || s.start.is_none() {
+                prop_assert_eq!(s.counted_duration(), None);
+            }
+        }
+    }
+
+    #[test]
+    fn period_totals_equal_the_sum_of_their_sessions(events in arb_timeline()) {
+        let rules = ProgramRules::default();
+        let sessions = sessionize(&events, &rules, now());
+        let totals = period_totals(&sessions, &rules);
+        for ((mentor, period), t) in &totals {
+            let mine: Vec<&Session> = sessions.iter().filter(|s| &s.mentor == mentor && &s.period == period).collect();
+            let stipend: Duration = mine.iter()
+                .filter(|s| rules.counts_toward_stipend(s.category))
+                .filter_map(|s| s.counted_duration())
+                .fold(Duration::zero(), |a, b| a + b);
+            prop_assert_eq!(t.stipend_time, stipend);
+            let all: Duration = mine.iter().filter_map(|s| s.counted_duration()).fold(Duration::zero(), |a, b| a + b);
+            prop_assert_eq!(t.by_category.values().fold(Duration::zero(), |a, b| a + *b), all);
+            prop_assert_eq!(t.open_sessions as usize, mine.iter().filter(|s| s.is_open()).count());
+            prop_assert_eq!(t.needs_review as usize, mine.iter().filter(|s| s.needs_review()).count());
+            prop_assert_eq!(t.eligible_on.is_some(), t.stipend_time >= rules.threshold());
+        }
+        // Every session is in exactly one period's totals.
+        prop_assert_eq!(
+            totals.values().map(|t| t.needs_review as usize).sum::<usize>(),
+            sessions.iter().filter(|s| s.needs_review()).count()
+        );
+    }
+
+    /// Around the fall-back and spring-forward days in Chicago, a complete session's hours are the
+    /// real elapsed time and its day is the school-local date of its start.
+    #[test]
+    fn dst_days_in_chicago_are_exact(day in prop::sample::select(vec!["2026-03-08", "2026-11-01", "2027-03-14"]),
+                                      start_min in 0i64..(20 * 60), len_min in 1i64..(8 * 60)) {
+        let midnight = local(&format!("{day} 00:00"));
+        let start = midnight + Duration::minutes(start_min);
+        let end = start + Duration::minutes(len_min);
+        let mut log = Log::new();
+        log.push("M1", "k1", start, EventKind::CheckIn, scan_source(false));
+        log.push("M1", "k1", end, EventKind::CheckOut, scan_source(false));
+        let s = &log.sessions()[0];
+        let zone = tz().tz();
+        prop_assert_eq!(s.local_date, start.with_timezone(&zone).date_naive());
+        prop_assert_eq!(s.local_date.to_string(), day);
+        let crosses = end.with_timezone(&zone).date_naive() != s.local_date;
+        prop_assert_eq!(s.reasons.contains(&ReviewReason::AcrossMidnight), crosses);
+        if !crosses {
+            prop_assert_eq!(s.counted_duration(), Some(Duration::minutes(len_min)));
+        }
+    }
+}
