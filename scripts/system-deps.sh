@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Checks (and, as root or with password-less sudo, installs) the Debian packages this project
+# needs to build and test. Otherwise it stops at once with the exact apt-get line to run.
+# Keep this list the single source of truth: README.md and .ci/run both go through here.
+set -euo pipefail
+
+packages=(
+  build-essential   # C compiler for bundled SQLite and ring (rustls)
+  pkg-config
+)
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "error: cargo not found. Install Rust first: https://rustup.rs" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+  apt_get=(apt-get)
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  apt_get=(sudo apt-get)
+else
+  echo "error: missing system packages. Run this, then try again:" >&2
+  echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "Installing system packages: ${missing[*]}" >&2
+"${apt_get[@]}" update -qq
+DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq --no-install-recommends "${missing[@]}"
