@@ -1,0 +1,373 @@
+//! The scan engine: badge text and an instant in, a durable event and something to show out.
+//! It knows nothing of cameras or screens; the UI and the headless commands both call it.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
+use pm_shared::{
+    decide_scan, is_repeat_scan, open_check_ins, sessionize, verify_badge, BadgeVerdict, Event,
+    EventId, EventKind, KioskId, Language, MentorId, Observed, ProgramRules, Roster, ScanAction,
+    Session, Source, TimeZone,
+};
+
+use crate::store::{NewEvent, Store, StoredRoster};
+use crate::KioskError;
+
+/// In or out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    In,
+    Out,
+}
+
+/// What the mentor sees after a good scan, in her language.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirmation {
+    pub mentor: MentorId,
+    /// `None` for a provisional scan (a mentor not yet in this kiosk's roster).
+    pub name: Option<String>,
+    pub language: Language,
+    pub direction: Direction,
+    pub at: DateTime<Utc>,
+    pub time_zone: TimeZone,
+    /// Completed sessions today, this one included.
+    pub today: Duration,
+    /// Stipend time this period, merged from every kiosk as far as this kiosk knows.
+    pub period_time: Duration,
+    pub threshold: Duration,
+    pub provisional: bool,
+    pub event: EventId,
+}
+
+/// Why a scan records nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Some other QR code: a flyer, a product.
+    NotABadge,
+    /// In our format but altered, damaged or made up.
+    Forged,
+    /// An old badge of a mentor who was given a new one.
+    Replaced,
+    /// The mentor was deactivated.
+    Revoked,
+}
+
+impl Rejection {
+    pub fn code(self) -> &'static str {
+        match self {
+            Rejection::NotABadge => "not-a-badge",
+            Rejection::Forged => "forged",
+            Rejection::Replaced => "replaced",
+            Rejection::Revoked => "revoked",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScanOutcome {
+    Recorded(Confirmation),
+    /// The same badge again within the repeat window: the last confirmation, nothing recorded.
+    Repeat(Confirmation),
+    Rejected(Rejection),
+}
+
+impl ScanOutcome {
+    /// The one-word outcome the headless commands print (`checked-in M-1`).
+    pub fn summary(&self) -> String {
+        match self {
+            ScanOutcome::Recorded(c) => match c.direction {
+                Direction::In => format!("checked-in {}", c.mentor),
+                Direction::Out => format!("checked-out {}", c.mentor),
+            },
+            ScanOutcome::Repeat(c) => format!("duplicate {}", c.mentor),
+            ScanOutcome::Rejected(r) => format!("rejected {}", r.code()),
+        }
+    }
+}
+
+/// A coordinator's correction, as the coordinator screen records it.
+#[derive(Debug, Clone)]
+pub struct Correction {
+    pub mentor: MentorId,
+    pub kind: EventKind,
+    pub coordinator: String,
+    pub reason: String,
+}
+
+pub struct Engine {
+    store: Store,
+    kiosk: KioskId,
+    /// The school's zone until the first roster says otherwise: the machine's own zone.
+    fallback_zone: TimeZone,
+    roster: Option<StoredRoster>,
+    roster_stamp: Option<(String, String)>,
+}
+
+/// Clock readings are kept to the millisecond, as the database stores them.
+fn to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(Duration::milliseconds(1)).unwrap_or(t)
+}
+
+fn new_event_id(at: DateTime<Utc>) -> EventId {
+    EventId::from_parts(
+        u64::try_from(at.timestamp_millis()).unwrap_or(0),
+        rand::random(),
+    )
+}
+
+impl Engine {
+    pub fn new(store: Store, kiosk: KioskId, fallback_zone: TimeZone) -> Result<Self, KioskError> {
+        let mut engine = Self {
+            store,
+            kiosk,
+            fallback_zone,
+            roster: None,
+            roster_stamp: None,
+        };
+        engine.refresh_roster()?;
+        Ok(engine)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    /// Reloads the roster if the sync worker saved a new one or re-confirmed it (a cheap
+    /// check of its version and pull time).
+    pub fn refresh_roster(&mut self) -> Result<(), KioskError> {
+        let stamp = self.store.roster_stamp()?;
+        if stamp != self.roster_stamp {
+            self.roster = self.store.roster()?;
+            self.roster_stamp = stamp;
+        }
+        Ok(())
+    }
+
+    pub fn roster(&self) -> Option<&Roster> {
+        self.roster.as_ref().map(|r| &r.roster)
+    }
+    pub fn rules(&self) -> ProgramRules {
+        self.roster().map(|r| r.rules.clone()).unwrap_or_default()
+    }
+    pub fn time_zone(&self) -> TimeZone {
+        self.roster()
+            .map(|r| r.school.time_zone)
+            .unwrap_or(self.fallback_zone)
+    }
+    pub fn kiosk(&self) -> &KioskId {
+        &self.kiosk
+    }
+
+    /// A badge text read at `at`: verify, apply the repeat window and the toggle rule, record
+    /// durably, and say what to show. Nothing is shown unless it is on disk first.
+    pub fn scan(&mut self, text: &str, at: DateTime<Utc>) -> Result<ScanOutcome, KioskError> {
+        let at = to_millis(at);
+        self.refresh_roster()?;
+        let verdict = match self.roster() {
+            Some(roster) => verify_badge(text, |m| roster.badge_status(m)),
+            None => verify_badge(text, |_| None),
+        };
+        let (claim, provisional) = match verdict {
+            BadgeVerdict::Accepted(claim) => (claim, false),
+            BadgeVerdict::Provisional(claim) => (claim, true),
+            BadgeVerdict::Replaced { .. } => return Ok(ScanOutcome::Rejected(Rejection::Replaced)),
+            BadgeVerdict::Revoked(_) => return Ok(ScanOutcome::Rejected(Rejection::Revoked)),
+            BadgeVerdict::Forged => return Ok(ScanOutcome::Rejected(Rejection::Forged)),
+            BadgeVerdict::NotABadge => return Ok(ScanOutcome::Rejected(Rejection::NotABadge)),
+        };
+        let rules = self.rules();
+        let mentor = claim.mentor;
+
+        if let Some(last) = self.store.last_scan_of(&mentor)? {
+            if is_repeat_scan(Some(last.event.at), at, &rules) {
+                let direction = match last.event.kind {
+                    EventKind::CheckOut => Direction::Out,
+                    _ => Direction::In,
+                };
+                let confirmation = self.confirmation(&last.event, direction, provisional, at)?;
+                return Ok(ScanOutcome::Repeat(confirmation));
+            }
+        }
+
+        let zone = self.time_zone();
+        let (timeline, _) = self.timeline(&mentor, at, &rules)?;
+        let sessions = sessionize(&timeline, &rules, at);
+        let open = open_check_ins(&sessions, &mentor);
+        let (kind, direction) = match decide_scan(&open, at, zone, &rules) {
+            ScanAction::CheckIn => (EventKind::CheckIn, Direction::In),
+            ScanAction::CheckOut { .. } => (EventKind::CheckOut, Direction::Out),
+        };
+        let event = self.store.append(NewEvent {
+            id: new_event_id(at),
+            kiosk: self.kiosk.clone(),
+            mentor,
+            at,
+            time_zone: zone,
+            kind,
+            source: Source::BadgeScan {
+                generation: claim.generation,
+                provisional,
+                badge_hash: claim.hash,
+            },
+        })?;
+        let confirmation = self.confirmation(&event, direction, provisional, at)?;
+        Ok(ScanOutcome::Recorded(confirmation))
+    }
+
+    /// Records a coordinator's correction (a close, a void, an added session, a check-in
+    /// without a badge). A reason is required: it is the audit trail.
+    pub fn correct(
+        &mut self,
+        correction: Correction,
+        at: DateTime<Utc>,
+    ) -> Result<Event, KioskError> {
+        let at = to_millis(at);
+        if correction.reason.trim().is_empty() || correction.coordinator.trim().is_empty() {
+            return Err(KioskError::Config {
+                path: "correction".into(),
+                why: "a coordinator correction needs the coordinator's name and a reason".into(),
+            });
+        }
+        self.store.append(NewEvent {
+            id: new_event_id(at),
+            kiosk: self.kiosk.clone(),
+            mentor: correction.mentor,
+            at,
+            time_zone: self.time_zone(),
+            kind: correction.kind,
+            source: Source::Coordinator {
+                coordinator: correction.coordinator,
+                reason: correction.reason,
+            },
+        })
+    }
+
+    /// This mentor's timeline as far as the kiosk knows: local events from the last two days
+    /// (and back to the oldest one the roster's totals do not include yet), plus the open
+    /// check-ins the roster carries from every kiosk. Also returns the ids the roster's totals
+    /// do not include.
+    fn timeline(
+        &self,
+        mentor: &MentorId,
+        at: DateTime<Utc>,
+        rules: &ProgramRules,
+    ) -> Result<(Vec<Observed>, HashSet<EventId>), KioskError> {
+        let pulled_at = self.roster.as_ref().map(|r| r.pulled_at);
+        let reflected = |delivered: Option<DateTime<Utc>>| match (delivered, pulled_at) {
+            (Some(d), Some(p)) => d <= p,
+            _ => false,
+        };
+        let since = at - rules.session_cap() - Duration::days(2);
+        let mut local = self
+            .store
+            .mentor_events_since(mentor, since - Duration::days(365))?;
+        // Keep the recent window, and anything older the roster does not reflect yet.
+        local.retain(|e| e.event.at >= since || !reflected(e.delivered_at));
+        let unreflected: HashSet<EventId> = local
+            .iter()
+            .filter(|e| !reflected(e.delivered_at))
+            .map(|e| e.event.id)
+            .collect();
+        let mut timeline: Vec<Observed> = local
+            .into_iter()
+            .map(|e| Observed::local(e.event))
+            .collect();
+        if let Some(roster) = self.roster() {
+            timeline.extend(
+                roster
+                    .open_check_ins
+                    .iter()
+                    .filter(|e| &e.mentor == mentor)
+                    .cloned()
+                    .map(Observed::local),
+            );
+        }
+        Ok((timeline, unreflected))
+    }
+
+    fn confirmation(
+        &self,
+        event: &Event,
+        direction: Direction,
+        provisional: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Confirmation, KioskError> {
+        let rules = self.rules();
+        let zone = self.time_zone();
+        let (timeline, unreflected) = self.timeline(&event.mentor, now, &rules)?;
+        let sessions = sessionize(&timeline, &rules, now);
+        let today = local_date(now, zone);
+        let today_time = sessions
+            .iter()
+            .filter(|s| s.local_date == today)
+            .filter_map(elapsed)
+            .fold(Duration::zero(), |a, b| a + b);
+        let roster_mentor = self.roster().and_then(|r| r.mentor(&event.mentor));
+        let current_period = rules.periods.period_of(today).name;
+        let new_since_roster = sessions
+            .iter()
+            .filter(|s| s.period == current_period && rules.counts_toward_stipend(s.category))
+            .filter(|s| s.events.iter().any(|id| unreflected.contains(id)))
+            .filter_map(Session::counted_duration)
+            .fold(Duration::zero(), |a, b| a + b);
+        let roster_time = roster_mentor
+            .filter(|_| {
+                self.roster()
+                    .is_some_and(|r| r.current_period == current_period)
+            })
+            .map(|m| Duration::milliseconds(m.period_time_ms))
+            .unwrap_or_else(Duration::zero);
+        Ok(Confirmation {
+            mentor: event.mentor.clone(),
+            name: roster_mentor.map(|m| m.name.clone()),
+            language: roster_mentor
+                .map(|m| m.language.clone())
+                .unwrap_or_else(Language::english),
+            direction,
+            at: event.at,
+            time_zone: zone,
+            today: today_time,
+            period_time: roster_time + new_since_roster,
+            threshold: rules.threshold(),
+            provisional,
+            event: event.id,
+        })
+    }
+
+    /// Today's sessions at this school as far as this kiosk knows, for the coordinator.
+    pub fn today(&self, now: DateTime<Utc>) -> Result<Vec<Session>, KioskError> {
+        let rules = self.rules();
+        let zone = self.time_zone();
+        let today = local_date(now, zone);
+        let from = now - Duration::days(2) - rules.session_cap();
+        let mut timeline: Vec<Observed> = self
+            .store
+            .events_between(from, now + Duration::days(1))?
+            .into_iter()
+            .map(|e| Observed::local(e.event))
+            .collect();
+        if let Some(roster) = self.roster() {
+            timeline.extend(roster.open_check_ins.iter().cloned().map(Observed::local));
+        }
+        let sessions = sessionize(&timeline, &rules, now);
+        Ok(sessions
+            .into_iter()
+            .filter(|s| s.local_date == today || s.is_open())
+            .collect())
+    }
+}
+
+/// The real elapsed time of a complete session, whether or not it needs review.
+fn elapsed(s: &Session) -> Option<Duration> {
+    match (s.start, s.end) {
+        (Some(a), Some(b)) if b >= a => Some(b - a),
+        _ => None,
+    }
+}
+
+pub fn local_date(t: DateTime<Utc>, zone: TimeZone) -> NaiveDate {
+    t.with_timezone(&zone.tz()).date_naive()
+}

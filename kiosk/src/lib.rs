@@ -1,0 +1,44 @@
+//! The kiosk's core: local store, scan engine, decoding, sync client, headless commands.
+//! No UI here: the Slint UI calls the engine; the engine never knows about Slint.
+
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod decode;
+pub mod engine;
+mod error;
+pub mod replay;
+pub mod store;
+pub mod sync;
+pub mod today;
+
+pub use error::KioskError;
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use pm_shared::{SeriesId, TimeZone};
+
+/// The database file inside a kiosk's data folder.
+pub fn db_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("kiosk.db")
+}
+
+/// Opens the data folder's database, creating it (with a fresh series) if it is new.
+pub fn open_store(data_dir: &Path, now: DateTime<Utc>) -> Result<store::Store, KioskError> {
+    std::fs::create_dir_all(data_dir)?;
+    let series = SeriesId::from_parts(
+        u64::try_from(now.timestamp_millis()).unwrap_or(0),
+        rand::random(),
+    );
+    store::Store::open(&db_path(data_dir), series, now)
+}
+
+/// The machine's own time zone, used until the first roster names the school's.
+pub fn system_time_zone() -> TimeZone {
+    iana_time_zone::get_timezone()
+        .ok()
+        .and_then(|name| TimeZone::new(&name).ok())
+        .or_else(|| TimeZone::new("UTC").ok())
+        .unwrap_or_else(|| unreachable!("UTC is in the tz database"))
+}

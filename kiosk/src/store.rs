@@ -1,0 +1,446 @@
+//! The kiosk's local SQLite database: the event log (durable before anything is shown), the
+//! last roster pulled, and the sync state. WAL with `synchronous=FULL`: a committed check-in
+//! survives a power cut.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use pm_shared::{Event, EventId, EventKind, KioskId, MentorId, Roster, SeriesId, Source, TimeZone};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::KioskError;
+
+/// Schema migrations, in order; `schema_version` records how many have run.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "CREATE TABLE series (
+        id TEXT PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        active INTEGER NOT NULL
+     );
+     CREATE TABLE events (
+        id TEXT PRIMARY KEY,
+        series TEXT NOT NULL REFERENCES series(id),
+        sequence INTEGER NOT NULL,
+        mentor TEXT NOT NULL,
+        at TEXT NOT NULL,
+        is_scan INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        delivered_at TEXT,
+        set_aside_reason TEXT,
+        UNIQUE (series, sequence)
+     );
+     CREATE INDEX events_by_mentor ON events (mentor, at);
+     CREATE INDEX events_undelivered ON events (delivered_at) WHERE delivered_at IS NULL;
+     CREATE TABLE roster (
+        singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+        version TEXT NOT NULL,
+        body TEXT NOT NULL,
+        pulled_at TEXT NOT NULL
+     );
+     CREATE TABLE sync_state (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+     );",
+];
+
+/// What is to be recorded; the store numbers it in the kiosk's series.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub id: EventId,
+    pub kiosk: KioskId,
+    pub mentor: MentorId,
+    pub at: DateTime<Utc>,
+    pub time_zone: TimeZone,
+    pub kind: EventKind,
+    pub source: Source,
+}
+
+/// The roster and when it was pulled (totals in it are as of then).
+#[derive(Debug, Clone)]
+pub struct StoredRoster {
+    pub roster: Roster,
+    pub pulled_at: DateTime<Utc>,
+}
+
+/// An event with what the kiosk knows about its delivery.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub event: Event,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// Sync health for the coordinator screen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncStatus {
+    pub pending: u64,
+    pub last_success: Option<String>,
+    pub last_error: Option<String>,
+}
+
+pub struct Store {
+    conn: Connection,
+}
+
+fn corrupt(what: impl std::fmt::Display) -> KioskError {
+    KioskError::CorruptRecord(what.to_string())
+}
+
+/// Instants as fixed-width text (millisecond precision, `Z`), so they sort as text.
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn parse_instant(s: &str) -> Result<DateTime<Utc>, KioskError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| corrupt(format!("instant {s:?}: {e}")))
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// `new_series` is used only when the database is new: the kiosk's first series.
+    pub fn open(path: &Path, new_series: SeriesId, now: DateTime<Utc>) -> Result<Self, KioskError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut store = Self { conn };
+        store.migrate()?;
+        let tx = store
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let has_series: bool =
+            tx.query_row("SELECT EXISTS (SELECT 1 FROM series)", [], |r| r.get(0))?;
+        if !has_series {
+            tx.execute(
+                "INSERT INTO series (id, started_at, active) VALUES (?1, ?2, 1)",
+                params![new_series.to_string(), ts(now)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<(), KioskError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
+        let version: i64 = tx
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0);
+        let supported = MIGRATIONS.len() as i64;
+        if version > supported {
+            return Err(KioskError::SchemaTooNew {
+                found: version,
+                supported,
+            });
+        }
+        for migration in &MIGRATIONS[version as usize..] {
+            tx.execute_batch(migration)?;
+        }
+        tx.execute("DELETE FROM schema_version", [])?;
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES (?1)",
+            [supported],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The series new events are numbered in.
+    pub fn active_series(&self) -> Result<SeriesId, KioskError> {
+        let id: String =
+            self.conn
+                .query_row("SELECT id FROM series WHERE active = 1", [], |r| r.get(0))?;
+        id.parse().map_err(|_| corrupt(format!("series id {id:?}")))
+    }
+
+    /// Numbers the event in the active series and commits it durably. When this returns, the
+    /// event is on disk: only then may anyone be told about it.
+    pub fn append(&mut self, new: NewEvent) -> Result<Event, KioskError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let series: String =
+            tx.query_row("SELECT id FROM series WHERE active = 1", [], |r| r.get(0))?;
+        let sequence: u64 = tx.query_row(
+            "SELECT COALESCE(MAX(sequence), 0) + 1 FROM events WHERE series = ?1",
+            [&series],
+            |r| r.get(0),
+        )?;
+        let event = Event {
+            id: new.id,
+            kiosk: new.kiosk,
+            series: series
+                .parse()
+                .map_err(|_| corrupt(format!("series id {series:?}")))?,
+            sequence,
+            mentor: new.mentor,
+            at: new.at,
+            time_zone: new.time_zone,
+            kind: new.kind,
+            source: new.source,
+        };
+        insert_event(&tx, &event)?;
+        tx.commit()?;
+        Ok(event)
+    }
+
+    /// This mentor's events recorded here from `since` on, oldest first.
+    pub fn mentor_events_since(
+        &self,
+        mentor: &MentorId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<StoredEvent>, KioskError> {
+        self.select_events(
+            "WHERE mentor = ?1 AND at >= ?2 ORDER BY at, id",
+            params![mentor.as_str(), ts(since)],
+        )
+    }
+
+    /// Every event recorded here in `[from, to)`, oldest first.
+    pub fn events_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<StoredEvent>, KioskError> {
+        self.select_events(
+            "WHERE at >= ?1 AND at < ?2 ORDER BY at, id",
+            params![ts(from), ts(to)],
+        )
+    }
+
+    /// The instant of this mentor's latest badge scan recorded here, for the repeat window.
+    pub fn last_scan_of(&self, mentor: &MentorId) -> Result<Option<StoredEvent>, KioskError> {
+        Ok(self
+            .select_events(
+                "WHERE mentor = ?1 AND is_scan = 1 ORDER BY at DESC, id DESC LIMIT 1",
+                params![mentor.as_str()],
+            )?
+            .pop())
+    }
+
+    /// Up to `limit` undelivered events, in series order.
+    pub fn undelivered(&self, limit: usize) -> Result<Vec<Event>, KioskError> {
+        let rows = self.select_events(
+            "WHERE delivered_at IS NULL ORDER BY series, sequence LIMIT ?1",
+            params![limit as i64],
+        )?;
+        Ok(rows.into_iter().map(|r| r.event).collect())
+    }
+
+    fn select_events(
+        &self,
+        tail: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<StoredEvent>, KioskError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT body, delivered_at FROM events {tail}"))?;
+        let rows = stmt.query_map(params, |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (body, delivered) = row?;
+            let event: Event = serde_json::from_str(&body).map_err(corrupt)?;
+            let delivered_at = delivered.as_deref().map(parse_instant).transpose()?;
+            out.push(StoredEvent {
+                event,
+                delivered_at,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Marks events delivered after the server acknowledged them (stored, already stored, or
+    /// set aside with a reason, which the server keeps for review).
+    pub fn mark_delivered(
+        &mut self,
+        delivered: &[EventId],
+        set_aside: &[(EventId, String)],
+        at: DateTime<Utc>,
+    ) -> Result<(), KioskError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut mark = tx.prepare_cached(
+                "UPDATE events SET delivered_at = ?2 WHERE id = ?1 AND delivered_at IS NULL",
+            )?;
+            for id in delivered {
+                mark.execute(params![id.to_string(), ts(at)])?;
+            }
+            let mut aside = tx.prepare_cached(
+                "UPDATE events SET delivered_at = ?2, set_aside_reason = ?3 WHERE id = ?1",
+            )?;
+            for (id, reason) in set_aside {
+                aside.execute(params![id.to_string(), ts(at), reason])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The server already holds other events under our numbers: this database was restored
+    /// from an old copy. Start series `new` and renumber every undelivered event into it, in
+    /// order. Only the delivery envelope changes: the server never saw these events, and their
+    /// ids and facts stay as recorded.
+    pub fn start_new_series(
+        &mut self,
+        new: SeriesId,
+        now: DateTime<Utc>,
+    ) -> Result<(), KioskError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("UPDATE series SET active = 0", [])?;
+        tx.execute(
+            "INSERT INTO series (id, started_at, active) VALUES (?1, ?2, 1)",
+            params![new.to_string(), ts(now)],
+        )?;
+        let pending: Vec<(String, String)> = {
+            let mut stmt = tx.prepare(
+                "SELECT id, body FROM events WHERE delivered_at IS NULL ORDER BY series, sequence",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (n, (id, body)) in pending.into_iter().enumerate() {
+            let mut event: Event = serde_json::from_str(&body).map_err(corrupt)?;
+            event.series = new;
+            event.sequence = n as u64 + 1;
+            let body = serde_json::to_string(&event).map_err(corrupt)?;
+            tx.execute(
+                "UPDATE events SET series = ?2, sequence = ?3, body = ?4 WHERE id = ?1",
+                params![id, new.to_string(), event.sequence, body],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn roster(&self) -> Result<Option<StoredRoster>, KioskError> {
+        let row: Option<(String, String)> = self
+            .conn
+            .query_row("SELECT body, pulled_at FROM roster", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        row.map(|(body, pulled_at)| {
+            Ok(StoredRoster {
+                roster: serde_json::from_str(&body).map_err(corrupt)?,
+                pulled_at: parse_instant(&pulled_at)?,
+            })
+        })
+        .transpose()
+    }
+
+    pub fn roster_version(&self) -> Result<Option<String>, KioskError> {
+        Ok(self.roster_stamp()?.map(|(version, _)| version))
+    }
+
+    /// The roster's version and pull time: when neither changed, a cached copy is current.
+    pub fn roster_stamp(&self) -> Result<Option<(String, String)>, KioskError> {
+        Ok(self
+            .conn
+            .query_row("SELECT version, pulled_at FROM roster", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?)
+    }
+
+    pub fn save_roster(
+        &mut self,
+        roster: &Roster,
+        pulled_at: DateTime<Utc>,
+    ) -> Result<(), KioskError> {
+        let body = serde_json::to_string(roster).map_err(corrupt)?;
+        self.conn.execute(
+            "INSERT INTO roster (singleton, version, body, pulled_at) VALUES (1, ?1, ?2, ?3)
+             ON CONFLICT (singleton) DO UPDATE SET version = ?1, body = ?2, pulled_at = ?3",
+            params![roster.version, body, ts(pulled_at)],
+        )?;
+        Ok(())
+    }
+
+    /// The roster is unchanged: its totals are now as of `at`.
+    pub fn touch_roster(&mut self, at: DateTime<Utc>) -> Result<(), KioskError> {
+        self.conn
+            .execute("UPDATE roster SET pulled_at = ?1", [ts(at)])?;
+        Ok(())
+    }
+
+    pub fn record_sync(&mut self, result: Result<DateTime<Utc>, String>) -> Result<(), KioskError> {
+        let (key, value) = match result {
+            Ok(at) => ("last_success", ts(at)),
+            Err(e) => ("last_error", e),
+        };
+        self.conn.execute(
+            "INSERT INTO sync_state (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = ?2",
+            params![key, value],
+        )?;
+        if key == "last_success" {
+            self.conn
+                .execute("DELETE FROM sync_state WHERE key = 'last_error'", [])?;
+        }
+        Ok(())
+    }
+
+    pub fn sync_status(&self) -> Result<SyncStatus, KioskError> {
+        let get = |key: &str| -> Result<Option<String>, KioskError> {
+            Ok(self
+                .conn
+                .query_row("SELECT value FROM sync_state WHERE key = ?1", [key], |r| {
+                    r.get(0)
+                })
+                .optional()?)
+        };
+        let pending: u64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM events WHERE delivered_at IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(SyncStatus {
+            pending,
+            last_success: get("last_success")?,
+            last_error: get("last_error")?,
+        })
+    }
+
+    pub fn event_count(&self) -> Result<u64, KioskError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?)
+    }
+
+    pub fn integrity_check(&self) -> Result<String, KioskError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+}
+
+fn insert_event(conn: &Connection, event: &Event) -> Result<(), KioskError> {
+    let body = serde_json::to_string(event).map_err(corrupt)?;
+    let is_scan = matches!(event.kind, EventKind::CheckIn | EventKind::CheckOut)
+        && matches!(event.source, Source::BadgeScan { .. });
+    conn.execute(
+        "INSERT INTO events (id, series, sequence, mentor, at, is_scan, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            event.id.to_string(),
+            event.series.to_string(),
+            event.sequence,
+            event.mentor.as_str(),
+            ts(event.at),
+            is_scan,
+            body
+        ],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,289 @@
+//! The sync client: push undelivered events (at least once; the server makes it exactly once),
+//! pull the roster. Events are marked delivered only on the server's acknowledgement.
+
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Utc};
+use pm_shared::protocol::{ErrorBody, RosterResponse, UploadAck, UploadBatch, PROTOCOL_VERSION};
+use pm_shared::{KioskId, SeriesId};
+
+use crate::config::Config;
+use crate::store::Store;
+use crate::KioskError;
+
+/// Events per upload.
+pub const BATCH_SIZE: usize = 500;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PushReport {
+    pub stored: usize,
+    pub already_stored: usize,
+    pub set_aside: usize,
+    /// Times the server reported a series clash and the kiosk started a new series.
+    pub new_series: usize,
+}
+
+pub struct SyncClient {
+    base: String,
+    token: String,
+    kiosk: KioskId,
+    agent: ureq::Agent,
+}
+
+impl SyncClient {
+    pub fn new(config: &Config) -> Result<Self, KioskError> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(StdDuration::from_secs(60)))
+            .timeout_connect(Some(StdDuration::from_secs(10)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Ok(Self {
+            base: config.server.clone(),
+            token: config.token.clone(),
+            kiosk: config.kiosk_id()?,
+            agent,
+        })
+    }
+
+    fn unreachable(&self, e: ureq::Error) -> KioskError {
+        KioskError::Unreachable {
+            url: self.base.clone(),
+            why: e.to_string(),
+        }
+    }
+
+    fn refused(&self, status: u16, body: &mut ureq::Body) -> KioskError {
+        let why = match body.read_json::<ErrorBody>() {
+            Ok(e) => format!("HTTP {status}: {}", e.message),
+            Err(_) => format!("HTTP {status}"),
+        };
+        KioskError::Server {
+            url: self.base.clone(),
+            why,
+        }
+    }
+
+    /// Sends every undelivered event, batch by batch, until none is left.
+    pub fn push(
+        &self,
+        store: &mut Store,
+        now: impl Fn() -> DateTime<Utc>,
+    ) -> Result<PushReport, KioskError> {
+        let mut report = PushReport::default();
+        loop {
+            let events = store.undelivered(BATCH_SIZE)?;
+            if events.is_empty() {
+                return Ok(report);
+            }
+            let batch = UploadBatch {
+                protocol: PROTOCOL_VERSION,
+                kiosk: self.kiosk.clone(),
+                kiosk_clock: now(),
+                events,
+            };
+            let mut response = self
+                .agent
+                .post(&format!("{}/api/v1/events", self.base))
+                .header("Authorization", &format!("Bearer {}", self.token))
+                .send_json(&batch)
+                .map_err(|e| self.unreachable(e))?;
+            let status = response.status().as_u16();
+            if !(200..300).contains(&status) {
+                return Err(self.refused(status, response.body_mut()));
+            }
+            let ack: UploadAck =
+                response
+                    .body_mut()
+                    .read_json()
+                    .map_err(|e| KioskError::Server {
+                        url: self.base.clone(),
+                        why: format!("unreadable acknowledgement: {e}"),
+                    })?;
+            let mut delivered = ack.stored.clone();
+            delivered.extend(ack.already_stored.iter().copied());
+            let aside: Vec<_> = ack
+                .set_aside
+                .iter()
+                .map(|s| (s.id, s.reason.clone()))
+                .collect();
+            store.mark_delivered(&delivered, &aside, now())?;
+            report.stored += ack.stored.len();
+            report.already_stored += ack.already_stored.len();
+            report.set_aside += aside.len();
+            if !ack.conflicts.is_empty() {
+                // Our numbers name other events on the server: this database is an old copy.
+                let fresh = SeriesId::from_parts(
+                    u64::try_from(now().timestamp_millis()).unwrap_or(0),
+                    rand::random(),
+                );
+                store.start_new_series(fresh, now())?;
+                report.new_series += 1;
+                if report.new_series > 3 {
+                    return Err(KioskError::Server {
+                        url: self.base.clone(),
+                        why: "the server keeps reporting series clashes".into(),
+                    });
+                }
+            } else if delivered.len() + aside.len() < batch.events.len() {
+                return Err(KioskError::Server {
+                    url: self.base.clone(),
+                    why: "the server acknowledged only part of a batch".into(),
+                });
+            }
+        }
+    }
+
+    /// Pulls the roster if it changed. Returns whether it did.
+    pub fn pull(
+        &self,
+        store: &mut Store,
+        now: impl Fn() -> DateTime<Utc>,
+    ) -> Result<bool, KioskError> {
+        let since = store.roster_version()?.unwrap_or_default();
+        let mut response = self
+            .agent
+            .get(&format!("{}/api/v1/roster", self.base))
+            .query("since", &since)
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .call()
+            .map_err(|e| self.unreachable(e))?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            return Err(self.refused(status, response.body_mut()));
+        }
+        let answer: RosterResponse =
+            response
+                .body_mut()
+                .read_json()
+                .map_err(|e| KioskError::Server {
+                    url: self.base.clone(),
+                    why: format!("unreadable roster: {e}"),
+                })?;
+        if answer.protocol != PROTOCOL_VERSION {
+            return Err(KioskError::Server {
+                url: self.base.clone(),
+                why: format!(
+                    "protocol version {} (this kiosk speaks {PROTOCOL_VERSION})",
+                    answer.protocol
+                ),
+            });
+        }
+        match answer.roster {
+            Some(roster) => {
+                roster.rules.validate()?;
+                store.save_roster(&roster, now())?;
+                Ok(true)
+            }
+            None => {
+                store.touch_roster(now())?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Push, then pull; the outcome is recorded for the coordinator's sync status.
+    pub fn sync_once(
+        &self,
+        store: &mut Store,
+        now: impl Fn() -> DateTime<Utc> + Copy,
+    ) -> Result<PushReport, KioskError> {
+        let result = self.push(store, now).and_then(|report| {
+            self.pull(store, now)?;
+            Ok(report)
+        });
+        match &result {
+            Ok(_) => store.record_sync(Ok(now()))?,
+            Err(e) => store.record_sync(Err(e.to_string()))?,
+        }
+        result
+    }
+}
+
+/// The background worker's waits: exponential backoff with jitter while the server is
+/// unreachable, a steady interval while it is fine.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    pub base: StdDuration,
+    pub max: StdDuration,
+    failures: u32,
+}
+
+impl Backoff {
+    pub fn new(base: StdDuration, max: StdDuration) -> Self {
+        Self {
+            base,
+            max,
+            failures: 0,
+        }
+    }
+    /// The wait after a failure: base × 2^failures, capped, then a random 50–100% of it, so a
+    /// school's kiosks coming back together do not all call at once.
+    pub fn after_failure(&mut self, jitter: f64) -> StdDuration {
+        let exp = self.base.saturating_mul(1u32 << self.failures.min(16));
+        self.failures = self.failures.saturating_add(1);
+        exp.min(self.max)
+            .mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+    }
+    pub fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
+
+/// Runs `sync_once` forever on its own thread and store connection until `stop` is set.
+/// Scanning never waits on it: SQLite WAL lets the engine write while the worker reads.
+pub fn spawn_worker(
+    config: Config,
+    db_path: std::path::PathBuf,
+    interval: StdDuration,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        use std::sync::atomic::Ordering;
+        let mut backoff = Backoff::new(StdDuration::from_secs(1), StdDuration::from_secs(300));
+        let series = SeriesId::from_parts(0, rand::random());
+        let mut store = None;
+        while !stop.load(Ordering::Relaxed) {
+            let wait = match (&mut store, SyncClient::new(&config)) {
+                (None, _) => match Store::open(&db_path, series, Utc::now()) {
+                    Ok(s) => {
+                        store = Some(s);
+                        continue;
+                    }
+                    Err(_) => backoff.after_failure(rand::random()),
+                },
+                (Some(s), Ok(client)) => match client.sync_once(s, Utc::now) {
+                    Ok(_) => {
+                        backoff.reset();
+                        interval
+                    }
+                    Err(_) => backoff.after_failure(rand::random()),
+                },
+                (Some(_), Err(_)) => backoff.after_failure(rand::random()),
+            };
+            let deadline = std::time::Instant::now() + wait;
+            while std::time::Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(StdDuration::from_millis(100));
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_caps_and_resets() {
+        let mut b = Backoff::new(StdDuration::from_secs(1), StdDuration::from_secs(60));
+        assert_eq!(b.after_failure(1.0), StdDuration::from_secs(1));
+        assert_eq!(b.after_failure(1.0), StdDuration::from_secs(2));
+        assert_eq!(b.after_failure(0.0), StdDuration::from_secs(2));
+        for _ in 0..40 {
+            assert!(b.after_failure(1.0) <= StdDuration::from_secs(60));
+        }
+        assert_eq!(b.after_failure(1.0), StdDuration::from_secs(60));
+        b.reset();
+        assert_eq!(b.after_failure(1.0), StdDuration::from_secs(1));
+    }
+}

@@ -1,0 +1,47 @@
+//! The coordinator's "today" table, as text for `kiosk today`.
+
+use chrono::{DateTime, Utc};
+use pm_shared::{hours_2dp, Roster, Session};
+
+/// One line per session: who, in, out, time, and what needs doing.
+pub fn render(sessions: &[Session], roster: Option<&Roster>, now: DateTime<Utc>) -> String {
+    let mut out = String::from("mentor\tname\tin\tout\thours\tstatus\n");
+    for s in sessions {
+        let tz = s.time_zone.tz();
+        let clock = |t: Option<DateTime<Utc>>| {
+            t.map(|t| t.with_timezone(&tz).format("%H:%M").to_string())
+                .unwrap_or_else(|| "-".into())
+        };
+        let name = roster
+            .and_then(|r| r.mentor(&s.mentor))
+            .map(|m| m.name.as_str())
+            .unwrap_or("(not in roster yet)");
+        let hours = match (s.start, s.end) {
+            (Some(a), Some(b)) if b >= a => format!("{:.2}", hours_2dp(b - a)),
+            _ => "-".into(),
+        };
+        let status = if s.is_open() {
+            let today = now.with_timezone(&tz).date_naive();
+            if s.local_date == today {
+                "in now".to_owned()
+            } else {
+                "open: needs check-out".to_owned()
+            }
+        } else if s.needs_review() {
+            let reasons: Vec<&str> = s.reasons.iter().map(|r| r.as_str()).collect();
+            format!("needs review: {}", reasons.join(", "))
+        } else {
+            "completed".to_owned()
+        };
+        out.push_str(&format!(
+            "{}\t{}\t{}\t{}\t{}\t{}\n",
+            s.mentor,
+            name,
+            clock(s.start),
+            clock(s.end),
+            hours,
+            status
+        ));
+    }
+    out
+}
