@@ -1,20 +1,270 @@
-//! The sync server binary. The HTTP API, storage and reports arrive with their issue.
+//! The sync server binary: admin commands and `serve`.
 
-use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+use pm_shared::{HourCategory, KioskId, MentorId, PeriodScheme, SchoolId, TimeZone};
+use sync_server::db::Db;
+use sync_server::{badges, http, import, report};
 
 /// Parent Mentor sync server: merges kiosk event logs, computes hours and stipends.
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Cli {
     /// The server's SQLite database file.
-    #[arg(long, default_value = "server.db")]
-    db: std::path::PathBuf,
+    #[arg(long, global = true, default_value = "server.db")]
+    db: PathBuf,
+    #[command(subcommand)]
+    command: Command,
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    anyhow::bail!(
-        "the server has no commands yet (database {}); see README.md",
-        cli.db.display()
-    )
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serves the API. Plain HTTP only on a loopback address (put a TLS reverse proxy in front).
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Schools.
+    School {
+        #[command(subcommand)]
+        action: SchoolAction,
+    },
+    /// Program rules.
+    Program {
+        #[command(subcommand)]
+        action: ProgramAction,
+    },
+    /// Kiosks and their tokens.
+    Kiosk {
+        #[command(subcommand)]
+        action: KioskAction,
+    },
+    /// Mentors.
+    Mentor {
+        #[command(subcommand)]
+        action: MentorAction,
+    },
+    /// Writes badge images: `<mentor-id>.png` and `.svg` for each active mentor.
+    Badges {
+        #[arg(long)]
+        out: PathBuf,
+        /// Only this mentor.
+        #[arg(long)]
+        mentor: Option<String>,
+        /// Issue a new generation (revokes the old badge).
+        #[arg(long, requires = "mentor")]
+        reissue: bool,
+    },
+    /// Reports.
+    Report {
+        #[command(subcommand)]
+        action: ReportAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SchoolAction {
+    Add {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        timezone: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ProgramAction {
+    Set {
+        #[arg(long, value_parser = ["semesters", "years"])]
+        periods: Option<String>,
+        #[arg(long)]
+        threshold: Option<f64>,
+        #[arg(long)]
+        cap_hours: Option<f64>,
+        /// Comma-separated categories that count toward the stipend.
+        #[arg(long)]
+        counting: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum KioskAction {
+    /// Registers a kiosk; prints its id, and its token alone on the last line.
+    Add {
+        #[arg(long)]
+        school: String,
+        #[arg(long)]
+        name: String,
+    },
+    Revoke {
+        id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum MentorAction {
+    /// Imports or updates mentors from CSV with header id,name,school,language.
+    Import {
+        file: PathBuf,
+    },
+    Deactivate {
+        id: String,
+    },
+    Move {
+        id: String,
+        #[arg(long)]
+        school: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ReportAction {
+    Hours {
+        #[arg(long, value_parser = ["csv", "json"], default_value = "csv")]
+        format: String,
+        #[arg(long)]
+        school: Option<String>,
+        #[arg(long)]
+        period: Option<String>,
+    },
+}
+
+fn is_loopback(addr: &SocketAddr) -> bool {
+    addr.ip().is_loopback()
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut db = Db::open(&cli.db).with_context(|| format!("opening {}", cli.db.display()))?;
+    match cli.command {
+        Command::Serve { listen } => {
+            if !is_loopback(&listen) {
+                bail!("plain HTTP is served only on a loopback address; put a TLS reverse proxy in front and listen on 127.0.0.1");
+            }
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(listen).await?;
+                eprintln!("serving on http://{}", listener.local_addr()?);
+                http::serve(db, listener, async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await
+            })?;
+        }
+        Command::School {
+            action: SchoolAction::Add { id, name, timezone },
+        } => {
+            db.add_school(&SchoolId::new(id)?, &name, TimeZone::new(&timezone)?)?;
+        }
+        Command::Program {
+            action:
+                ProgramAction::Set {
+                    periods,
+                    threshold,
+                    cap_hours,
+                    counting,
+                },
+        } => {
+            let mut rules = db.rules()?;
+            match periods.as_deref() {
+                Some("semesters") => rules.periods = PeriodScheme::default(),
+                Some("years") => rules.periods = PeriodScheme::school_years(),
+                _ => {}
+            }
+            if let Some(t) = threshold {
+                rules.stipend_threshold_hours = t;
+            }
+            if let Some(c) = cap_hours {
+                rules.session_cap_hours = c;
+            }
+            if let Some(list) = counting {
+                rules.counting_categories = list
+                    .split(',')
+                    .map(|c| c.parse::<HourCategory>())
+                    .collect::<Result<_, _>>()?;
+            }
+            db.set_rules(&rules)?;
+            println!("{}", serde_json::to_string_pretty(&rules)?);
+        }
+        Command::Kiosk {
+            action: KioskAction::Add { school, name },
+        } => {
+            let (id, token) = db.add_kiosk(&SchoolId::new(school)?, &name)?;
+            println!("kiosk {id} added; its token (shown once, stored only hashed):");
+            println!("{token}");
+        }
+        Command::Kiosk {
+            action: KioskAction::Revoke { id },
+        } => db.revoke_kiosk(&KioskId::new(id)?)?,
+        Command::Mentor {
+            action: MentorAction::Import { file },
+        } => {
+            let mentors = import::read_mentors(&db, &file)?;
+            db.upsert_mentors(&mentors)?;
+            println!("imported {} mentors", mentors.len());
+        }
+        Command::Mentor {
+            action: MentorAction::Deactivate { id },
+        } => db.set_mentor_active(&MentorId::new(id)?, false)?,
+        Command::Mentor {
+            action: MentorAction::Move { id, school },
+        } => db.move_mentor(&MentorId::new(id)?, &SchoolId::new(school)?)?,
+        Command::Badges {
+            out,
+            mentor,
+            reissue,
+        } => {
+            let now = Utc::now();
+            let only = mentor.map(MentorId::new).transpose()?;
+            let mut written = 0;
+            for m in db.mentors(None)? {
+                if !m.active || only.as_ref().is_some_and(|o| o != &m.id) {
+                    continue;
+                }
+                let text = match db.current_badge(&m.id)? {
+                    Some((_, text, _)) if !reissue => text,
+                    _ => db.issue_badge(&m.id, now)?,
+                };
+                badges::write_files(&out, m.id.as_str(), &text)?;
+                written += 1;
+            }
+            if only.is_some() && written == 0 {
+                bail!("no active mentor with that id");
+            }
+            println!("wrote {written} badges to {}", out.display());
+        }
+        Command::Report {
+            action:
+                ReportAction::Hours {
+                    format,
+                    school,
+                    period,
+                },
+        } => {
+            let school = school.map(SchoolId::new).transpose()?;
+            let rows = report::hours(&db, school.as_ref(), period.as_deref(), Utc::now())?;
+            if format == "json" {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                print!("{}", report::to_csv(&rows)?);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

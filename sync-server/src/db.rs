@@ -1,0 +1,534 @@
+//! The server's SQLite storage: roster, kiosks, and the merged event log.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use pm_shared::protocol::{SeriesConflict, SetAside, UploadAck, UploadBatch, PROTOCOL_VERSION};
+use pm_shared::{
+    Event, KioskId, Language, MentorId, Observed, ProgramRules, SchoolId, Source, TimeZone,
+};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::ServerError;
+
+const MIGRATIONS: &[&str] = &["
+CREATE TABLE program (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), rules TEXT NOT NULL);
+CREATE TABLE schools (id TEXT PRIMARY KEY, name TEXT NOT NULL, time_zone TEXT NOT NULL);
+CREATE TABLE kiosks (
+    id TEXT PRIMARY KEY, school TEXT NOT NULL REFERENCES schools(id), name TEXT NOT NULL,
+    token_hash TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE coordinators (
+    school TEXT NOT NULL REFERENCES schools(id), name TEXT NOT NULL, pin_hash TEXT NOT NULL,
+    PRIMARY KEY (school, name));
+CREATE TABLE mentors (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, school TEXT NOT NULL REFERENCES schools(id),
+    language TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE badges (
+    mentor TEXT NOT NULL REFERENCES mentors(id), generation INTEGER NOT NULL,
+    text TEXT NOT NULL, hash TEXT NOT NULL, issued_at TEXT NOT NULL,
+    PRIMARY KEY (mentor, generation));
+CREATE TABLE events (
+    id TEXT PRIMARY KEY, kiosk TEXT NOT NULL, series TEXT NOT NULL, sequence INTEGER NOT NULL,
+    mentor TEXT NOT NULL, at TEXT NOT NULL, body TEXT NOT NULL,
+    received_at TEXT NOT NULL, clock_offset_ms INTEGER NOT NULL,
+    badge_verified INTEGER NOT NULL, set_aside_reason TEXT,
+    UNIQUE (kiosk, series, sequence));
+CREATE INDEX events_by_mentor ON events (mentor, at);
+"];
+
+pub struct Db {
+    pub(crate) conn: Connection,
+}
+
+pub fn sha256_hex(text: &str) -> String {
+    pm_shared::badge_hash(text)
+}
+
+fn random_base32(bytes: usize) -> String {
+    let secret: Vec<u8> = (0..bytes).map(|_| rand::random::<u8>()).collect();
+    data_encoding::BASE32_NOPAD.encode(&secret)
+}
+
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn corrupt(e: impl std::fmt::Display) -> ServerError {
+    ServerError::Corrupt(e.to_string())
+}
+
+/// A mentor as imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MentorRecord {
+    pub id: MentorId,
+    pub name: String,
+    pub school: SchoolId,
+    pub language: Language,
+    pub active: bool,
+}
+
+/// An event stored on the server, with what the server learned on receipt.
+pub struct StoredEvent {
+    pub observed: Observed,
+    pub set_aside: Option<String>,
+}
+
+impl Db {
+    pub fn open(path: &Path) -> Result<Self, ServerError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut db = Self { conn };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    fn migrate(&mut self) -> Result<(), ServerError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
+        let version: i64 = tx
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0);
+        let supported = MIGRATIONS.len() as i64;
+        if version > supported {
+            return Err(ServerError::Invalid(format!(
+                "database schema {version} is newer than this server ({supported})"
+            )));
+        }
+        for m in &MIGRATIONS[version as usize..] {
+            tx.execute_batch(m)?;
+        }
+        tx.execute("DELETE FROM schema_version", [])?;
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES (?1)",
+            [supported],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn rules(&self) -> Result<ProgramRules, ServerError> {
+        let text: Option<String> = self
+            .conn
+            .query_row("SELECT rules FROM program", [], |r| r.get(0))
+            .optional()?;
+        match text {
+            Some(t) => serde_json::from_str(&t).map_err(corrupt),
+            None => Ok(ProgramRules::default()),
+        }
+    }
+
+    pub fn set_rules(&self, rules: &ProgramRules) -> Result<(), ServerError> {
+        rules.validate()?;
+        let text = serde_json::to_string(rules).map_err(corrupt)?;
+        self.conn.execute(
+            "INSERT INTO program (singleton, rules) VALUES (1, ?1) ON CONFLICT (singleton) DO UPDATE SET rules = ?1",
+            [text],
+        )?;
+        Ok(())
+    }
+
+    pub fn add_school(&self, id: &SchoolId, name: &str, zone: TimeZone) -> Result<(), ServerError> {
+        self.conn.execute(
+            "INSERT INTO schools (id, name, time_zone) VALUES (?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET name = ?2, time_zone = ?3",
+            params![id.as_str(), name, zone.name()],
+        )?;
+        Ok(())
+    }
+
+    pub fn school(&self, id: &SchoolId) -> Result<pm_shared::School, ServerError> {
+        let row: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT name, time_zone FROM schools WHERE id = ?1",
+                [id.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (name, zone) = row.ok_or_else(|| ServerError::NotFound {
+            what: "school",
+            id: id.to_string(),
+        })?;
+        Ok(pm_shared::School {
+            id: id.clone(),
+            name,
+            time_zone: TimeZone::new(&zone)?,
+        })
+    }
+
+    /// Registers a kiosk; returns its token (`<kiosk-id>.<secret>`), shown once and stored
+    /// only hashed.
+    pub fn add_kiosk(
+        &self,
+        school: &SchoolId,
+        name: &str,
+    ) -> Result<(KioskId, String), ServerError> {
+        self.school(school)?;
+        let id = KioskId::new(format!("k-{}", random_base32(5).to_ascii_lowercase()))?;
+        let token = format!("{id}.{}", random_base32(20));
+        self.conn.execute(
+            "INSERT INTO kiosks (id, school, name, token_hash) VALUES (?1, ?2, ?3, ?4)",
+            params![id.as_str(), school.as_str(), name, sha256_hex(&token)],
+        )?;
+        Ok((id, token))
+    }
+
+    pub fn revoke_kiosk(&self, id: &KioskId) -> Result<(), ServerError> {
+        let n = self
+            .conn
+            .execute("UPDATE kiosks SET revoked = 1 WHERE id = ?1", [id.as_str()])?;
+        if n == 0 {
+            return Err(ServerError::NotFound {
+                what: "kiosk",
+                id: id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The kiosk and its school a bearer token belongs to, if it is valid and not revoked.
+    pub fn authenticate_kiosk(&self, token: &str) -> Result<(KioskId, SchoolId), ServerError> {
+        let (id, _) = token.split_once('.').ok_or(ServerError::Unauthorized)?;
+        let row: Option<(String, String, bool)> = self
+            .conn
+            .query_row(
+                "SELECT school, token_hash, revoked FROM kiosks WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        match row {
+            Some((school, hash, false)) if hash == sha256_hex(token) => {
+                Ok((KioskId::new(id)?, SchoolId::new(school)?))
+            }
+            _ => Err(ServerError::Unauthorized),
+        }
+    }
+
+    pub fn add_coordinator(
+        &self,
+        school: &SchoolId,
+        name: &str,
+        pin_hash: &str,
+    ) -> Result<(), ServerError> {
+        self.school(school)?;
+        self.conn.execute(
+            "INSERT INTO coordinators (school, name, pin_hash) VALUES (?1, ?2, ?3)
+             ON CONFLICT (school, name) DO UPDATE SET pin_hash = ?3",
+            params![school.as_str(), name, pin_hash],
+        )?;
+        Ok(())
+    }
+
+    pub fn coordinators(
+        &self,
+        school: &SchoolId,
+    ) -> Result<Vec<pm_shared::Coordinator>, ServerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, pin_hash FROM coordinators WHERE school = ?1 ORDER BY name")?;
+        let rows = stmt.query_map([school.as_str()], |r| {
+            Ok(pm_shared::Coordinator {
+                name: r.get(0)?,
+                pin_hash: r.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Inserts or updates mentors by id, all in one transaction.
+    pub fn upsert_mentors(&mut self, mentors: &[MentorRecord]) -> Result<(), ServerError> {
+        let tx = self.conn.transaction()?;
+        for m in mentors {
+            tx.execute(
+                "INSERT INTO mentors (id, name, school, language, active) VALUES (?1, ?2, ?3, ?4, 1)
+                 ON CONFLICT (id) DO UPDATE SET name = ?2, school = ?3, language = ?4, active = 1",
+                params![m.id.as_str(), m.name, m.school.as_str(), m.language.code()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn school_exists(&self, id: &SchoolId) -> Result<bool, ServerError> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM schools WHERE id = ?1)",
+            [id.as_str()],
+            |r| r.get(0),
+        )?)
+    }
+
+    pub fn set_mentor_active(&self, id: &MentorId, active: bool) -> Result<(), ServerError> {
+        let n = self.conn.execute(
+            "UPDATE mentors SET active = ?2 WHERE id = ?1",
+            params![id.as_str(), active],
+        )?;
+        if n == 0 {
+            return Err(ServerError::NotFound {
+                what: "mentor",
+                id: id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn move_mentor(&self, id: &MentorId, school: &SchoolId) -> Result<(), ServerError> {
+        self.school(school)?;
+        let n = self.conn.execute(
+            "UPDATE mentors SET school = ?2 WHERE id = ?1",
+            params![id.as_str(), school.as_str()],
+        )?;
+        if n == 0 {
+            return Err(ServerError::NotFound {
+                what: "mentor",
+                id: id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn mentors(&self, school: Option<&SchoolId>) -> Result<Vec<MentorRecord>, ServerError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, name, school, language, active FROM mentors
+             WHERE ?1 IS NULL OR school = ?1 ORDER BY school, id",
+        )?;
+        let rows = stmt.query_map([school.map(|s| s.as_str())], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, bool>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, name, school, language, active) = row?;
+            out.push(MentorRecord {
+                id: MentorId::new(id)?,
+                name,
+                school: SchoolId::new(school)?,
+                language: Language::new(language)?,
+                active,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The mentor's current badge: (generation, text, hash).
+    pub fn current_badge(
+        &self,
+        mentor: &MentorId,
+    ) -> Result<Option<(u32, String, String)>, ServerError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT generation, text, hash FROM badges WHERE mentor = ?1 ORDER BY generation DESC LIMIT 1",
+                [mentor.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?)
+    }
+
+    /// Issues a badge of the next generation (which revokes the previous one).
+    pub fn issue_badge(
+        &self,
+        mentor: &MentorId,
+        now: DateTime<Utc>,
+    ) -> Result<String, ServerError> {
+        let generation = self.current_badge(mentor)?.map(|b| b.0 + 1).unwrap_or(1);
+        let secret: [u8; pm_shared::SECRET_BYTES] = rand::random();
+        let text = pm_shared::badge_text(mentor, generation, &secret)?;
+        self.conn.execute(
+            "INSERT INTO badges (mentor, generation, text, hash, issued_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![mentor.as_str(), generation, text, sha256_hex(&text), ts(now)],
+        )?;
+        Ok(text)
+    }
+
+    /// Stores a kiosk's batch in one transaction: new events stored, resends recognised,
+    /// clashes of (kiosk, series, sequence) reported, unverifiable scans set aside (stored,
+    /// never counted).
+    pub fn ingest(
+        &mut self,
+        kiosk: &KioskId,
+        school: &SchoolId,
+        batch: &UploadBatch,
+        now: DateTime<Utc>,
+    ) -> Result<UploadAck, ServerError> {
+        if batch.protocol != PROTOCOL_VERSION {
+            return Err(ServerError::Invalid(format!(
+                "protocol version {} is not supported (this server speaks {PROTOCOL_VERSION})",
+                batch.protocol
+            )));
+        }
+        if &batch.kiosk != kiosk || batch.events.iter().any(|e| &e.kiosk != kiosk) {
+            return Err(ServerError::Forbidden(
+                "a kiosk may only send its own events".into(),
+            ));
+        }
+        let offset_ms = (batch.kiosk_clock - now).num_milliseconds();
+        let mut ack = UploadAck {
+            protocol: PROTOCOL_VERSION,
+            server_clock: now,
+            ..UploadAck::default()
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for event in &batch.events {
+            let id = event.id.to_string();
+            let existing: Option<String> = tx
+                .query_row("SELECT kiosk FROM events WHERE id = ?1", [&id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if existing.is_some() {
+                ack.already_stored.push(event.id);
+                continue;
+            }
+            let clash: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM events WHERE kiosk = ?1 AND series = ?2 AND sequence = ?3)",
+                params![kiosk.as_str(), event.series.to_string(), event.sequence],
+                |r| r.get(0),
+            )?;
+            if clash {
+                ack.conflicts.push(SeriesConflict {
+                    id: event.id,
+                    series: event.series,
+                    sequence: event.sequence,
+                });
+                continue;
+            }
+            let (verified, set_aside) = verify_event(&tx, event, school)?;
+            let body = serde_json::to_string(event).map_err(corrupt)?;
+            tx.execute(
+                "INSERT INTO events (id, kiosk, series, sequence, mentor, at, body, received_at, clock_offset_ms, badge_verified, set_aside_reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    id,
+                    kiosk.as_str(),
+                    event.series.to_string(),
+                    event.sequence,
+                    event.mentor.as_str(),
+                    ts(event.at),
+                    body,
+                    ts(now),
+                    offset_ms,
+                    verified,
+                    set_aside
+                ],
+            )?;
+            match set_aside {
+                Some(reason) => ack.set_aside.push(SetAside {
+                    id: event.id,
+                    reason,
+                }),
+                None => ack.stored.push(event.id),
+            }
+        }
+        tx.commit()?;
+        Ok(ack)
+    }
+
+    /// Every stored event (set-aside ones included, marked), optionally for one school's
+    /// current mentors.
+    pub fn events(&self, school: Option<&SchoolId>) -> Result<Vec<StoredEvent>, ServerError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT e.body, e.badge_verified, e.clock_offset_ms, e.set_aside_reason FROM events e
+             WHERE ?1 IS NULL OR e.mentor IN (SELECT id FROM mentors WHERE school = ?1)",
+        )?;
+        let rows = stmt.query_map([school.map(|s| s.as_str())], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, bool>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (body, verified, offset, set_aside) = row?;
+            let event: Event = serde_json::from_str(&body).map_err(corrupt)?;
+            out.push(StoredEvent {
+                observed: Observed {
+                    event,
+                    badge_verified: verified,
+                    kiosk_clock_offset_ms: Some(offset),
+                },
+                set_aside,
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn event_count(&self) -> Result<u64, ServerError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?)
+    }
+
+    pub fn integrity_check(&self) -> Result<String, ServerError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+}
+
+/// Checks a scan's badge against the badges this server issued. Returns (verified, set-aside
+/// reason). Corrections carry no badge; they must name a mentor of the kiosk's school.
+fn verify_event(
+    conn: &Connection,
+    event: &Event,
+    school: &SchoolId,
+) -> Result<(bool, Option<String>), ServerError> {
+    let mentor_school: Option<String> = conn
+        .query_row(
+            "SELECT school FROM mentors WHERE id = ?1",
+            [event.mentor.as_str()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(mentor_school) = mentor_school else {
+        return Ok((false, Some("unknown mentor".into())));
+    };
+    if mentor_school != school.as_str() {
+        return Ok((false, Some("mentor is not at this kiosk's school".into())));
+    }
+    match &event.source {
+        Source::BadgeScan {
+            generation,
+            badge_hash,
+            ..
+        } => {
+            let issued: Option<String> = conn
+                .query_row(
+                    "SELECT hash FROM badges WHERE mentor = ?1 AND generation = ?2",
+                    params![event.mentor.as_str(), generation],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let replaced_before_scan: bool = conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM badges WHERE mentor = ?1 AND generation > ?2 AND issued_at <= ?3)",
+                params![event.mentor.as_str(), generation, ts(event.at)],
+                |r| r.get(0),
+            )?;
+            match issued {
+                Some(hash) if &hash == badge_hash && replaced_before_scan => Ok((
+                    false,
+                    Some("badge had been replaced before this scan".into()),
+                )),
+                Some(hash) if &hash == badge_hash => Ok((true, None)),
+                Some(_) => Ok((false, Some("badge does not match the one issued".into()))),
+                None => Ok((false, Some("no such badge was issued".into()))),
+            }
+        }
+        Source::Coordinator { .. } => Ok((true, None)),
+    }
+}

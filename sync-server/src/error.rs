@@ -1,0 +1,28 @@
+use thiserror::Error;
+
+/// The server library's one error type. `status()` maps it to HTTP.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    #[error("database: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Domain(#[from] pm_shared::DomainError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{what} {id:?} not found")]
+    NotFound { what: &'static str, id: String },
+    #[error("missing or wrong token")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{path}, line {line}: {why}")]
+    Csv {
+        path: String,
+        line: u64,
+        why: String,
+    },
+    #[error("stored record is malformed: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}

@@ -1,0 +1,185 @@
+//! The HTTP API under /api/v1. JSON in and out, bearer tokens, a clear 4xx for bad input and
+//! nothing stored; details of 5xx errors go to the log, never to the client.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use pm_shared::protocol::{
+    ErrorBody, RosterResponse, UploadBatch, MAX_BATCH_EVENTS, PROTOCOL_VERSION,
+};
+use serde::Deserialize;
+
+use crate::db::Db;
+use crate::{roster, ServerError};
+
+/// Largest request body accepted: a full batch of events with room to spare.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    db: Arc<Mutex<Db>>,
+}
+
+impl AppState {
+    pub fn new(db: Db) -> Self {
+        Self {
+            db: Arc::new(Mutex::new(db)),
+        }
+    }
+}
+
+struct ApiError(StatusCode, &'static str, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: self.1.to_owned(),
+            message: self.2,
+        };
+        (self.0, Json(body)).into_response()
+    }
+}
+
+impl From<ServerError> for ApiError {
+    fn from(e: ServerError) -> Self {
+        match e {
+            ServerError::Unauthorized => {
+                ApiError(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string())
+            }
+            ServerError::Forbidden(_) => {
+                ApiError(StatusCode::FORBIDDEN, "forbidden", e.to_string())
+            }
+            ServerError::NotFound { .. } => {
+                ApiError(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            ServerError::Invalid(_) | ServerError::Domain(_) => {
+                ApiError(StatusCode::BAD_REQUEST, "invalid", e.to_string())
+            }
+            other => {
+                eprintln!("internal error: {other}");
+                ApiError(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error; see the server log".into(),
+                )
+            }
+        }
+    }
+}
+
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/events", post(upload))
+        .route("/api/v1/roster", get(get_roster))
+        .fallback(|| async {
+            ApiError(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such endpoint".into(),
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned())
+        .ok_or_else(|| ServerError::Unauthorized.into())
+}
+
+/// Runs storage work off the async threads.
+async fn with_db<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce(&mut Db) -> Result<T, ServerError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let db = state.db.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut guard = db
+            .lock()
+            .map_err(|_| ServerError::Corrupt("database lock poisoned".into()))?;
+        work(&mut guard)
+    })
+    .await
+    .map_err(|_| {
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error".into(),
+        )
+    })?
+    .map_err(ApiError::from)
+}
+
+async fn upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers)?;
+    let batch: UploadBatch = serde_json::from_slice(&body).map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            format!("not a valid event batch: {e}"),
+        )
+    })?;
+    if batch.events.len() > MAX_BATCH_EVENTS {
+        return Err(ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_events",
+            format!("at most {MAX_BATCH_EVENTS} events per batch"),
+        ));
+    }
+    let ack = with_db(&state, move |db| {
+        let (kiosk, school) = db.authenticate_kiosk(&token)?;
+        db.ingest(&kiosk, &school, &batch, Utc::now())
+    })
+    .await?;
+    Ok(Json(ack).into_response())
+}
+
+#[derive(Deserialize)]
+struct RosterQuery {
+    since: Option<String>,
+}
+
+async fn get_roster(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<RosterQuery>,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers)?;
+    let roster = with_db(&state, move |db| {
+        let (_, school) = db.authenticate_kiosk(&token)?;
+        roster::build(db, &school, Utc::now())
+    })
+    .await?;
+    let unchanged = query.since.as_deref() == Some(roster.version.as_str());
+    Ok(Json(RosterResponse {
+        protocol: PROTOCOL_VERSION,
+        version: roster.version.clone(),
+        roster: (!unchanged).then_some(roster),
+    })
+    .into_response())
+}
+
+/// Serves until `shutdown` resolves. Tests bind port 0 and pass the listener in.
+pub async fn serve(
+    db: Db,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(AppState::new(db)))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

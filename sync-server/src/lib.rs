@@ -1,0 +1,14 @@
+//! The sync server: merges every kiosk's event log exactly once, builds rosters, reports hours
+//! and stipend eligibility, issues badges.
+
+#![forbid(unsafe_code)]
+
+pub mod badges;
+pub mod db;
+mod error;
+pub mod http;
+pub mod import;
+pub mod report;
+pub mod roster;
+
+pub use error::ServerError;
