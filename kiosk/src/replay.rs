@@ -15,6 +15,8 @@ pub struct ReplayRow {
     /// 1-based line in the CSV file (the header is line 1).
     pub line: u64,
     pub at: DateTime<Utc>,
+    /// The instant as written in the script, for the output.
+    pub at_text: String,
     /// As written in the script, for the output.
     pub image_text: String,
     pub image: PathBuf,
@@ -55,6 +57,7 @@ pub fn read_script(path: &Path) -> Result<Vec<ReplayRow>, KioskError> {
         let (Some(at), Some(image)) = (record.get(0), record.get(1)) else {
             return Err(err(line, "expected two fields: at,image".into()));
         };
+        let at_text = at.to_owned();
         let at = DateTime::parse_from_rfc3339(at)
             .map_err(|e| {
                 err(
@@ -72,6 +75,7 @@ pub fn read_script(path: &Path) -> Result<Vec<ReplayRow>, KioskError> {
         rows.push(ReplayRow {
             line,
             at,
+            at_text,
             image_text: image.to_owned(),
             image: full,
         });
@@ -97,13 +101,7 @@ pub fn run(
             Some(text) => engine.scan(text, row.at)?.summary(),
             None => "no-code".to_owned(),
         };
-        writeln!(
-            out,
-            "{}\t{}\t{}",
-            row.at.to_rfc3339(),
-            row.image_text,
-            outcome
-        )?;
+        writeln!(out, "{}\t{}\t{}", row.at_text, row.image_text, outcome)?;
         out.flush()?;
     }
     Ok(())

@@ -1,3 +1,5 @@
 //! One end-to-end test binary (it links once and shares fixtures), one module per area.
 
 mod cli;
+mod kiosk_core;
+mod server_ingest;

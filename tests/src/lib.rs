@@ -1,8 +1,10 @@
-//! Helpers shared by the end-to-end tests: locating the workspace's built binaries.
+//! Helpers shared by the end-to-end tests: the workspace's real binaries, a real server on a
+//! loopback port, a kiosk data folder.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 
-/// A binary of this workspace, built by `cargo test --workspace` into the shared target folder.
+/// A binary of this workspace, built by `cargo build --workspace` into the shared target folder.
 pub fn workspace_binary(name: &str) -> PathBuf {
     // CARGO_BIN_EXE_* is only set for a package's own binaries; ours live in sibling packages,
     // so find them beside the test executable (target/<profile>/deps/..).
@@ -12,4 +14,173 @@ pub fn workspace_binary(name: &str) -> PathBuf {
         dir.pop();
     }
     dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// Runs a binary to completion.
+pub fn run(binary: &str, args: &[&str], cwd: &Path) -> Output {
+    Command::new(workspace_binary(binary))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("{binary} should start (run `cargo build --workspace` first): {e}")
+        })
+}
+
+/// Runs a binary and insists it succeeds; returns stdout.
+pub fn ok(binary: &str, args: &[&str], cwd: &Path) -> String {
+    let out = run(binary, args, cwd);
+    assert!(
+        out.status.success(),
+        "{binary} {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A workspace: a server database with one school, mentors, badges, and kiosks.
+pub struct Site {
+    pub dir: tempfile::TempDir,
+}
+
+impl Site {
+    /// School `lincoln` (America/Chicago) with mentors M-1 (es), M-2 (en), M-3 (es) and their
+    /// badges under `badges/`.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let site = Self { dir };
+        site.server(&[
+            "school",
+            "add",
+            "--id",
+            "lincoln",
+            "--name",
+            "Lincoln Elementary",
+            "--timezone",
+            "America/Chicago",
+        ]);
+        std::fs::write(
+            site.path("mentors.csv"),
+            "id,name,school,language\nM-1,María López,lincoln,es\nM-2,Ann Lee,lincoln,en\nM-3,Rosa Díaz,lincoln,es\n",
+        )
+        .expect("write mentors");
+        site.server(&["mentor", "import", "mentors.csv"]);
+        site.server(&["badges", "--out", "badges"]);
+        site
+    }
+
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    /// `sync-server --db server.db ARGS`, which must succeed.
+    pub fn server(&self, args: &[&str]) -> String {
+        let mut all = vec!["--db", "server.db"];
+        all.extend_from_slice(args);
+        ok("sync-server", &all, self.dir.path())
+    }
+
+    /// Registers a kiosk; returns its token.
+    pub fn add_kiosk(&self, name: &str) -> String {
+        let out = self.server(&["kiosk", "add", "--school", "lincoln", "--name", name]);
+        out.lines().last().unwrap_or_default().trim().to_owned()
+    }
+
+    /// `kiosk --data DATA ARGS`.
+    pub fn kiosk(&self, data: &str, args: &[&str]) -> Output {
+        let mut all = vec!["--data", data];
+        all.extend_from_slice(args);
+        run("kiosk", &all, self.dir.path())
+    }
+
+    pub fn kiosk_ok(&self, data: &str, args: &[&str]) -> String {
+        let mut all = vec!["--data", data];
+        all.extend_from_slice(args);
+        ok("kiosk", &all, self.dir.path())
+    }
+
+    /// Writes a replay script of (at, image) rows.
+    pub fn script(&self, name: &str, rows: &[(&str, &str)]) -> String {
+        let mut text = String::from("at,image\n");
+        for (at, image) in rows {
+            text.push_str(&format!("{at},{image}\n"));
+        }
+        std::fs::write(self.path(name), text).expect("write script");
+        name.to_owned()
+    }
+
+    /// Events stored on the server.
+    pub fn server_event_count(&self) -> i64 {
+        let conn = rusqlite::Connection::open(self.path("server.db")).expect("open server db");
+        conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+            .expect("count")
+    }
+}
+
+impl Default for Site {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A real `sync-server serve` on a free loopback port, killed on drop.
+pub struct Server {
+    child: Child,
+    pub url: String,
+}
+
+impl Server {
+    pub fn start(site: &Site) -> Self {
+        Self::start_on(site, "127.0.0.1:0")
+    }
+
+    pub fn start_on(site: &Site, listen: &str) -> Self {
+        // The server's log goes to a file: a pipe nobody reads would block or break it.
+        let log_path = site.path(&format!("server-{}.log", std::process::id()));
+        let log = std::fs::File::create(&log_path).expect("server log");
+        let child = Command::new(workspace_binary("sync-server"))
+            .args(["--db", "server.db", "serve", "--listen", listen])
+            .current_dir(site.dir.path())
+            .stderr(Stdio::from(log))
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start server");
+        // Owned by a Server at once, so a failed start is killed and reaped on drop.
+        let mut server = Self {
+            child,
+            url: String::new(),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+            if let Some(url) = text.lines().find_map(|l| l.strip_prefix("serving on ")) {
+                server.url = url.trim().to_owned();
+                return server;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "server did not start: {text}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// The port, to start a server again on the same address.
+    pub fn listen_addr(&self) -> String {
+        self.url.trim_start_matches("http://").to_owned()
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
