@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# A whole morning on embedded defaults, with demo data and no camera: starts the sync server on
+# loopback, registers a kiosk, prints badges, replays a morning of badge scans through the real
+# decode -> scan engine -> SQLite path (offline first), syncs, and shows the coordinator's
+# "today" table and the organizer's hours report. Everything lands in ./demo-data/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/system-deps.sh
+cargo build --workspace --bins --quiet
+bin=target/debug
+out=demo-data
+rm -rf "$out"; mkdir -p "$out"
+server() { "$bin/sync-server" --db "$out/server.db" "$@"; }
+kiosk() { "$bin/kiosk" --data "$out/kiosk" "$@"; }
+
+server school add --id demo-school --name "Demo Elementary" --timezone America/Chicago
+server mentor import assets/demo/mentors.csv
+server badges --out "$out/badges"
+token=$(server kiosk add --school demo-school --name "Parent room" | tail -n 1)
+
+port=$(( 20000 + RANDOM % 20000 ))
+"$bin/sync-server" --db "$out/server.db" serve --listen "127.0.0.1:$port" >"$out/server.log" 2>&1 &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null || true' EXIT
+for _ in $(seq 50); do grep -q "serving on" "$out/server.log" 2>/dev/null && break; sleep 0.1; done
+
+kiosk setup --server "http://127.0.0.1:$port" --token "$token"
+kiosk sync --once
+
+# This morning, school time (America/Chicago): arrivals, a double scan, a flyer, departures.
+day=$(TZ=America/Chicago date +%F)
+offset=$(TZ=America/Chicago date +%:z)
+{
+  echo "at,image"
+  echo "${day}T07:58:00${offset},badges/M-0001.png"
+  echo "${day}T07:58:20${offset},badges/M-0001.png"
+  echo "${day}T08:02:00${offset},badges/M-0002.png"
+  echo "${day}T08:05:00${offset},badges/M-0003.png"
+  echo "${day}T10:01:00${offset},badges/M-0001.png"
+  echo "${day}T10:04:00${offset},badges/M-0002.png"
+} > "$out/morning.csv"
+
+echo; echo "== Scans at the kiosk (recorded locally first) =="
+kiosk replay "$out/morning.csv"
+echo; echo "== Sync =="
+kiosk sync --once
+echo; echo "== Coordinator: today =="
+if command -v column >/dev/null; then kiosk today | column -t -s $'\t'; else kiosk today; fi
+echo; echo "== Organizer: hours report (CSV) =="
+server report hours --format csv
+echo; echo "Badges to print: $out/badges/  Databases: $out/server.db, $out/kiosk/kiosk.db"
