@@ -187,13 +187,15 @@ impl Engine {
                     EventKind::CheckOut => Direction::Out,
                     _ => Direction::In,
                 };
-                let confirmation = self.confirmation(&last.event, direction, provisional, at)?;
+                let timeline = self.timeline(&mentor, at, &rules)?;
+                let confirmation =
+                    self.confirmation(&last.event, direction, provisional, at, timeline);
                 return Ok(ScanOutcome::Repeat(confirmation));
             }
         }
 
         let zone = self.time_zone();
-        let (timeline, _) = self.timeline(&mentor, at, &rules)?;
+        let (mut timeline, mut unreflected) = self.timeline(&mentor, at, &rules)?;
         let sessions = sessionize(&timeline, &rules, at);
         let open = open_check_ins(&sessions, &mentor);
         let (kind, direction) = match decide_scan(&open, at, zone, &rules) {
@@ -213,7 +215,11 @@ impl Engine {
                 badge_hash: claim.hash,
             },
         })?;
-        let confirmation = self.confirmation(&event, direction, provisional, at)?;
+        // The timeline just read plus the new event: no second trip to the database.
+        unreflected.insert(event.id);
+        timeline.push(Observed::local(event.clone()));
+        let confirmation =
+            self.confirmation(&event, direction, provisional, at, (timeline, unreflected));
         Ok(ScanOutcome::Recorded(confirmation))
     }
 
@@ -261,11 +267,7 @@ impl Engine {
             _ => false,
         };
         let since = at - rules.session_cap() - Duration::days(2);
-        let mut local = self
-            .store
-            .mentor_events_since(mentor, since - Duration::days(365))?;
-        // Keep the recent window, and anything older the roster does not reflect yet.
-        local.retain(|e| e.event.at >= since || !reflected(e.delivered_at));
+        let local = self.store.mentor_events_since(mentor, since, pulled_at)?;
         let unreflected: HashSet<EventId> = local
             .iter()
             .filter(|e| !reflected(e.delivered_at))
@@ -294,10 +296,10 @@ impl Engine {
         direction: Direction,
         provisional: bool,
         now: DateTime<Utc>,
-    ) -> Result<Confirmation, KioskError> {
+        (timeline, unreflected): (Vec<Observed>, HashSet<EventId>),
+    ) -> Confirmation {
         let rules = self.rules();
         let zone = self.time_zone();
-        let (timeline, unreflected) = self.timeline(&event.mentor, now, &rules)?;
         let sessions = sessionize(&timeline, &rules, now);
         let today = local_date(now, zone);
         let today_time = sessions
@@ -320,7 +322,7 @@ impl Engine {
             })
             .map(|m| Duration::milliseconds(m.period_time_ms))
             .unwrap_or_else(Duration::zero);
-        Ok(Confirmation {
+        Confirmation {
             mentor: event.mentor.clone(),
             name: roster_mentor.map(|m| m.name.clone()),
             language: roster_mentor
@@ -334,7 +336,7 @@ impl Engine {
             threshold: rules.threshold(),
             provisional,
             event: event.id,
-        })
+        }
     }
 
     /// Today's sessions at this school as far as this kiosk knows, for the coordinator.

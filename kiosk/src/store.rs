@@ -190,15 +190,17 @@ impl Store {
         Ok(event)
     }
 
-    /// This mentor's events recorded here from `since` on, oldest first.
+    /// This mentor's events recorded here from `since` on, plus older ones not delivered
+    /// before `reflected_until` (the roster's totals do not include those yet), oldest first.
     pub fn mentor_events_since(
         &self,
         mentor: &MentorId,
         since: DateTime<Utc>,
+        reflected_until: Option<DateTime<Utc>>,
     ) -> Result<Vec<StoredEvent>, KioskError> {
         self.select_events(
-            "WHERE mentor = ?1 AND at >= ?2 ORDER BY at, id",
-            params![mentor.as_str(), ts(since)],
+            "WHERE mentor = ?1 AND (at >= ?2 OR delivered_at IS NULL OR delivered_at > ?3) ORDER BY at, id",
+            params![mentor.as_str(), ts(since), reflected_until.map(ts).unwrap_or_default()],
         )
     }
 
