@@ -232,10 +232,9 @@ impl Engine {
     ) -> Result<Event, KioskError> {
         let at = to_millis(at);
         if correction.reason.trim().is_empty() || correction.coordinator.trim().is_empty() {
-            return Err(KioskError::Config {
-                path: "correction".into(),
-                why: "a coordinator correction needs the coordinator's name and a reason".into(),
-            });
+            return Err(KioskError::Invalid(
+                "a coordinator correction needs the coordinator's name and a reason".into(),
+            ));
         }
         self.store.append(NewEvent {
             id: new_event_id(at),

@@ -28,5 +28,7 @@ pub enum KioskError {
         why: String,
     },
     #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
     Io(#[from] std::io::Error),
 }

@@ -450,3 +450,33 @@ fn a_mentor_checked_in_at_one_kiosk_is_checked_out_at_the_other() {
         [expected]
     );
 }
+
+#[test]
+fn a_mentor_not_yet_in_the_roster_is_accepted_provisionally_then_named() {
+    let site = Site::new();
+    let server = Server::start(&site);
+    set_up_kiosk(&site, "kiosk-a", &server);
+    // A new mentor joins after the kiosk's last roster pull.
+    std::fs::write(
+        site.path("new.csv"),
+        "id,name,school,language\nM-9,Lupe Torres,lincoln,es\n",
+    )
+    .expect("csv");
+    site.server(&["mentor", "import", "new.csv"]);
+    site.server(&["badges", "--out", "badges", "--mentor", "M-9"]);
+    let now = chrono::Utc::now().to_rfc3339();
+    let script = site.script("new.csv.replay", &[(&now, "badges/M-9.png")]);
+    assert_eq!(
+        outcomes(&site.kiosk_ok("kiosk-a", &["replay", &script])),
+        ["checked-in M-9"]
+    );
+    let before = site.kiosk_ok("kiosk-a", &["today"]);
+    assert!(before.contains("M-9\t(not in roster yet)"), "{before}");
+    let sync = site.kiosk_ok("kiosk-a", &["sync", "--once"]);
+    assert!(
+        sync.contains("1 stored") && sync.contains("0 set aside"),
+        "verified by the server: {sync}"
+    );
+    let after = site.kiosk_ok("kiosk-a", &["today"]);
+    assert!(after.contains("M-9\tLupe Torres"), "{after}");
+}
