@@ -165,13 +165,12 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let series: String =
-            tx.query_row("SELECT id FROM series WHERE active = 1", [], |r| r.get(0))?;
-        let sequence: u64 = tx.query_row(
-            "SELECT COALESCE(MAX(sequence), 0) + 1 FROM events WHERE series = ?1",
-            [&series],
-            |r| r.get(0),
-        )?;
+        let (series, sequence): (String, u64) = tx
+            .prepare_cached(
+                "SELECT s.id, COALESCE((SELECT MAX(sequence) FROM events e WHERE e.series = s.id), 0) + 1
+                 FROM series s WHERE s.active = 1",
+            )?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         let event = Event {
             id: new.id,
             kiosk: new.kiosk,
@@ -432,9 +431,10 @@ fn insert_event(conn: &Connection, event: &Event) -> Result<(), KioskError> {
     let body = serde_json::to_string(event).map_err(corrupt)?;
     let is_scan = matches!(event.kind, EventKind::CheckIn | EventKind::CheckOut)
         && matches!(event.source, Source::BadgeScan { .. });
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO events (id, series, sequence, mentor, at, is_scan, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
+    )?
+    .execute(params![
             event.id.to_string(),
             event.series.to_string(),
             event.sequence,
