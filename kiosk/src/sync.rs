@@ -230,40 +230,59 @@ impl Backoff {
     }
 }
 
-/// Runs `sync_once` forever on its own thread and store connection until `stop` is set.
-/// Scanning never waits on it: SQLite WAL lets the engine write while the worker reads.
+/// How often the background worker syncs, and how it backs off while the server is away.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub interval: StdDuration,
+    pub backoff_base: StdDuration,
+    pub backoff_max: StdDuration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            interval: StdDuration::from_secs(30),
+            backoff_base: StdDuration::from_secs(1),
+            backoff_max: StdDuration::from_secs(300),
+        }
+    }
+}
+
+/// Runs `sync_once` on its own thread and store connection until `stop` is set. Scanning never
+/// waits on it: SQLite WAL lets the engine write while the worker reads and marks.
 pub fn spawn_worker(
     config: Config,
     db_path: std::path::PathBuf,
-    interval: StdDuration,
+    settings: WorkerSettings,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         use std::sync::atomic::Ordering;
-        let mut backoff = Backoff::new(StdDuration::from_secs(1), StdDuration::from_secs(300));
-        let series = SeriesId::from_parts(0, rand::random());
-        let mut store = None;
+        let mut backoff = Backoff::new(settings.backoff_base, settings.backoff_max);
+        let mut store: Option<Store> = None;
         while !stop.load(Ordering::Relaxed) {
-            let wait = match (&mut store, SyncClient::new(&config)) {
-                (None, _) => match Store::open(&db_path, series, Utc::now()) {
-                    Ok(s) => {
-                        store = Some(s);
-                        continue;
-                    }
-                    Err(_) => backoff.after_failure(rand::random()),
-                },
-                (Some(s), Ok(client)) => match client.sync_once(s, Utc::now) {
-                    Ok(_) => {
-                        backoff.reset();
-                        interval
-                    }
-                    Err(_) => backoff.after_failure(rand::random()),
-                },
-                (Some(_), Err(_)) => backoff.after_failure(rand::random()),
+            if store.is_none() {
+                // The engine created the database; the series passed here is never used.
+                store = Store::open(
+                    &db_path,
+                    SeriesId::from_parts(0, rand::random()),
+                    Utc::now(),
+                )
+                .ok();
+            }
+            let synced = match (store.as_mut(), SyncClient::new(&config)) {
+                (Some(s), Ok(client)) => client.sync_once(s, Utc::now).is_ok(),
+                _ => false,
+            };
+            let wait = if synced {
+                backoff.reset();
+                settings.interval
+            } else {
+                backoff.after_failure(rand::random())
             };
             let deadline = std::time::Instant::now() + wait;
             while std::time::Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(StdDuration::from_millis(100));
+                std::thread::sleep(StdDuration::from_millis(20));
             }
         }
     })

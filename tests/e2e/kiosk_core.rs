@@ -480,3 +480,58 @@ fn a_mentor_not_yet_in_the_roster_is_accepted_provisionally_then_named() {
     let after = site.kiosk_ok("kiosk-a", &["today"]);
     assert!(after.contains("M-9\tLupe Torres"), "{after}");
 }
+
+#[test]
+fn the_background_worker_delivers_once_the_server_comes_back() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    let site = Site::new();
+    let server = Server::start(&site);
+    set_up_kiosk(&site, "kiosk-a", &server);
+    let addr = server.listen_addr();
+    server.kill();
+    let script = site.script(
+        "s.csv",
+        &[
+            ("2026-10-05T08:00:00-05:00", "badges/M-1.png"),
+            ("2026-10-05T08:02:00-05:00", "badges/M-2.png"),
+            ("2026-10-05T10:00:00-05:00", "badges/M-1.png"),
+            ("2026-10-05T10:02:00-05:00", "badges/M-2.png"),
+        ],
+    );
+    site.kiosk_ok("kiosk-a", &["replay", &script]);
+
+    let data = site.path("kiosk-a");
+    let config = kiosk::config::Config::load(&data)
+        .expect("config")
+        .expect("set up");
+    let stop = Arc::new(AtomicBool::new(false));
+    let settings = kiosk::sync::WorkerSettings {
+        interval: Duration::from_millis(200),
+        backoff_base: Duration::from_millis(100),
+        backoff_max: Duration::from_millis(800),
+    };
+    let worker = kiosk::sync::spawn_worker(config, kiosk::db_path(&data), settings, stop.clone());
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(site.server_event_count(), 0, "the server is down");
+
+    let _server = Server::start_on(&site, &addr);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while site.server_event_count() < 4 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Let it run a few more rounds: nothing may arrive twice.
+    std::thread::sleep(Duration::from_millis(600));
+    stop.store(true, Ordering::Relaxed);
+    worker.join().expect("worker thread");
+    assert_eq!(site.server_event_count(), 4);
+    let store = kiosk::open_store(&data, chrono::Utc::now()).expect("store");
+    let status = store.sync_status().expect("status");
+    assert_eq!(status.pending, 0);
+    assert!(
+        status.last_success.is_some() && status.last_error.is_none(),
+        "{status:?}"
+    );
+}
