@@ -23,6 +23,8 @@ pub enum DomainError {
     InvalidPeriod(String),
     #[error("invalid program rules: {0}")]
     InvalidRules(String),
+    #[error("a coordinator PIN is 6 to 12 digits")]
+    InvalidPin,
     #[error("badge secret must be at least {min} bytes, got {got}")]
     BadgeSecretTooShort { min: usize, got: usize },
 }

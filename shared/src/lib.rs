@@ -9,6 +9,7 @@ mod badge;
 mod error;
 mod event;
 mod ids;
+mod pin;
 pub mod protocol;
 mod roster;
 mod rules;
@@ -22,6 +23,7 @@ pub use badge::{
 pub use error::DomainError;
 pub use event::{Event, EventKind, Observed, Source};
 pub use ids::{EventId, KioskId, Language, MentorId, SchoolId, SeriesId, TimeZone};
+pub use pin::{check_pin, hash_pin, verify_pin, MIN_PIN_DIGITS};
 pub use roster::{BadgeGeneration, Coordinator, Roster, RosterMentor, School};
 pub use rules::{HourCategory, MonthDay, Period, PeriodName, PeriodScheme, ProgramRules};
 pub use sessionize::{

@@ -11,7 +11,8 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::ServerError;
 
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE program (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), rules TEXT NOT NULL);
 CREATE TABLE schools (id TEXT PRIMARY KEY, name TEXT NOT NULL, time_zone TEXT NOT NULL);
 CREATE TABLE kiosks (
@@ -34,7 +35,18 @@ CREATE TABLE events (
     badge_verified INTEGER NOT NULL, set_aside_reason TEXT,
     UNIQUE (kiosk, series, sequence));
 CREATE INDEX events_by_mentor ON events (mentor, at);
-"];
+",
+    "
+CREATE TABLE organizers (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, all_schools INTEGER NOT NULL,
+    schools TEXT NOT NULL, token_hash TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE stipend_payments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, mentor TEXT NOT NULL REFERENCES mentors(id),
+    period TEXT NOT NULL, amount TEXT NOT NULL, paid_on TEXT NOT NULL, reference TEXT NOT NULL,
+    recorded_at TEXT NOT NULL, recorded_by TEXT NOT NULL);
+CREATE INDEX stipends_by_mentor ON stipend_payments (mentor, period);
+",
+];
 
 pub struct Db {
     pub(crate) conn: Connection,
@@ -65,6 +77,34 @@ pub struct MentorRecord {
     pub school: SchoolId,
     pub language: Language,
     pub active: bool,
+}
+
+/// What an organizer may see: some schools, or all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganizerScope {
+    pub name: String,
+    /// `None`: every school.
+    pub schools: Option<Vec<SchoolId>>,
+}
+
+impl OrganizerScope {
+    pub fn allows(&self, school: &SchoolId) -> bool {
+        self.schools
+            .as_ref()
+            .is_none_or(|list| list.contains(school))
+    }
+}
+
+/// Money as decimal text with two places (`600.00`): never a float.
+pub fn normalize_amount(text: &str) -> Result<String, ServerError> {
+    let bad = || ServerError::Invalid(format!("amount {text:?} is not a sum like 600.00"));
+    let (whole, cents) = text.trim().split_once('.').unwrap_or((text.trim(), "00"));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || whole.len() > 7 || !digits(cents) || cents.len() > 2 {
+        return Err(bad());
+    }
+    let whole: u64 = whole.parse().map_err(|_| bad())?;
+    Ok(format!("{whole}.{cents:0<2}"))
 }
 
 /// An event stored on the server, with what the server learned on receipt.
@@ -466,6 +506,167 @@ impl Db {
             });
         }
         Ok(out)
+    }
+
+    /// Registers an organizer; returns her token (`<organizer-id>.<secret>`), stored hashed.
+    pub fn add_organizer(
+        &self,
+        name: &str,
+        schools: Option<&[SchoolId]>,
+    ) -> Result<String, ServerError> {
+        if name.trim().is_empty() {
+            return Err(ServerError::Invalid("an organizer needs a name".into()));
+        }
+        if let Some(list) = schools {
+            for s in list {
+                self.school(s)?;
+            }
+        }
+        let id = format!("o-{}", random_base32(5).to_ascii_lowercase());
+        let token = format!("{id}.{}", random_base32(20));
+        let list = schools
+            .map(|l| l.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","))
+            .unwrap_or_default();
+        self.conn
+            .execute(
+                "INSERT INTO organizers (id, name, all_schools, schools, token_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, name.trim(), schools.is_none(), list, sha256_hex(&token)],
+            )
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    ServerError::Invalid(format!("an organizer named {name:?} exists already"))
+                }
+                other => other.into(),
+            })?;
+        Ok(token)
+    }
+
+    pub fn revoke_organizer(&self, name: &str) -> Result<(), ServerError> {
+        let n = self
+            .conn
+            .execute("UPDATE organizers SET revoked = 1 WHERE name = ?1", [name])?;
+        if n == 0 {
+            return Err(ServerError::NotFound {
+                what: "organizer",
+                id: name.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn authenticate_organizer(&self, token: &str) -> Result<OrganizerScope, ServerError> {
+        let (id, _) = token.split_once('.').ok_or(ServerError::Unauthorized)?;
+        let row: Option<(String, bool, String, String, bool)> = self
+            .conn
+            .query_row(
+                "SELECT name, all_schools, schools, token_hash, revoked FROM organizers WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?;
+        match row {
+            Some((name, all, schools, hash, false)) if hash == sha256_hex(token) => {
+                Ok(OrganizerScope {
+                    name,
+                    schools: if all {
+                        None
+                    } else {
+                        Some(
+                            schools
+                                .split(',')
+                                .filter(|s| !s.is_empty())
+                                .map(SchoolId::new)
+                                .collect::<Result<_, _>>()?,
+                        )
+                    },
+                })
+            }
+            _ => Err(ServerError::Unauthorized),
+        }
+    }
+
+    pub fn mentor(&self, id: &MentorId) -> Result<MentorRecord, ServerError> {
+        self.mentors(None)?
+            .into_iter()
+            .find(|m| &m.id == id)
+            .ok_or_else(|| ServerError::NotFound {
+                what: "mentor",
+                id: id.to_string(),
+            })
+    }
+
+    /// Records a stipend payment (append-only: a correction is another payment record).
+    pub fn record_stipend(
+        &self,
+        payment: &pm_shared::protocol::StipendPayment,
+        recorded_by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServerError> {
+        self.mentor(&payment.mentor)?;
+        self.rules()?.periods.period_named(&payment.period.0)?;
+        let amount = normalize_amount(&payment.amount)?;
+        if payment.reference.trim().is_empty() {
+            return Err(ServerError::Invalid(
+                "a payment needs a reference (check or transfer number)".into(),
+            ));
+        }
+        self.conn.execute(
+            "INSERT INTO stipend_payments (mentor, period, amount, paid_on, reference, recorded_at, recorded_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                payment.mentor.as_str(),
+                payment.period.0,
+                amount,
+                payment.paid_on.to_string(),
+                payment.reference.trim(),
+                ts(now),
+                recorded_by
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The latest payment date per (mentor, period).
+    pub fn paid_on(
+        &self,
+    ) -> Result<std::collections::HashMap<(String, String), String>, ServerError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT mentor, period, MAX(paid_on) FROM stipend_payments GROUP BY mentor, period",
+        )?;
+        let rows = stmt.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// An online, consistent copy of the whole database (safe while serving).
+    pub fn backup_to(&self, out: &Path) -> Result<(), ServerError> {
+        if out.exists() {
+            return Err(ServerError::Invalid(format!(
+                "{} exists already",
+                out.display()
+            )));
+        }
+        self.conn.backup(rusqlite::MAIN_DB, out, None)?;
+        Ok(())
+    }
+
+    /// Replaces this database's content with a backup's (the server must be stopped).
+    pub fn restore_from(&mut self, backup: &Path) -> Result<(), ServerError> {
+        let check =
+            Connection::open_with_flags(backup, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let ok: String = check.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        if ok != "ok" {
+            return Err(ServerError::Invalid(format!(
+                "backup {} is damaged: {ok}",
+                backup.display()
+            )));
+        }
+        drop(check);
+        self.conn.restore(
+            rusqlite::MAIN_DB,
+            backup,
+            None::<fn(rusqlite::backup::Progress)>,
+        )?;
+        Ok(())
     }
 
     pub fn event_count(&self) -> Result<u64, ServerError> {

@@ -11,12 +11,13 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use pm_shared::protocol::{
-    ErrorBody, RosterResponse, UploadBatch, MAX_BATCH_EVENTS, PROTOCOL_VERSION,
+    ErrorBody, RosterResponse, StipendPayment, UploadBatch, MAX_BATCH_EVENTS, PROTOCOL_VERSION,
 };
+use pm_shared::SchoolId;
 use serde::Deserialize;
 
 use crate::db::Db;
-use crate::{roster, ServerError};
+use crate::{report, roster, ServerError};
 
 /// Largest request body accepted: a full batch of events with room to spare.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -77,6 +78,8 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/events", post(upload))
         .route("/api/v1/roster", get(get_roster))
+        .route("/api/v1/reports/hours", get(get_hours))
+        .route("/api/v1/stipends", post(post_stipend))
         .fallback(|| async {
             ApiError(
                 StatusCode::NOT_FOUND,
@@ -171,6 +174,101 @@ async fn get_roster(
         roster: (!unchanged).then_some(roster),
     })
     .into_response())
+}
+
+#[derive(Deserialize)]
+struct HoursQuery {
+    format: Option<String>,
+    school: Option<String>,
+    period: Option<String>,
+}
+
+async fn get_hours(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HoursQuery>,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers)?;
+    let format = query.format.unwrap_or_else(|| "json".into());
+    if format != "csv" && format != "json" {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "format is csv or json".into(),
+        ));
+    }
+    let rows = with_db(&state, move |db| {
+        let scope = db.authenticate_organizer(&token)?;
+        let school = query
+            .school
+            .filter(|s| !s.is_empty())
+            .map(SchoolId::new)
+            .transpose()?;
+        let period = query.period.filter(|p| !p.is_empty());
+        let now = Utc::now();
+        match (&school, &scope.schools) {
+            (Some(s), _) if !scope.allows(s) => {
+                Err(ServerError::Forbidden(format!("no access to school {s}")))
+            }
+            (Some(s), _) => {
+                db.school(s)?;
+                report::hours(db, Some(s), period.as_deref(), now)
+            }
+            (None, None) => report::hours(db, None, period.as_deref(), now),
+            (None, Some(list)) => {
+                let mut rows = Vec::new();
+                for s in list {
+                    rows.extend(report::hours(db, Some(s), period.as_deref(), now)?);
+                }
+                Ok(rows)
+            }
+        }
+    })
+    .await?;
+    if format == "csv" {
+        let csv = report::to_csv(&rows)?;
+        Ok((
+            [
+                ("content-type", "text/csv; charset=utf-8"),
+                ("content-disposition", "attachment; filename=\"hours.csv\""),
+            ],
+            csv,
+        )
+            .into_response())
+    } else {
+        Ok(Json(rows).into_response())
+    }
+}
+
+async fn post_stipend(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers)?;
+    let payment: StipendPayment = serde_json::from_slice(&body).map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            format!("not a valid stipend payment: {e}"),
+        )
+    })?;
+    with_db(&state, move |db| {
+        let scope = db.authenticate_organizer(&token)?;
+        let mentor = db.mentor(&payment.mentor)?;
+        if !scope.allows(&mentor.school) {
+            return Err(ServerError::Forbidden(
+                "no access to this mentor's school".into(),
+            ));
+        }
+        db.record_stipend(&payment, &scope.name, Utc::now())
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({"recorded": true})),
+    )
+        .into_response())
 }
 
 /// Serves until `shutdown` resolves. Tests bind port 0 and pass the listener in.

@@ -60,6 +60,31 @@ enum Command {
         #[arg(long, requires = "mentor")]
         reissue: bool,
     },
+    /// Organizers and their tokens.
+    Organizer {
+        #[command(subcommand)]
+        action: OrganizerAction,
+    },
+    /// Coordinators (their PIN unlocks coordinator mode on the school's kiosks).
+    Coordinator {
+        #[command(subcommand)]
+        action: CoordinatorAction,
+    },
+    /// Stipend payments.
+    Stipend {
+        #[command(subcommand)]
+        action: StipendAction,
+    },
+    /// Writes an online, consistent copy of the database (safe while serving).
+    Backup {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Replaces the database's content with a backup's. Stop the server first.
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// Reports.
     Report {
         #[command(subcommand)]
@@ -121,6 +146,55 @@ enum MentorAction {
         id: String,
         #[arg(long)]
         school: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum OrganizerAction {
+    /// Prints a token alone on the last line.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// Comma-separated school ids she may see.
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        school: Option<String>,
+        /// Every school.
+        #[arg(long)]
+        all: bool,
+    },
+    Revoke {
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CoordinatorAction {
+    Add {
+        #[arg(long)]
+        school: String,
+        #[arg(long)]
+        name: String,
+        /// 6 or more digits; stored only as a salted Argon2id hash.
+        #[arg(long)]
+        pin: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum StipendAction {
+    /// Records that a mentor's stipend for a period was paid.
+    Paid {
+        #[arg(long)]
+        mentor: String,
+        #[arg(long)]
+        period: String,
+        #[arg(long)]
+        amount: String,
+        #[arg(long)]
+        reference: String,
+        /// Payment date (default: today).
+        #[arg(long)]
+        on: Option<chrono::NaiveDate>,
     },
 }
 
@@ -238,6 +312,62 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 bail!("no active mentor with that id");
             }
             println!("wrote {written} badges to {}", out.display());
+        }
+        Command::Organizer {
+            action: OrganizerAction::Add { name, school, all },
+        } => {
+            let schools: Option<Vec<SchoolId>> = if all {
+                None
+            } else {
+                Some(
+                    school
+                        .unwrap_or_default()
+                        .split(',')
+                        .map(|s| SchoolId::new(s.trim()))
+                        .collect::<Result<_, _>>()?,
+                )
+            };
+            let token = db.add_organizer(&name, schools.as_deref())?;
+            println!("organizer {name:?} added; her token (shown once, stored only hashed):");
+            println!("{token}");
+        }
+        Command::Organizer {
+            action: OrganizerAction::Revoke { name },
+        } => db.revoke_organizer(&name)?,
+        Command::Coordinator {
+            action: CoordinatorAction::Add { school, name, pin },
+        } => {
+            let salt: [u8; 16] = rand::random();
+            let hash = pm_shared::hash_pin(&pin, &salt)?;
+            db.add_coordinator(&SchoolId::new(school)?, &name, &hash)?;
+            println!("coordinator {name:?} can unlock coordinator mode after the kiosks' next roster sync");
+        }
+        Command::Stipend {
+            action:
+                StipendAction::Paid {
+                    mentor,
+                    period,
+                    amount,
+                    reference,
+                    on,
+                },
+        } => {
+            let payment = pm_shared::protocol::StipendPayment {
+                mentor: MentorId::new(mentor)?,
+                period: pm_shared::PeriodName(period),
+                amount,
+                paid_on: on.unwrap_or_else(|| chrono::Local::now().date_naive()),
+                reference,
+            };
+            db.record_stipend(&payment, "command line", Utc::now())?;
+        }
+        Command::Backup { out } => {
+            db.backup_to(&out)?;
+            println!("backup written to {}", out.display());
+        }
+        Command::Restore { from } => {
+            db.restore_from(&from)?;
+            println!("restored from {}", from.display());
         }
         Command::Report {
             action:

@@ -44,6 +44,7 @@ pub fn hours(
         .transpose()?;
     let (sessions, _) = merged_sessions(db, school, &rules, now)?;
     let totals = period_totals(&sessions, &rules);
+    let paid = db.paid_on()?;
     let mut rows = Vec::new();
     for m in db.mentors(school)? {
         if !m.active {
@@ -70,6 +71,10 @@ pub fn hours(
                 (*c, format!("{:.2}", hours_2dp(d)))
             })
             .collect();
+        let paid_on = paid
+            .get(&(m.id.to_string(), period.0.clone()))
+            .cloned()
+            .unwrap_or_default();
         rows.push(HoursRow {
             mentor_id: m.id.to_string(),
             mentor_name: m.name,
@@ -86,7 +91,7 @@ pub fn hours(
                 .and_then(|t| t.eligible_on)
                 .map(|d| d.to_string())
                 .unwrap_or_default(),
-            paid_on: String::new(),
+            paid_on,
             hours_by_category: by_category,
         });
     }

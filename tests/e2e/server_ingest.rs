@@ -34,11 +34,22 @@ fn http(url: &str, method: &str, path: &str, token: Option<&str>, body: &[u8]) -
 }
 
 fn batch_json(kiosk: &str, series: &str, events: &[(u64, &str, &str)], badge_hash: &str) -> String {
+    batch_json_for(0, kiosk, series, events, badge_hash)
+}
+
+/// A batch whose event ids are unique per (`stream`, sequence).
+fn batch_json_for(
+    stream: u16,
+    kiosk: &str,
+    series: &str,
+    events: &[(u64, &str, &str)],
+    badge_hash: &str,
+) -> String {
     let events: Vec<String> = events
         .iter()
         .map(|(seq, kind, at)| {
             format!(
-                r#"{{"id":"0190a000-0000-7000-8000-{seq:012}","kiosk":"{kiosk}","series":"{series}","sequence":{seq},"mentor":"M-1","at":"{at}","time_zone":"America/Chicago","kind":{{"type":"{kind}"}},"source":{{"type":"badge_scan","generation":1,"provisional":false,"badge_hash":"{badge_hash}"}}}}"#
+                r#"{{"id":"0190a000-0000-7000-8{stream:03x}-{seq:012}","kiosk":"{kiosk}","series":"{series}","sequence":{seq},"mentor":"M-1","at":"{at}","time_zone":"America/Chicago","kind":{{"type":"{kind}"}},"source":{{"type":"badge_scan","generation":1,"provisional":false,"badge_hash":"{badge_hash}"}}}}"#
             )
         })
         .collect();
@@ -235,4 +246,409 @@ fn unverifiable_scans_are_set_aside_not_counted() {
         report.contains("M-1,María López,lincoln,2026-fall,0.00,"),
         "{report}"
     );
+}
+
+/// `count` alternating check-ins and check-outs of M-1, a minute apart, in batches of 500.
+fn batches(stream: u16, kiosk: &str, count: u64, badge_hash: &str) -> Vec<String> {
+    let series = format!("0190a000-0000-7000-8000-{:012}", 1_000 + u64::from(stream));
+    let start = chrono::DateTime::parse_from_rfc3339("2026-09-01T13:00:00Z").expect("start");
+    let events: Vec<(u64, &str, String)> = (1..=count)
+        .map(|seq| {
+            let at = (start + chrono::Duration::minutes(seq as i64)).to_rfc3339();
+            (
+                seq,
+                if seq % 2 == 1 {
+                    "check_in"
+                } else {
+                    "check_out"
+                },
+                at,
+            )
+        })
+        .collect();
+    events
+        .chunks(500)
+        .map(|chunk| {
+            let refs: Vec<(u64, &str, &str)> =
+                chunk.iter().map(|(s, k, a)| (*s, *k, a.as_str())).collect();
+            batch_json_for(stream, kiosk, &series, &refs, badge_hash)
+        })
+        .collect()
+}
+
+#[test]
+fn sigkill_in_the_middle_of_ingest_then_a_resend_stores_every_event_once() {
+    let site = Site::new();
+    let server = Server::start(&site);
+    let token = site.add_kiosk("front");
+    let kiosk = token.split('.').next().unwrap_or_default().to_owned();
+    let hash = badge_hash_of_m1(&site);
+    let all = batches(1, &kiosk, 20_000, &hash);
+    let url = server.url.clone();
+    let addr = server.listen_addr();
+    // Send from another thread; kill the server while it works.
+    let sender = {
+        let all = all.clone();
+        let token = token.clone();
+        std::thread::spawn(move || {
+            for body in &all {
+                let (status, _) = http(
+                    &url,
+                    "POST",
+                    "/api/v1/events",
+                    Some(&token),
+                    body.as_bytes(),
+                );
+                if status != 200 {
+                    break;
+                }
+            }
+        })
+    };
+    while site.server_event_count() < 1_000 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    server.kill();
+    sender.join().expect("sender");
+    let after_crash = site.server_event_count();
+    assert!(
+        after_crash < 20_000,
+        "killed mid-ingest ({after_crash} stored)"
+    );
+
+    let server = Server::start_on(&site, &addr);
+    for body in &all {
+        let (status, ack) = http(
+            &server.url,
+            "POST",
+            "/api/v1/events",
+            Some(&token),
+            body.as_bytes(),
+        );
+        assert_eq!(status, 200, "{ack}");
+    }
+    assert_eq!(site.server_event_count(), 20_000);
+    let conn = rusqlite::Connection::open(site.path("server.db")).expect("open");
+    let ok: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .expect("check");
+    assert_eq!(ok, "ok");
+    let distinct: i64 = conn
+        .query_row(
+            "SELECT COUNT(DISTINCT kiosk || series || sequence) FROM events",
+            [],
+            |r| r.get(0),
+        )
+        .expect("distinct");
+    assert_eq!(distinct, 20_000);
+}
+
+#[test]
+fn twenty_kiosks_sending_five_thousand_events_each_at_once() {
+    let site = Site::new();
+    let server = Server::start(&site);
+    let hash = badge_hash_of_m1(&site);
+    let senders: Vec<_> = (0..20u16)
+        .map(|i| {
+            let token = site.add_kiosk(&format!("kiosk-{i}"));
+            let kiosk = token.split('.').next().unwrap_or_default().to_owned();
+            let all = batches(i + 1, &kiosk, 5_000, &hash);
+            let url = server.url.clone();
+            std::thread::spawn(move || {
+                for body in &all {
+                    let (status, ack) = http(
+                        &url,
+                        "POST",
+                        "/api/v1/events",
+                        Some(&token),
+                        body.as_bytes(),
+                    );
+                    assert_eq!(status, 200, "{ack}");
+                }
+            })
+        })
+        .collect();
+    for s in senders {
+        s.join().expect("sender");
+    }
+    assert_eq!(site.server_event_count(), 100_000);
+    let conn = rusqlite::Connection::open(site.path("server.db")).expect("open");
+    let distinct: i64 = conn
+        .query_row("SELECT COUNT(DISTINCT id) FROM events", [], |r| r.get(0))
+        .expect("distinct");
+    assert_eq!(distinct, 100_000);
+}
+
+#[test]
+fn organizers_see_only_their_schools_and_record_payments() {
+    let site = Site::new();
+    site.server(&[
+        "school",
+        "add",
+        "--id",
+        "jefferson",
+        "--name",
+        "Jefferson",
+        "--timezone",
+        "America/Chicago",
+    ]);
+    std::fs::write(
+        site.path("j.csv"),
+        "id,name,school,language\nJ-1,Jo Park,jefferson,en\n",
+    )
+    .expect("csv");
+    site.server(&["mentor", "import", "j.csv"]);
+    let server = Server::start(&site);
+    let lincoln = site.server(&["organizer", "add", "--name", "Ana", "--school", "lincoln"]);
+    let lincoln = lincoln.lines().last().unwrap_or_default().trim().to_owned();
+    let everyone = site.server(&["organizer", "add", "--name", "Bea", "--all"]);
+    let everyone = everyone
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+
+    let (status, body) = http(
+        &server.url,
+        "GET",
+        "/api/v1/reports/hours?format=json",
+        Some(&lincoln),
+        b"",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("M-1") && !body.contains("J-1"), "{body}");
+    let (status, _) = http(
+        &server.url,
+        "GET",
+        "/api/v1/reports/hours?school=jefferson",
+        Some(&lincoln),
+        b"",
+    );
+    assert_eq!(status, 403);
+    let (status, body) = http(
+        &server.url,
+        "GET",
+        "/api/v1/reports/hours?format=csv&period=2026-fall",
+        Some(&everyone),
+        b"",
+    );
+    assert_eq!(status, 200);
+    assert!(
+        body.starts_with("mentor_id,mentor_name,school_id,period,hours,"),
+        "{body}"
+    );
+    assert!(body.contains("J-1") && body.contains("M-1"), "{body}");
+    let (status, _) = http(
+        &server.url,
+        "GET",
+        "/api/v1/reports/hours",
+        Some(&token_of_kiosk(&site)),
+        b"",
+    );
+    assert_eq!(status, 401, "a kiosk token is not an organizer token");
+
+    let pay = |token: &str, body: &str| {
+        http(
+            &server.url,
+            "POST",
+            "/api/v1/stipends",
+            Some(token),
+            body.as_bytes(),
+        )
+        .0
+    };
+    let payment = r#"{"mentor":"M-1","period":"2026-fall","amount":"600.00","paid_on":"2026-12-01","reference":"CHK-1001"}"#;
+    assert_eq!(pay(&lincoln, payment), 201);
+    assert_eq!(
+        pay(&lincoln, &payment.replace("M-1", "J-1")),
+        403,
+        "not her school"
+    );
+    assert_eq!(
+        pay(&lincoln, &payment.replace("600.00", "six hundred")),
+        400
+    );
+    assert_eq!(pay(&lincoln, &payment.replace("2026-fall", "fall")), 400);
+    let report = site.server(&[
+        "report",
+        "hours",
+        "--format",
+        "csv",
+        "--school",
+        "lincoln",
+        "--period",
+        "2026-fall",
+    ]);
+    assert!(
+        report
+            .lines()
+            .any(|l| l.starts_with("M-1,") && l.ends_with(",2026-12-01")),
+        "{report}"
+    );
+    site.server(&[
+        "stipend",
+        "paid",
+        "--mentor",
+        "J-1",
+        "--period",
+        "2026-fall",
+        "--amount",
+        "500",
+        "--reference",
+        "T-9",
+        "--on",
+        "2026-12-02",
+    ]);
+    let report = site.server(&[
+        "report",
+        "hours",
+        "--format",
+        "csv",
+        "--school",
+        "jefferson",
+        "--period",
+        "2026-fall",
+    ]);
+    assert!(
+        report
+            .lines()
+            .any(|l| l.starts_with("J-1,") && l.ends_with(",2026-12-02")),
+        "{report}"
+    );
+
+    site.server(&["organizer", "revoke", "Ana"]);
+    let (status, _) = http(
+        &server.url,
+        "GET",
+        "/api/v1/reports/hours",
+        Some(&lincoln),
+        b"",
+    );
+    assert_eq!(status, 401);
+}
+
+fn token_of_kiosk(site: &Site) -> String {
+    site.add_kiosk("any")
+}
+
+#[test]
+fn an_online_backup_restores_to_the_same_report() {
+    let site = Site::new();
+    let server = Server::start(&site);
+    let token = site.add_kiosk("front");
+    let kiosk = token.split('.').next().unwrap_or_default().to_owned();
+    let hash = badge_hash_of_m1(&site);
+    for body in batches(1, &kiosk, 1_000, &hash) {
+        assert_eq!(
+            http(
+                &server.url,
+                "POST",
+                "/api/v1/events",
+                Some(&token),
+                body.as_bytes()
+            )
+            .0,
+            200
+        );
+    }
+    site.server(&["backup", "--out", "backup.db"]);
+    let report = |db: &str| {
+        e2e_tests::ok(
+            "sync-server",
+            &[
+                "--db",
+                db,
+                "report",
+                "hours",
+                "--format",
+                "json",
+                "--period",
+                "2026-fall",
+            ],
+            site.dir.path(),
+        )
+    };
+    let original = report("server.db");
+    assert!(original.contains("\"sessions\""), "{original}");
+    drop(server);
+    e2e_tests::ok(
+        "sync-server",
+        &["--db", "restored.db", "restore", "--from", "backup.db"],
+        site.dir.path(),
+    );
+    assert_eq!(report("restored.db"), original);
+    let again = e2e_tests::run(
+        "sync-server",
+        &["--db", "server.db", "backup", "--out", "backup.db"],
+        site.dir.path(),
+    );
+    assert!(
+        !again.status.success(),
+        "never overwrites an existing backup"
+    );
+}
+
+#[test]
+fn coordinator_pins_are_stored_hashed_and_reach_the_kiosk() {
+    let site = Site::new();
+    let out = e2e_tests::run(
+        "sync-server",
+        &[
+            "--db",
+            "server.db",
+            "coordinator",
+            "add",
+            "--school",
+            "lincoln",
+            "--name",
+            "Carmen",
+            "--pin",
+            "1234",
+        ],
+        site.dir.path(),
+    );
+    assert!(!out.status.success(), "a 4-digit PIN is refused");
+    site.server(&[
+        "coordinator",
+        "add",
+        "--school",
+        "lincoln",
+        "--name",
+        "Carmen",
+        "--pin",
+        "482913",
+    ]);
+    let raw = std::fs::read(site.path("server.db")).expect("read db");
+    assert!(
+        !raw.windows(6).any(|w| w == b"482913"),
+        "the PIN itself is not stored"
+    );
+    let server = Server::start(&site);
+    let token = site.add_kiosk("front");
+    e2e_tests::ok(
+        "kiosk",
+        &[
+            "--data",
+            "k",
+            "setup",
+            "--server",
+            &server.url,
+            "--token",
+            &token,
+        ],
+        site.dir.path(),
+    );
+    e2e_tests::ok("kiosk", &["--data", "k", "sync", "--once"], site.dir.path());
+    let store = kiosk::open_store(&site.path("k"), chrono::Utc::now()).expect("store");
+    let roster = store.roster().expect("roster").expect("pulled").roster;
+    assert_eq!(roster.coordinators.len(), 1);
+    assert!(pm_shared::verify_pin(
+        "482913",
+        &roster.coordinators[0].pin_hash
+    ));
+    assert!(!pm_shared::verify_pin(
+        "482914",
+        &roster.coordinators[0].pin_hash
+    ));
 }

@@ -1,0 +1,68 @@
+//! Coordinator PINs: 6+ digits, stored as salted Argon2id hashes (PHC strings). A PIN has few
+//! possibilities, so the hash is deliberately slow: a stolen roster costs an attacker roughly
+//! a day of CPU per PIN instead of a second, and the kiosk locks out after repeated failures.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+use crate::DomainError;
+
+pub const MIN_PIN_DIGITS: usize = 6;
+
+fn hasher() -> Result<Argon2<'static>, DomainError> {
+    // OWASP's Argon2id minimum: 19 MiB, 2 iterations, 1 lane.
+    let params = Params::new(19 * 1024, 2, 1, None)
+        .map_err(|e| DomainError::InvalidRules(format!("argon2 parameters: {e}")))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// Checks a PIN's form: digits only, at least six.
+pub fn check_pin(pin: &str) -> Result<(), DomainError> {
+    if pin.len() >= MIN_PIN_DIGITS && pin.len() <= 12 && pin.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(DomainError::InvalidPin)
+    }
+}
+
+/// Hashes a PIN with a salt the caller drew from a cryptographic RNG (16 bytes).
+pub fn hash_pin(pin: &str, salt: &[u8; 16]) -> Result<String, DomainError> {
+    check_pin(pin)?;
+    let salt = SaltString::encode_b64(salt).map_err(|_| DomainError::InvalidPin)?;
+    let hash = hasher()?
+        .hash_password(pin.as_bytes(), &salt)
+        .map_err(|_| DomainError::InvalidPin)?;
+    Ok(hash.to_string())
+}
+
+/// Whether `pin` matches a stored hash. A malformed hash never matches.
+pub fn verify_pin(pin: &str, stored: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return false;
+    };
+    hasher().is_ok_and(|h| h.verify_password(pin.as_bytes(), &parsed).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_hash_and_verify() {
+        let hash = hash_pin("482913", &[7; 16]).expect("hash");
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(!hash.contains("482913"));
+        assert!(verify_pin("482913", &hash));
+        assert!(!verify_pin("482914", &hash));
+        assert!(!verify_pin("482913", "not a hash"));
+        assert_ne!(hash, hash_pin("482913", &[8; 16]).expect("hash"), "salted");
+    }
+
+    #[test]
+    fn pins_are_six_or_more_digits() {
+        assert!(check_pin("12345").is_err());
+        assert!(check_pin("12345a").is_err());
+        assert!(check_pin("123456").is_ok());
+        assert!(hash_pin("1234", &[0; 16]).is_err());
+    }
+}
