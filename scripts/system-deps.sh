@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   build-essential   # C compiler for bundled SQLite and ring (rustls)
   pkg-config
+  chromium          # the organizer page's end-to-end test renders it headless
 )
 
 if ! command -v cargo >/dev/null 2>&1; then

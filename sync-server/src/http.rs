@@ -76,6 +76,7 @@ impl From<ServerError> for ApiError {
 
 pub fn app(state: AppState) -> Router {
     Router::new()
+        .route("/", get(organizer_page))
         .route("/api/v1/events", post(upload))
         .route("/api/v1/roster", get(get_roster))
         .route("/api/v1/reports/hours", get(get_hours))
@@ -89,6 +90,19 @@ pub fn app(state: AppState) -> Router {
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// The organizer page: one self-contained file, served by the server itself.
+async fn organizer_page() -> Response {
+    (
+        [
+            ("content-type", "text/html; charset=utf-8"),
+            ("content-security-policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data: blob:"),
+            ("referrer-policy", "no-referrer"),
+        ],
+        include_str!("web/organizer.html"),
+    )
+        .into_response()
 }
 
 fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {

@@ -15,6 +15,8 @@ pub struct HoursRow {
     pub mentor_id: String,
     pub mentor_name: String,
     pub school_id: String,
+    /// JSON only (the CSV's columns are fixed).
+    pub school_name: String,
     pub period: String,
     pub hours: String,
     pub days: u32,
@@ -45,10 +47,15 @@ pub fn hours(
     let (sessions, _) = merged_sessions(db, school, &rules, now)?;
     let totals = period_totals(&sessions, &rules);
     let paid = db.paid_on()?;
+    let mut school_names = std::collections::HashMap::new();
     let mut rows = Vec::new();
     for m in db.mentors(school)? {
         if !m.active {
             continue;
+        }
+        if !school_names.contains_key(&m.school) {
+            let school = db.school(&m.school)?;
+            school_names.insert(m.school.clone(), school.name);
         }
         let period = match &period_name {
             Some(p) => p.clone(),
@@ -79,6 +86,7 @@ pub fn hours(
             mentor_id: m.id.to_string(),
             mentor_name: m.name,
             school_id: m.school.to_string(),
+            school_name: school_names.get(&m.school).cloned().unwrap_or_default(),
             period: period.0,
             hours: format!("{:.2}", t.map(|t| t.stipend_hours()).unwrap_or(0.0)),
             days: t.map(|t| t.days).unwrap_or(0),

@@ -2,4 +2,5 @@
 
 mod cli;
 mod kiosk_core;
+mod organizer_page;
 mod server_ingest;

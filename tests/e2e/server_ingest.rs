@@ -1,37 +1,6 @@
 //! The sync server's ingest over real HTTP: idempotence, a crash mid-ingest, bad input.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-
-use e2e_tests::{Server, Site};
-
-/// A raw HTTP/1.1 request, so tests can send anything, malformed bodies included.
-fn http(url: &str, method: &str, path: &str, token: Option<&str>, body: &[u8]) -> (u16, String) {
-    let addr = url.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).expect("write head");
-    let _ = stream.write_all(body);
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split("\r\n\r\n")
-        .nth(1)
-        .unwrap_or_default()
-        .to_owned();
-    (status, body)
-}
+use e2e_tests::{http, Server, Site};
 
 fn batch_json(kiosk: &str, series: &str, events: &[(u64, &str, &str)], badge_hash: &str) -> String {
     batch_json_for(0, kiosk, series, events, badge_hash)
