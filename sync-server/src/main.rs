@@ -296,7 +296,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let now = Utc::now();
             let only = mentor.map(MentorId::new).transpose()?;
-            let mut written = 0;
+            let mut printed = Vec::new();
             for m in db.mentors(None)? {
                 if !m.active || only.as_ref().is_some_and(|o| o != &m.id) {
                     continue;
@@ -306,12 +306,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     _ => db.issue_badge(&m.id, now)?,
                 };
                 badges::write_files(&out, m.id.as_str(), &text)?;
-                written += 1;
+                let school = db.school(&m.school)?.name;
+                printed.push((m.id.to_string(), m.name, school));
             }
-            if only.is_some() && written == 0 {
+            if only.is_some() && printed.is_empty() {
                 bail!("no active mentor with that id");
             }
-            println!("wrote {written} badges to {}", out.display());
+            let sheet: Vec<badges::SheetBadge<'_>> = printed
+                .iter()
+                .map(|(mentor, name, school)| badges::SheetBadge {
+                    mentor,
+                    name,
+                    school,
+                })
+                .collect();
+            let sheet_path = out.join("badges.html");
+            std::fs::write(&sheet_path, badges::sheet_html(&sheet))?;
+            println!(
+                "wrote {} badges to {} (printable sheet: {})",
+                printed.len(),
+                out.display(),
+                sheet_path.display()
+            );
         }
         Command::Organizer {
             action: OrganizerAction::Add { name, school, all },

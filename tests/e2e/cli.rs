@@ -18,3 +18,88 @@ fn both_binaries_answer_help() {
     assert!(help_of("kiosk").contains("--data"));
     assert!(help_of("sync-server").contains("--db"));
 }
+
+#[test]
+fn badges_are_png_svg_and_a_printable_sheet_and_decode_to_their_text() {
+    let site = e2e_tests::Site::new();
+    for file in ["M-1.png", "M-1.svg", "M-2.png", "badges.html"] {
+        assert!(site.path(&format!("badges/{file}")).exists(), "{file}");
+    }
+    let sheet = std::fs::read_to_string(site.path("badges/badges.html")).expect("sheet");
+    assert!(
+        sheet.contains("María López")
+            && sheet.contains("Lincoln Elementary")
+            && sheet.contains("85.6mm")
+    );
+    let decoded = e2e_tests::ok("kiosk", &["decode", "badges/M-1.png"], site.dir.path());
+    let text = decoded
+        .trim()
+        .split('\t')
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        text.starts_with("PM1:M-1:1:") && text.len() >= 26,
+        "{decoded}"
+    );
+    let conn = rusqlite::Connection::open(site.path("server.db")).expect("db");
+    let hash: String = conn
+        .query_row("SELECT hash FROM badges WHERE mentor = 'M-1'", [], |r| {
+            r.get(0)
+        })
+        .expect("badge");
+    assert_eq!(hash, pm_shared::badge_hash(&text));
+    // An unknown mentor is a clear error.
+    let out = e2e_tests::run(
+        "sync-server",
+        &[
+            "--db",
+            "server.db",
+            "badges",
+            "--out",
+            "b",
+            "--mentor",
+            "X-9",
+        ],
+        site.dir.path(),
+    );
+    assert!(!out.status.success());
+}
+
+#[test]
+fn mentor_import_reports_the_broken_line_and_imports_nothing() {
+    let site = e2e_tests::Site::new();
+    std::fs::write(
+        site.path("bad.csv"),
+        "id,name,school,language,notes\nM-7,Lola Ruiz,lincoln,es,ok\nM-8,,lincoln,es,\nM-9,Ana,nowhere,es,\n",
+    )
+    .expect("csv");
+    let out = e2e_tests::run(
+        "sync-server",
+        &["--db", "server.db", "mentor", "import", "bad.csv"],
+        site.dir.path(),
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 3") && stderr.contains("name is empty"),
+        "{stderr}"
+    );
+    let report = site.server(&["report", "hours", "--format", "csv"]);
+    assert!(
+        !report.contains("M-7"),
+        "nothing imported from a file with errors"
+    );
+    // Re-import updates by id; deactivate and move keep the mentor.
+    std::fs::write(
+        site.path("fix.csv"),
+        "id,name,school,language\nm-1,María L. López,lincoln,ES\n",
+    )
+    .expect("csv");
+    site.server(&["mentor", "import", "fix.csv"]);
+    let report = site.server(&["report", "hours", "--format", "csv"]);
+    assert!(report.contains("M-1,María L. López,lincoln,"), "{report}");
+    site.server(&["mentor", "deactivate", "M-2"]);
+    let report = site.server(&["report", "hours", "--format", "csv"]);
+    assert!(!report.contains("M-2,"), "{report}");
+}
