@@ -422,36 +422,19 @@ impl Db {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let received_at = ts(now);
+        let mut verifier = Verifier::new(school);
         for event in &batch.events {
             let id = event.id.to_string();
-            let existing: Option<String> = tx
-                .query_row("SELECT kiosk FROM events WHERE id = ?1", [&id], |r| {
-                    r.get(0)
-                })
-                .optional()?;
-            if existing.is_some() {
-                ack.already_stored.push(event.id);
-                continue;
-            }
-            let clash: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM events WHERE kiosk = ?1 AND series = ?2 AND sequence = ?3)",
-                params![kiosk.as_str(), event.series.to_string(), event.sequence],
-                |r| r.get(0),
-            )?;
-            if clash {
-                ack.conflicts.push(SeriesConflict {
-                    id: event.id,
-                    series: event.series,
-                    sequence: event.sequence,
-                });
-                continue;
-            }
-            let (verified, set_aside) = verify_event(&tx, event, school)?;
+            let (verified, set_aside) = verifier.check(&tx, event)?;
             let body = serde_json::to_string(event).map_err(corrupt)?;
-            tx.execute(
-                "INSERT INTO events (id, kiosk, series, sequence, mentor, at, body, received_at, clock_offset_ms, badge_verified, set_aside_reason)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![
+            // One statement on the common path; a unique-key collision inserts nothing.
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO events (id, kiosk, series, sequence, mentor, at, body, received_at, clock_offset_ms, badge_verified, set_aside_reason)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )?
+                .execute(params![
                     id,
                     kiosk.as_str(),
                     event.series.to_string(),
@@ -459,18 +442,34 @@ impl Db {
                     event.mentor.as_str(),
                     ts(event.at),
                     body,
-                    ts(now),
+                    received_at,
                     offset_ms,
                     verified,
                     set_aside
-                ],
-            )?;
-            match set_aside {
-                Some(reason) => ack.set_aside.push(SetAside {
+                ])?;
+            if inserted == 1 {
+                match set_aside {
+                    Some(reason) => ack.set_aside.push(SetAside {
+                        id: event.id,
+                        reason,
+                    }),
+                    None => ack.stored.push(event.id),
+                }
+                continue;
+            }
+            // Nothing inserted: either this id is stored already (a resend, whatever its
+            // numbers), or its (kiosk, series, sequence) names a different event.
+            let known: bool = tx
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM events WHERE id = ?1)")?
+                .query_row([&id], |r| r.get(0))?;
+            if known {
+                ack.already_stored.push(event.id);
+            } else {
+                ack.conflicts.push(SeriesConflict {
                     id: event.id,
-                    reason,
-                }),
-                None => ack.stored.push(event.id),
+                    series: event.series,
+                    sequence: event.sequence,
+                });
             }
         }
         tx.commit()?;
@@ -682,54 +681,76 @@ impl Db {
     }
 }
 
-/// Checks a scan's badge against the badges this server issued. Returns (verified, set-aside
-/// reason). Corrections carry no badge; they must name a mentor of the kiosk's school.
-fn verify_event(
-    conn: &Connection,
-    event: &Event,
-    school: &SchoolId,
-) -> Result<(bool, Option<String>), ServerError> {
-    let mentor_school: Option<String> = conn
-        .query_row(
-            "SELECT school FROM mentors WHERE id = ?1",
-            [event.mentor.as_str()],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(mentor_school) = mentor_school else {
-        return Ok((false, Some("unknown mentor".into())));
-    };
-    if mentor_school != school.as_str() {
-        return Ok((false, Some("mentor is not at this kiosk's school".into())));
+/// Checks events against the roster and the badges this server issued, caching what it
+/// looked up for the rest of the batch. Returns (verified, set-aside reason) per event.
+/// Corrections carry no badge; they must name a mentor of the kiosk's school.
+struct Verifier<'a> {
+    school: &'a SchoolId,
+    mentor_school: std::collections::HashMap<MentorId, Option<String>>,
+    /// (mentor, generation) → (hash issued, earliest issue time of a later generation).
+    badges: std::collections::HashMap<(MentorId, u32), (Option<String>, Option<String>)>,
+}
+
+impl<'a> Verifier<'a> {
+    fn new(school: &'a SchoolId) -> Self {
+        Self {
+            school,
+            mentor_school: Default::default(),
+            badges: Default::default(),
+        }
     }
-    match &event.source {
-        Source::BadgeScan {
+
+    fn check(
+        &mut self,
+        conn: &Connection,
+        event: &Event,
+    ) -> Result<(bool, Option<String>), ServerError> {
+        let mentor = &event.mentor;
+        if !self.mentor_school.contains_key(mentor) {
+            let school: Option<String> = conn
+                .prepare_cached("SELECT school FROM mentors WHERE id = ?1")?
+                .query_row([mentor.as_str()], |r| r.get(0))
+                .optional()?;
+            self.mentor_school.insert(mentor.clone(), school);
+        }
+        match self.mentor_school.get(mentor).and_then(|s| s.as_deref()) {
+            None => return Ok((false, Some("unknown mentor".into()))),
+            Some(s) if s != self.school.as_str() => {
+                return Ok((false, Some("mentor is not at this kiosk's school".into())))
+            }
+            Some(_) => {}
+        }
+        let Source::BadgeScan {
             generation,
             badge_hash,
             ..
-        } => {
+        } = &event.source
+        else {
+            return Ok((true, None));
+        };
+        let key = (mentor.clone(), *generation);
+        if !self.badges.contains_key(&key) {
             let issued: Option<String> = conn
-                .query_row(
-                    "SELECT hash FROM badges WHERE mentor = ?1 AND generation = ?2",
-                    params![event.mentor.as_str(), generation],
-                    |r| r.get(0),
-                )
+                .prepare_cached("SELECT hash FROM badges WHERE mentor = ?1 AND generation = ?2")?
+                .query_row(params![mentor.as_str(), generation], |r| r.get(0))
                 .optional()?;
-            let replaced_before_scan: bool = conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM badges WHERE mentor = ?1 AND generation > ?2 AND issued_at <= ?3)",
-                params![event.mentor.as_str(), generation, ts(event.at)],
-                |r| r.get(0),
-            )?;
-            match issued {
-                Some(hash) if &hash == badge_hash && replaced_before_scan => Ok((
-                    false,
-                    Some("badge had been replaced before this scan".into()),
-                )),
-                Some(hash) if &hash == badge_hash => Ok((true, None)),
-                Some(_) => Ok((false, Some("badge does not match the one issued".into()))),
-                None => Ok((false, Some("no such badge was issued".into()))),
-            }
+            let replaced_at: Option<String> = conn
+                .prepare_cached(
+                    "SELECT MIN(issued_at) FROM badges WHERE mentor = ?1 AND generation > ?2",
+                )?
+                .query_row(params![mentor.as_str(), generation], |r| r.get(0))?;
+            self.badges.insert(key.clone(), (issued, replaced_at));
         }
-        Source::Coordinator { .. } => Ok((true, None)),
+        let (issued, replaced_at) = self.badges.get(&key).cloned().unwrap_or_default();
+        let replaced_before_scan = replaced_at.is_some_and(|at| at <= ts(event.at));
+        Ok(match issued {
+            Some(hash) if &hash == badge_hash && replaced_before_scan => (
+                false,
+                Some("badge had been replaced before this scan".into()),
+            ),
+            Some(hash) if &hash == badge_hash => (true, None),
+            Some(_) => (false, Some("badge does not match the one issued".into())),
+            None => (false, Some("no such badge was issued".into())),
+        })
     }
 }
