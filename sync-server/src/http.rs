@@ -295,3 +295,32 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await
 }
+
+/// Serves HTTPS with the given PEM certificate chain and key until `shutdown` resolves;
+/// `on_listening` is told the bound address (useful with port 0).
+pub async fn serve_tls(
+    db: Db,
+    addr: std::net::SocketAddr,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    on_listening: impl FnOnce(std::net::SocketAddr) + Send + 'static,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?;
+    let handle = axum_server::Handle::new();
+    let watcher = handle.clone();
+    tokio::spawn(async move {
+        if let Some(bound) = watcher.listening().await {
+            on_listening(bound);
+        }
+    });
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+    });
+    axum_server::bind_rustls(addr, config)
+        .handle(handle)
+        .serve(app(AppState::new(db)).into_make_service())
+        .await
+}

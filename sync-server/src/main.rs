@@ -24,10 +24,17 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Serves the API. Plain HTTP only on a loopback address (put a TLS reverse proxy in front).
+    /// Serves the API and the organizer page. HTTPS with --tls-cert/--tls-key; plain HTTP
+    /// only on a loopback address (behind a TLS reverse proxy on the same machine).
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// PEM certificate chain.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Schools.
     School {
@@ -217,19 +224,35 @@ fn is_loopback(addr: &SocketAddr) -> bool {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let mut db = Db::open(&cli.db).with_context(|| format!("opening {}", cli.db.display()))?;
     match cli.command {
-        Command::Serve { listen } => {
-            if !is_loopback(&listen) {
-                bail!("plain HTTP is served only on a loopback address; put a TLS reverse proxy in front and listen on 127.0.0.1");
-            }
+        Command::Serve {
+            listen,
+            tls_cert,
+            tls_key,
+        } => {
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind(listen).await?;
-                eprintln!("serving on http://{}", listener.local_addr()?);
-                http::serve(db, listener, async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
-                .await
-            })?;
+            let shutdown = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => runtime.block_on(http::serve_tls(
+                    db,
+                    listen,
+                    &cert,
+                    &key,
+                    |bound| eprintln!("serving on https://{bound}"),
+                    shutdown,
+                ))?,
+                _ => {
+                    if !is_loopback(&listen) {
+                        bail!("plain HTTP is served only on a loopback address: give --tls-cert and --tls-key, or put a TLS reverse proxy in front and listen on 127.0.0.1");
+                    }
+                    runtime.block_on(async move {
+                        let listener = tokio::net::TcpListener::bind(listen).await?;
+                        eprintln!("serving on http://{}", listener.local_addr()?);
+                        http::serve(db, listener, shutdown).await
+                    })?;
+                }
+            }
         }
         Command::School {
             action: SchoolAction::Add { id, name, timezone },

@@ -621,3 +621,62 @@ fn coordinator_pins_are_stored_hashed_and_reach_the_kiosk() {
         &roster.coordinators[0].pin_hash
     ));
 }
+
+#[test]
+fn the_server_speaks_tls_with_a_certificate_and_plain_http_only_on_loopback() {
+    let site = Site::new();
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("self-signed cert");
+    std::fs::write(site.path("cert.pem"), cert.pem()).expect("cert");
+    std::fs::write(site.path("key.pem"), signing_key.serialize_pem()).expect("key");
+    let server = Server::start_with(
+        &site,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "cert.pem",
+            "--tls-key",
+            "key.pem",
+        ],
+    );
+    assert!(server.url.starts_with("https://"), "{}", server.url);
+    let port = server.url.rsplit(':').next().unwrap_or_default().to_owned();
+    let token = site.add_kiosk("front");
+
+    let roots = ureq::tls::RootCerts::Specific(std::sync::Arc::new(vec![
+        ureq::tls::Certificate::from_der(cert.der()).to_owned(),
+    ]));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent
+        .get(&format!("https://localhost:{port}/api/v1/roster"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("https request");
+    assert_eq!(response.status().as_u16(), 200);
+    let body = response.body_mut().read_to_string().expect("body");
+    assert!(body.contains("Lincoln Elementary"), "{body}");
+
+    // Plain HTTP to the TLS port gets no API answer.
+    let (status, _) = http(
+        &format!("http://127.0.0.1:{port}"),
+        "GET",
+        "/api/v1/roster",
+        Some(&token),
+        b"",
+    );
+    assert_ne!(status, 200);
+
+    // Without a certificate, only loopback addresses are served.
+    let out = e2e_tests::run(
+        "sync-server",
+        &["--db", "server.db", "serve", "--listen", "0.0.0.0:0"],
+        site.dir.path(),
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only on a loopback address"));
+}

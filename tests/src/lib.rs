@@ -138,11 +138,17 @@ impl Server {
     }
 
     pub fn start_on(site: &Site, listen: &str) -> Self {
+        Self::start_with(site, &["--listen", listen])
+    }
+
+    /// `sync-server serve ARGS`, waiting until it announces its address.
+    pub fn start_with(site: &Site, serve_args: &[&str]) -> Self {
         // The server's log goes to a file: a pipe nobody reads would block or break it.
         let log_path = site.path(&format!("server-{}.log", std::process::id()));
         let log = std::fs::File::create(&log_path).expect("server log");
         let child = Command::new(workspace_binary("sync-server"))
-            .args(["--db", "server.db", "serve", "--listen", listen])
+            .args(["--db", "server.db", "serve"])
+            .args(serve_args)
             .current_dir(site.dir.path())
             .stderr(Stdio::from(log))
             .stdout(Stdio::null())
@@ -170,7 +176,7 @@ impl Server {
 
     /// The port, to start a server again on the same address.
     pub fn listen_addr(&self) -> String {
-        self.url.trim_start_matches("http://").to_owned()
+        self.url.split("://").nth(1).unwrap_or_default().to_owned()
     }
 
     /// SIGKILL: no chance to clean up.
