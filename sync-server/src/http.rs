@@ -17,6 +17,7 @@ use pm_shared::SchoolId;
 use serde::Deserialize;
 
 use crate::db::Db;
+use crate::storage::Storage;
 use crate::{report, roster, ServerError};
 
 /// Largest request body accepted: a full batch of events with room to spare.
@@ -24,13 +25,13 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
-    db: Arc<Mutex<Db>>,
+    db: Arc<Mutex<Box<dyn Storage>>>,
 }
 
 impl AppState {
-    pub fn new(db: Db) -> Self {
+    pub fn new(storage: impl Storage + 'static) -> Self {
         Self {
-            db: Arc::new(Mutex::new(db)),
+            db: Arc::new(Mutex::new(Box::new(storage))),
         }
     }
 }
@@ -117,14 +118,14 @@ fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
 /// Runs storage work off the async threads.
 async fn with_db<T: Send + 'static>(
     state: &AppState,
-    work: impl FnOnce(&mut Db) -> Result<T, ServerError> + Send + 'static,
+    work: impl FnOnce(&mut dyn Storage) -> Result<T, ServerError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let db = state.db.clone();
     tokio::task::spawn_blocking(move || {
         let mut guard = db
             .lock()
             .map_err(|_| ServerError::Corrupt("database lock poisoned".into()))?;
-        work(&mut guard)
+        work(guard.as_mut())
     })
     .await
     .map_err(|_| {

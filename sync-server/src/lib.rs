@@ -10,5 +10,6 @@ pub mod http;
 pub mod import;
 pub mod report;
 pub mod roster;
+pub mod storage;
 
 pub use error::ServerError;

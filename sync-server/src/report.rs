@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use pm_shared::{hours_2dp, period_totals, HourCategory, PeriodName, SchoolId};
 use serde::Serialize;
 
-use crate::db::Db;
 use crate::roster::merged_sessions;
+use crate::storage::Storage;
 use crate::ServerError;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -35,7 +35,7 @@ pub const CSV_HEADER: &str = "mentor_id,mentor_name,school_id,period,hours,days,
 /// Rows for every active mentor (of one school, or all), for `period` (default: the one
 /// containing today in each mentor's school).
 pub fn hours(
-    db: &Db,
+    db: &dyn Storage,
     school: Option<&SchoolId>,
     period: Option<&str>,
     now: DateTime<Utc>,

@@ -6,13 +6,13 @@ use pm_shared::{
     RosterMentor, SchoolId, Session,
 };
 
-use crate::db::Db;
+use crate::storage::Storage;
 use crate::ServerError;
 
 /// Sessions from every accepted event of a school's mentors (or all schools'), merged across
 /// kiosks by the shared sessionizer. Set-aside events never count.
 pub fn merged_sessions(
-    db: &Db,
+    db: &dyn Storage,
     school: Option<&SchoolId>,
     rules: &ProgramRules,
     now: DateTime<Utc>,
@@ -28,7 +28,11 @@ pub fn merged_sessions(
     Ok((sessions, events))
 }
 
-pub fn build(db: &Db, school_id: &SchoolId, now: DateTime<Utc>) -> Result<Roster, ServerError> {
+pub fn build(
+    db: &dyn Storage,
+    school_id: &SchoolId,
+    now: DateTime<Utc>,
+) -> Result<Roster, ServerError> {
     let school = db.school(school_id)?;
     let rules = db.rules()?;
     let today = now.with_timezone(&school.time_zone.tz()).date_naive();
