@@ -5,7 +5,8 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use pm_shared::protocol::{SeriesConflict, SetAside, UploadAck, UploadBatch, PROTOCOL_VERSION};
 use pm_shared::{
-    Event, KioskId, Language, MentorId, Observed, ProgramRules, SchoolId, Source, TimeZone,
+    Event, KioskId, Language, MentorId, Observed, PeriodName, PeriodTotals, ProgramRules, SchoolId,
+    Source, TimeZone,
 };
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
@@ -45,6 +46,14 @@ CREATE TABLE stipend_payments (
     period TEXT NOT NULL, amount TEXT NOT NULL, paid_on TEXT NOT NULL, reference TEXT NOT NULL,
     recorded_at TEXT NOT NULL, recorded_by TEXT NOT NULL);
 CREATE INDEX stipends_by_mentor ON stipend_payments (mentor, period);
+",
+    "
+CREATE TABLE mentor_totals_state (
+    mentor TEXT PRIMARY KEY, changed INTEGER NOT NULL, computed INTEGER NOT NULL DEFAULT 0,
+    valid_until TEXT);
+CREATE TABLE mentor_totals (
+    mentor TEXT NOT NULL, period TEXT NOT NULL, totals TEXT NOT NULL, PRIMARY KEY (mentor, period));
+INSERT INTO mentor_totals_state (mentor, changed) SELECT DISTINCT mentor, 1 FROM events;
 ",
 ];
 
@@ -163,13 +172,17 @@ impl Db {
         }
     }
 
-    pub fn set_rules(&self, rules: &ProgramRules) -> Result<(), ServerError> {
+    pub fn set_rules(&mut self, rules: &ProgramRules) -> Result<(), ServerError> {
         rules.validate()?;
         let text = serde_json::to_string(rules).map_err(corrupt)?;
-        self.conn.execute(
+        let tx = self.conn.transaction()?;
+        tx.execute(
             "INSERT INTO program (singleton, rules) VALUES (1, ?1) ON CONFLICT (singleton) DO UPDATE SET rules = ?1",
             [text],
         )?;
+        // Every materialized total was computed under the old rules.
+        tx.execute("UPDATE mentor_totals_state SET changed = changed + 1", [])?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -424,6 +437,7 @@ impl Db {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let received_at = ts(now);
         let mut verifier = Verifier::new(school);
+        let mut changed: std::collections::HashSet<&MentorId> = std::collections::HashSet::new();
         for event in &batch.events {
             let id = event.id.to_string();
             let (verified, set_aside) = verifier.check(&tx, event)?;
@@ -448,6 +462,7 @@ impl Db {
                     set_aside
                 ])?;
             if inserted == 1 {
+                changed.insert(&event.mentor);
                 match set_aside {
                     Some(reason) => ack.set_aside.push(SetAside {
                         id: event.id,
@@ -472,6 +487,9 @@ impl Db {
                 });
             }
         }
+        for mentor in changed {
+            mark_changed(&tx, mentor)?;
+        }
         tx.commit()?;
         Ok(ack)
     }
@@ -479,11 +497,144 @@ impl Db {
     /// Every stored event (set-aside ones included, marked), optionally for one school's
     /// current mentors.
     pub fn events(&self, school: Option<&SchoolId>) -> Result<Vec<StoredEvent>, ServerError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT e.body, e.badge_verified, e.clock_offset_ms, e.set_aside_reason FROM events e
-             WHERE ?1 IS NULL OR e.mentor IN (SELECT id FROM mentors WHERE school = ?1)",
-        )?;
-        let rows = stmt.query_map([school.map(|s| s.as_str())], |r| {
+        select_events(
+            &self.conn,
+            "WHERE ?1 IS NULL OR e.mentor IN (SELECT id FROM mentors WHERE school = ?1)",
+            [school.map(|s| s.as_str())],
+        )
+    }
+
+    /// These mentors' events and the change counters they reflect, read in one transaction so
+    /// the two agree (see `totals`).
+    pub fn totals_snapshot(&mut self, mentors: &[MentorId]) -> Result<TotalsSnapshot, ServerError> {
+        let tx = self.conn.transaction()?;
+        let mut snapshot = TotalsSnapshot::default();
+        for m in mentors {
+            let changed: Option<i64> = tx
+                .prepare_cached("SELECT changed FROM mentor_totals_state WHERE mentor = ?1")?
+                .query_row([m.as_str()], |r| r.get(0))
+                .optional()?;
+            snapshot.versions.insert(m.clone(), changed.unwrap_or(0));
+            snapshot
+                .events
+                .extend(select_events(&tx, "WHERE e.mentor = ?1", [m.as_str()])?);
+        }
+        tx.commit()?;
+        Ok(snapshot)
+    }
+
+    /// Stores freshly computed totals, for each mentor only if nothing changed since the
+    /// snapshot they were computed from.
+    pub fn save_totals(&mut self, computed: &[ComputedTotals]) -> Result<(), ServerError> {
+        let tx = self.conn.transaction()?;
+        for c in computed {
+            let updated = tx
+                .prepare_cached(
+                    "INSERT INTO mentor_totals_state (mentor, changed, computed, valid_until) VALUES (?1, ?2, ?2, ?3)
+                     ON CONFLICT (mentor) DO UPDATE SET computed = ?2, valid_until = ?3 WHERE changed = ?2",
+                )?
+                .execute(params![c.mentor.as_str(), c.version, c.valid_until.map(ts)])?;
+            if updated == 0 {
+                continue;
+            }
+            tx.prepare_cached("DELETE FROM mentor_totals WHERE mentor = ?1")?
+                .execute([c.mentor.as_str()])?;
+            for t in &c.totals {
+                let json = serde_json::to_string(t).map_err(corrupt)?;
+                tx.prepare_cached(
+                    "INSERT INTO mentor_totals (mentor, period, totals) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![c.mentor.as_str(), t.period.0, json])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Materialized totals for these mentors, and which of them are stale (changed since, or
+    /// depending on "now" and past their validity).
+    pub fn cached_totals(
+        &self,
+        mentors: &[MentorId],
+        now: DateTime<Utc>,
+    ) -> Result<CachedTotals, ServerError> {
+        let mut cached = CachedTotals::default();
+        let now = ts(now);
+        for m in mentors {
+            let state: Option<(i64, i64, Option<String>)> = self
+                .conn
+                .prepare_cached("SELECT changed, computed, valid_until FROM mentor_totals_state WHERE mentor = ?1")?
+                .query_row([m.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            match state {
+                // Never had an event: nothing to count.
+                None => continue,
+                Some((changed, computed, valid_until))
+                    if changed != computed
+                        || valid_until.as_deref().is_some_and(|v| v <= now.as_str()) =>
+                {
+                    cached.stale.push(m.clone());
+                    continue;
+                }
+                Some(_) => {}
+            }
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT totals FROM mentor_totals WHERE mentor = ?1")?;
+            let rows = stmt.query_map([m.as_str()], |r| r.get::<_, String>(0))?;
+            for row in rows {
+                let t: PeriodTotals = serde_json::from_str(&row?).map_err(corrupt)?;
+                cached
+                    .totals
+                    .insert((t.mentor.clone(), t.period.clone()), t);
+            }
+        }
+        Ok(cached)
+    }
+}
+
+/// What `totals_snapshot` read.
+#[derive(Default)]
+pub struct TotalsSnapshot {
+    pub events: Vec<StoredEvent>,
+    pub versions: std::collections::HashMap<MentorId, i64>,
+}
+
+/// One mentor's totals in every period, computed from the snapshot at `version`.
+pub struct ComputedTotals {
+    pub mentor: MentorId,
+    pub version: i64,
+    /// When these totals stop being right by themselves (an event dated in the future becomes
+    /// plausible); `None`: never.
+    pub valid_until: Option<DateTime<Utc>>,
+    pub totals: Vec<PeriodTotals>,
+}
+
+#[derive(Default)]
+pub struct CachedTotals {
+    pub totals: std::collections::BTreeMap<(MentorId, PeriodName), PeriodTotals>,
+    pub stale: Vec<MentorId>,
+}
+
+fn mark_changed(conn: &Connection, mentor: &MentorId) -> Result<(), ServerError> {
+    conn.prepare_cached(
+        "INSERT INTO mentor_totals_state (mentor, changed) VALUES (?1, 1)
+         ON CONFLICT (mentor) DO UPDATE SET changed = changed + 1",
+    )?
+    .execute([mentor.as_str()])?;
+    Ok(())
+}
+
+fn select_events(
+    conn: &Connection,
+    filter: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<StoredEvent>, ServerError> {
+    {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT e.body, e.badge_verified, e.clock_offset_ms, e.set_aside_reason FROM events e {filter}"
+        ))?;
+        let rows = stmt.query_map(params, |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, bool>(1)?,
@@ -506,7 +657,9 @@ impl Db {
         }
         Ok(out)
     }
+}
 
+impl Db {
     /// Registers an organizer; returns her token (`<organizer-id>.<secret>`), stored hashed.
     pub fn add_organizer(
         &self,

@@ -11,5 +11,6 @@ pub mod import;
 pub mod report;
 pub mod roster;
 pub mod storage;
+pub mod totals;
 
 pub use error::ServerError;

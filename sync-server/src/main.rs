@@ -417,7 +417,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 },
         } => {
             let school = school.map(SchoolId::new).transpose()?;
-            let rows = report::hours(&db, school.as_ref(), period.as_deref(), Utc::now())?;
+            let rows = report::hours(&mut db, school.as_ref(), period.as_deref(), Utc::now())?;
             if format == "json" {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {

@@ -3,7 +3,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use pm_shared::{hours_2dp, period_totals, HourCategory, PeriodName, SchoolId};
+use pm_shared::{
+    hours_2dp, period_totals, HourCategory, MentorId, PeriodName, PeriodTotals, ProgramRules,
+    SchoolId,
+};
 use serde::Serialize;
 
 use crate::roster::merged_sessions;
@@ -33,19 +36,49 @@ pub struct HoursRow {
 pub const CSV_HEADER: &str = "mentor_id,mentor_name,school_id,period,hours,days,sessions,open_sessions,needs_review,threshold,eligible,eligible_on,paid_on";
 
 /// Rows for every active mentor (of one school, or all), for `period` (default: the one
-/// containing today in each mentor's school).
+/// containing today in each mentor's school), from materialized totals (see `totals`).
 pub fn hours(
+    db: &mut dyn Storage,
+    school: Option<&SchoolId>,
+    period: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Vec<HoursRow>, ServerError> {
+    let rules = db.rules()?;
+    let ids: Vec<MentorId> = db
+        .mentors(school)?
+        .into_iter()
+        .filter(|m| m.active)
+        .map(|m| m.id)
+        .collect();
+    let totals = crate::totals::current(db, &ids, &rules, now)?;
+    rows(db, school, period, now, &rules, &totals)
+}
+
+/// The same rows, recomputed from the whole event log without any stored totals: the
+/// reference that materialized totals are tested against.
+pub fn hours_recomputed(
     db: &dyn Storage,
     school: Option<&SchoolId>,
     period: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Vec<HoursRow>, ServerError> {
     let rules = db.rules()?;
+    let (sessions, _) = merged_sessions(db, school, &rules, now)?;
+    let totals = period_totals(&sessions, &rules);
+    rows(db, school, period, now, &rules, &totals)
+}
+
+fn rows(
+    db: &dyn Storage,
+    school: Option<&SchoolId>,
+    period: Option<&str>,
+    now: DateTime<Utc>,
+    rules: &ProgramRules,
+    totals: &BTreeMap<(MentorId, PeriodName), PeriodTotals>,
+) -> Result<Vec<HoursRow>, ServerError> {
     let period_name: Option<PeriodName> = period
         .map(|p| rules.periods.period_named(p).map(|p| p.name))
         .transpose()?;
-    let (sessions, _) = merged_sessions(db, school, &rules, now)?;
-    let totals = period_totals(&sessions, &rules);
     let paid = db.paid_on()?;
     let mut school_names = std::collections::HashMap::new();
     let mut rows = Vec::new();

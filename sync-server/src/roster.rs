@@ -29,7 +29,7 @@ pub fn merged_sessions(
 }
 
 pub fn build(
-    db: &dyn Storage,
+    db: &mut dyn Storage,
     school_id: &SchoolId,
     now: DateTime<Utc>,
 ) -> Result<Roster, ServerError> {
@@ -37,7 +37,16 @@ pub fn build(
     let rules = db.rules()?;
     let today = now.with_timezone(&school.time_zone.tz()).date_naive();
     let current_period = rules.periods.period_of(today).name;
-    let (sessions, events) = merged_sessions(db, Some(school_id), &rules, now)?;
+    // Sessionize the school's mentors once, and keep their totals for the reports too.
+    let ids: Vec<_> = db
+        .mentors(Some(school_id))?
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    let snapshot = db.totals_snapshot(&ids)?;
+    let computed = crate::totals::compute(snapshot, &rules, now);
+    db.save_totals(&computed.totals)?;
+    let (sessions, events) = (computed.sessions, computed.accepted);
     let totals = period_totals(&sessions, &rules);
     let mut mentors = Vec::new();
     let mut revoked = Vec::new();

@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use pm_shared::protocol::{StipendPayment, UploadAck, UploadBatch};
 use pm_shared::{Coordinator, KioskId, MentorId, ProgramRules, School, SchoolId};
 
-use crate::db::{Db, MentorRecord, OrganizerScope, StoredEvent};
+use crate::db::{
+    CachedTotals, ComputedTotals, Db, MentorRecord, OrganizerScope, StoredEvent, TotalsSnapshot,
+};
 use crate::ServerError;
 
 pub trait Storage: Send {
@@ -42,6 +44,14 @@ pub trait Storage: Send {
         recorded_by: &str,
         now: DateTime<Utc>,
     ) -> Result<(), ServerError>;
+    /// These mentors' events and the change counters they reflect, consistently.
+    fn totals_snapshot(&mut self, mentors: &[MentorId]) -> Result<TotalsSnapshot, ServerError>;
+    fn save_totals(&mut self, computed: &[ComputedTotals]) -> Result<(), ServerError>;
+    fn cached_totals(
+        &self,
+        mentors: &[MentorId],
+        now: DateTime<Utc>,
+    ) -> Result<CachedTotals, ServerError>;
 }
 
 impl Storage for Db {
@@ -94,5 +104,18 @@ impl Storage for Db {
         now: DateTime<Utc>,
     ) -> Result<(), ServerError> {
         Db::record_stipend(self, payment, recorded_by, now)
+    }
+    fn totals_snapshot(&mut self, mentors: &[MentorId]) -> Result<TotalsSnapshot, ServerError> {
+        Db::totals_snapshot(self, mentors)
+    }
+    fn save_totals(&mut self, computed: &[ComputedTotals]) -> Result<(), ServerError> {
+        Db::save_totals(self, computed)
+    }
+    fn cached_totals(
+        &self,
+        mentors: &[MentorId],
+        now: DateTime<Utc>,
+    ) -> Result<CachedTotals, ServerError> {
+        Db::cached_totals(self, mentors, now)
     }
 }

@@ -274,7 +274,12 @@ fn sigkill_in_the_middle_of_ingest_then_a_resend_stores_every_event_once() {
             }
         })
     };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while site.server_event_count() < 1_000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server stored nothing"
+        );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     server.kill();
