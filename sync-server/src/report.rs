@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use pm_shared::{
     hours_2dp, period_totals, HourCategory, MentorId, PeriodName, PeriodTotals, ProgramRules,
-    SchoolId,
+    School, SchoolId,
 };
 use serde::Serialize;
 
+use crate::db::MentorRecord;
 use crate::roster::merged_sessions;
 use crate::storage::Storage;
 use crate::ServerError;
@@ -44,14 +45,10 @@ pub fn hours(
     now: DateTime<Utc>,
 ) -> Result<Vec<HoursRow>, ServerError> {
     let rules = db.rules()?;
-    let ids: Vec<MentorId> = db
-        .mentors(school)?
-        .into_iter()
-        .filter(|m| m.active)
-        .map(|m| m.id)
-        .collect();
+    let mentors = active_mentors(db, school)?;
+    let ids: Vec<MentorId> = mentors.iter().map(|m| m.id.clone()).collect();
     let totals = crate::totals::current(db, &ids, &rules, now)?;
-    rows(db, school, period, now, &rules, &totals)
+    rows(db, mentors, period, now, &rules, &totals)
 }
 
 /// The same rows, recomputed from the whole event log without any stored totals: the
@@ -65,12 +62,30 @@ pub fn hours_recomputed(
     let rules = db.rules()?;
     let (sessions, _) = merged_sessions(db, school, &rules, now)?;
     let totals = period_totals(&sessions, &rules);
-    rows(db, school, period, now, &rules, &totals)
+    rows(
+        db,
+        active_mentors(db, school)?,
+        period,
+        now,
+        &rules,
+        &totals,
+    )
+}
+
+fn active_mentors(
+    db: &dyn Storage,
+    school: Option<&SchoolId>,
+) -> Result<Vec<MentorRecord>, ServerError> {
+    Ok(db
+        .mentors(school)?
+        .into_iter()
+        .filter(|m| m.active)
+        .collect())
 }
 
 fn rows(
     db: &dyn Storage,
-    school: Option<&SchoolId>,
+    mentors: Vec<MentorRecord>,
     period: Option<&str>,
     now: DateTime<Utc>,
     rules: &ProgramRules,
@@ -80,24 +95,20 @@ fn rows(
         .map(|p| rules.periods.period_named(p).map(|p| p.name))
         .transpose()?;
     let paid = db.paid_on()?;
-    let mut school_names = std::collections::HashMap::new();
+    let mut schools: std::collections::HashMap<SchoolId, School> = std::collections::HashMap::new();
     let mut rows = Vec::new();
-    for m in db.mentors(school)? {
-        if !m.active {
+    for m in mentors {
+        if !schools.contains_key(&m.school) {
+            schools.insert(m.school.clone(), db.school(&m.school)?);
+        }
+        let Some(school) = schools.get(&m.school) else {
             continue;
-        }
-        if !school_names.contains_key(&m.school) {
-            let school = db.school(&m.school)?;
-            school_names.insert(m.school.clone(), school.name);
-        }
+        };
         let period = match &period_name {
             Some(p) => p.clone(),
             None => {
-                let zone = db.school(&m.school)?.time_zone;
-                rules
-                    .periods
-                    .period_of(now.with_timezone(&zone.tz()).date_naive())
-                    .name
+                let today = now.with_timezone(&school.time_zone.tz()).date_naive();
+                rules.periods.period_of(today).name
             }
         };
         let t = totals.get(&(m.id.clone(), period.clone()));
@@ -119,7 +130,7 @@ fn rows(
             mentor_id: m.id.to_string(),
             mentor_name: m.name,
             school_id: m.school.to_string(),
-            school_name: school_names.get(&m.school).cloned().unwrap_or_default(),
+            school_name: school.name.clone(),
             period: period.0,
             hours: format!("{:.2}", t.map(|t| t.stipend_hours()).unwrap_or(0.0)),
             days: t.map(|t| t.days).unwrap_or(0),

@@ -102,4 +102,24 @@ fn mentor_import_reports_the_broken_line_and_imports_nothing() {
     site.server(&["mentor", "deactivate", "M-2"]);
     let report = site.server(&["report", "hours", "--format", "csv"]);
     assert!(!report.contains("M-2,"), "{report}");
+    site.server(&[
+        "school",
+        "add",
+        "--id",
+        "jefferson",
+        "--name",
+        "Jefferson",
+        "--timezone",
+        "America/Chicago",
+    ]);
+    site.server(&["mentor", "move", "M-3", "--school", "jefferson"]);
+    let report = site.server(&[
+        "report",
+        "hours",
+        "--format",
+        "csv",
+        "--school",
+        "jefferson",
+    ]);
+    assert!(report.contains("M-3,Rosa Díaz,jefferson,"), "{report}");
 }

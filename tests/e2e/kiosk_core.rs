@@ -57,14 +57,7 @@ fn a_morning_replayed_then_synced() {
     );
     site.kiosk_ok("kiosk-a", &["sync", "--once"]);
     assert_eq!(site.server_event_count(), 3);
-    let report = site.server(&[
-        "report",
-        "hours",
-        "--format",
-        "csv",
-        "--period",
-        "2026-fall",
-    ]);
+    let report = site.hours_csv("2026-fall");
     assert!(
         report.contains("M-1,María López,lincoln,2026-fall,2.00,1,1,0,0,100.00,false,,"),
         "{report}"
@@ -136,14 +129,7 @@ fn server_down_for_the_whole_replay_then_one_sync_delivers_everything_once() {
     let second = site.kiosk_ok("kiosk-a", &["sync", "--once"]);
     assert!(second.contains("0 stored"), "{second}");
     assert_eq!(site.server_event_count(), 30);
-    let report = site.server(&[
-        "report",
-        "hours",
-        "--format",
-        "csv",
-        "--period",
-        "2026-fall",
-    ]);
+    let report = site.hours_csv("2026-fall");
     for mentor in ["M-1", "M-2", "M-3"] {
         assert!(
             report
@@ -394,14 +380,7 @@ fn a_kiosk_restored_from_an_old_copy_starts_a_new_series_and_loses_nothing() {
     );
     let again = site.kiosk_ok("kiosk-a", &["sync", "--once"]);
     assert!(again.contains("0 stored"), "{again}");
-    let report = site.server(&[
-        "report",
-        "hours",
-        "--format",
-        "csv",
-        "--period",
-        "2026-fall",
-    ]);
+    let report = site.hours_csv("2026-fall");
     for mentor in ["M-1", "M-2", "M-3"] {
         assert!(
             report

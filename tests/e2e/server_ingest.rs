@@ -75,14 +75,7 @@ fn the_same_batch_three_times_is_stored_once() {
         "{acks:?}"
     );
     assert_eq!(site.server_event_count(), 2);
-    let report = site.server(&[
-        "report",
-        "hours",
-        "--format",
-        "csv",
-        "--period",
-        "2026-fall",
-    ]);
+    let report = site.hours_csv("2026-fall");
     assert!(
         report.contains("M-1,María López,lincoln,2026-fall,2.00,"),
         "{report}"
@@ -203,14 +196,7 @@ fn unverifiable_scans_are_set_aside_not_counted() {
         2,
         "kept for review, never dropped"
     );
-    let report = site.server(&[
-        "report",
-        "hours",
-        "--format",
-        "csv",
-        "--period",
-        "2026-fall",
-    ]);
+    let report = site.hours_csv("2026-fall");
     assert!(
         report.contains("M-1,María López,lincoln,2026-fall,0.00,"),
         "{report}"

@@ -83,6 +83,11 @@ impl Site {
         ok("sync-server", &all, self.dir.path())
     }
 
+    /// The hours report for a period, as CSV.
+    pub fn hours_csv(&self, period: &str) -> String {
+        self.server(&["report", "hours", "--format", "csv", "--period", period])
+    }
+
     /// Registers a kiosk; returns its token.
     pub fn add_kiosk(&self, name: &str) -> String {
         let out = self.server(&["kiosk", "add", "--school", "lincoln", "--name", name]);
