@@ -123,3 +123,56 @@ fn mentor_import_reports_the_broken_line_and_imports_nothing() {
     ]);
     assert!(report.contains("M-3,Rosa Díaz,jefferson,"), "{report}");
 }
+
+#[test]
+fn program_rules_are_settings() {
+    let site = e2e_tests::Site::new();
+    let out = site.server(&[
+        "program",
+        "set",
+        "--periods",
+        "years",
+        "--threshold",
+        "200",
+        "--cap-hours",
+        "6",
+        "--counting",
+        "classroom,training",
+    ]);
+    assert!(
+        out.contains("\"stipend_threshold_hours\": 200.0") && out.contains("school_years"),
+        "{out}"
+    );
+    let report = site.server(&[
+        "report",
+        "hours",
+        "--format",
+        "csv",
+        "--period",
+        "2026-year",
+    ]);
+    assert!(
+        report.contains(",2026-year,0.00,0,0,0,0,200.00,false,,"),
+        "{report}"
+    );
+    let bad = e2e_tests::run(
+        "sync-server",
+        &[
+            "--db",
+            "server.db",
+            "program",
+            "set",
+            "--counting",
+            "classroom,naps",
+        ],
+        site.dir.path(),
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown hour category"));
+    let bad = e2e_tests::run(
+        "sync-server",
+        &["--db", "server.db", "program", "set", "--threshold", "-5"],
+        site.dir.path(),
+    );
+    assert!(!bad.status.success());
+}

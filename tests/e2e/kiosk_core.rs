@@ -428,6 +428,24 @@ fn a_mentor_checked_in_at_one_kiosk_is_checked_out_at_the_other() {
         outcomes(&site.kiosk_ok("kiosk-b", &["replay", &b])),
         [expected]
     );
+    // On the server, the two kiosks' events pair into one counted session.
+    site.kiosk_ok("kiosk-b", &["sync", "--once"]);
+    let report = site.server(&["report", "hours", "--format", "csv"]);
+    let row = report
+        .lines()
+        .find(|l| l.starts_with("M-1,"))
+        .unwrap_or_default()
+        .to_owned();
+    let fields: Vec<&str> = row.split(',').collect();
+    if same_day {
+        assert_eq!(
+            (fields[4], fields[6], fields[7]),
+            ("1.48", "1", "0"),
+            "{report}"
+        );
+    } else {
+        assert_eq!(fields[7], "1", "{report}");
+    }
 }
 
 #[test]
