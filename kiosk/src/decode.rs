@@ -1,10 +1,16 @@
-//! QR decoding of camera frames and image files. Every decode is guarded: rqrr has been seen to
-//! panic on real photos, and a camera frame must never take the kiosk down.
+//! QR decoding of camera frames and image files.
+//!
+//! rqrr first, on the frame as it is; frames it cannot read get a few general retries that help
+//! with what a webcam in a dim parent room sees: local (adaptive) binarization for uneven light
+//! and glare, a half-size copy for noisy or blurred large frames, a double-size copy for codes
+//! held far away, and an inverted copy. Every decode is guarded: rqrr has been seen to panic on
+//! real photos, and a camera frame must never take the kiosk down.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use image::imageops::FilterType;
 use image::GrayImage;
 
 use crate::KioskError;
@@ -12,8 +18,8 @@ use crate::KioskError;
 /// How many decodes panicked inside the decoder and were contained (for the health screen).
 pub static DECODER_PANICS: AtomicU64 = AtomicU64::new(0);
 
-/// Every QR text found in a grayscale frame, in the decoder's order.
-pub fn decode_frame(frame: &GrayImage) -> Vec<String> {
+/// rqrr alone on the frame as it is: the baseline the pipeline is measured against.
+pub fn decode_plain(frame: &GrayImage) -> Vec<String> {
     let attempt = catch_unwind(AssertUnwindSafe(|| {
         let mut prepared = rqrr::PreparedImage::prepare(frame.clone());
         prepared
@@ -28,23 +34,115 @@ pub fn decode_frame(frame: &GrayImage) -> Vec<String> {
     })
 }
 
+/// rxing (a Rust port of ZXing) with its hybrid binarizer, trying harder: the second decoder,
+/// for frames the rqrr passes cannot read.
+pub fn decode_rxing(frame: &GrayImage) -> Vec<String> {
+    use rxing::common::HybridBinarizer;
+    use rxing::qrcode::QRCodeReader;
+    use rxing::{BinaryBitmap, DecodeHints, ImmutableReader, Luma8LuminanceSource};
+    let attempt = catch_unwind(AssertUnwindSafe(|| {
+        let (w, h) = frame.dimensions();
+        let hints = DecodeHints {
+            TryHarder: Some(true),
+            ..Default::default()
+        };
+        let source = Luma8LuminanceSource::new(frame.as_raw().clone(), w, h);
+        let mut bitmap = BinaryBitmap::new(HybridBinarizer::new(source));
+        QRCodeReader::new()
+            .immutable_decode_with_hints(&mut bitmap, &hints)
+            .map(|r| vec![r.getText().to_owned()])
+            .unwrap_or_default()
+    }));
+    attempt.unwrap_or_else(|_| {
+        DECODER_PANICS.fetch_add(1, Ordering::Relaxed);
+        Vec::new()
+    })
+}
+
+/// Every QR text found in a grayscale frame: the first pass that reads anything wins.
+pub fn decode_frame(frame: &GrayImage) -> Vec<String> {
+    let found = decode_plain(frame);
+    if !found.is_empty() {
+        return found;
+    }
+    let binarized = adaptive_binarize(frame);
+    let found = decode_plain(&binarized);
+    if !found.is_empty() {
+        return found;
+    }
+    let (w, h) = frame.dimensions();
+    if w.min(h) >= 480 {
+        let half = image::imageops::resize(frame, w / 2, h / 2, FilterType::Triangle);
+        let found = decode_plain(&half);
+        if !found.is_empty() {
+            return found;
+        }
+        let found = decode_plain(&adaptive_binarize(&half));
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    if w.max(h) <= 1280 {
+        let double = image::imageops::resize(frame, w * 2, h * 2, FilterType::Triangle);
+        let found = decode_plain(&adaptive_binarize(&double));
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    let found = decode_rxing(frame);
+    if !found.is_empty() {
+        return found;
+    }
+    let mut inverted = frame.clone();
+    image::imageops::invert(&mut inverted);
+    decode_plain(&inverted)
+}
+
+/// Black where a pixel is darker than the mean of its neighbourhood (about 1/8 of the frame's
+/// shorter side) by a small margin, white elsewhere: uneven light and glare stop mattering.
+pub fn adaptive_binarize(frame: &GrayImage) -> GrayImage {
+    let (w, h) = frame.dimensions();
+    let (wu, hu) = (w as usize, h as usize);
+    // Integral image, one row and column of zeros in front.
+    let mut integral = vec![0u64; (wu + 1) * (hu + 1)];
+    for y in 0..hu {
+        let mut row = 0u64;
+        for x in 0..wu {
+            row += u64::from(frame.get_pixel(x as u32, y as u32).0[0]);
+            integral[(y + 1) * (wu + 1) + x + 1] = integral[y * (wu + 1) + x + 1] + row;
+        }
+    }
+    let radius = (w.min(h) as usize / 16).max(4);
+    let mut out = GrayImage::new(w, h);
+    for y in 0..hu {
+        let (y0, y1) = (y.saturating_sub(radius), (y + radius + 1).min(hu));
+        for x in 0..wu {
+            let (x0, x1) = (x.saturating_sub(radius), (x + radius + 1).min(wu));
+            let sum = integral[y1 * (wu + 1) + x1] + integral[y0 * (wu + 1) + x0]
+                - integral[y0 * (wu + 1) + x1]
+                - integral[y1 * (wu + 1) + x0];
+            let count = ((x1 - x0) * (y1 - y0)) as u64;
+            let value = u64::from(frame.get_pixel(x as u32, y as u32).0[0]);
+            // 7/8 of the local mean: a pixel must be clearly darker to count as a module.
+            let black = value * count * 8 < sum * 7;
+            out.put_pixel(x as u32, y as u32, image::Luma([if black { 0 } else { 255 }]));
+        }
+    }
+    out
+}
+
 /// Loads an image file as a grayscale frame.
 pub fn load_frame(path: &Path) -> Result<GrayImage, KioskError> {
+    let err = |e: &dyn std::fmt::Display| KioskError::Image {
+        path: path.display().to_string(),
+        why: e.to_string(),
+    };
     let image = image::ImageReader::open(path)
-        .map_err(|e| KioskError::Image {
-            path: path.display().to_string(),
-            why: e.to_string(),
-        })?
+        .map_err(|e| err(&e))?
         .with_guessed_format()
-        .map_err(|e| KioskError::Image {
-            path: path.display().to_string(),
-            why: e.to_string(),
-        })?
+        .map_err(|e| err(&e))?
         .decode()
-        .map_err(|e| KioskError::Image {
-            path: path.display().to_string(),
-            why: e.to_string(),
-        })?;
+        .map_err(|e| err(&e))?;
     Ok(image.to_luma8())
 }
 
