@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use kiosk::decode::{decode_frame, decode_plain, decode_rxing, load_frame};
+use kiosk::decode::{
+    decode_frame, decode_frame_traced, decode_plain, decode_rxing, load_frame, PASSES,
+};
 
 struct Tally {
     name: &'static str,
@@ -18,7 +20,9 @@ struct Tally {
 fn photos(root: &Path) -> Vec<(PathBuf, String)> {
     let mut out = Vec::new();
     for set in ["set-1", "set-2", "set-3"] {
-        let Ok(entries) = std::fs::read_dir(root.join(set)) else { continue };
+        let Ok(entries) = std::fs::read_dir(root.join(set)) else {
+            continue;
+        };
         let mut paths: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "png" || x == "jpg"))
@@ -41,20 +45,51 @@ fn main() {
         return;
     }
     let mut tallies = [
-        (Tally { name: "plain rqrr", right: 0, wrong: 0, millis: vec![] }, decode_plain as fn(&image::GrayImage) -> Vec<String>),
-        (Tally { name: "rxing alone", right: 0, wrong: 0, millis: vec![] }, decode_rxing),
-        (Tally { name: "kiosk pipeline", right: 0, wrong: 0, millis: vec![] }, decode_frame),
+        (
+            Tally {
+                name: "plain rqrr",
+                right: 0,
+                wrong: 0,
+                millis: vec![],
+            },
+            decode_plain as fn(&image::GrayImage) -> Vec<String>,
+        ),
+        (
+            Tally {
+                name: "rxing alone",
+                right: 0,
+                wrong: 0,
+                millis: vec![],
+            },
+            decode_rxing,
+        ),
+        (
+            Tally {
+                name: "kiosk pipeline",
+                right: 0,
+                wrong: 0,
+                millis: vec![],
+            },
+            decode_frame,
+        ),
     ];
     let verbose = std::env::var("PM_BENCH_VERBOSE").is_ok();
+    let mut contributions = [0usize; PASSES.len()];
     for (path, expected) in &photos {
         let frame = load_frame(path).expect("photo");
+        if let Some((pass, _)) = decode_frame_traced(&frame) {
+            contributions[pass] += 1;
+        }
         for (tally, decode) in tallies.iter_mut() {
             let t = Instant::now();
             let texts = decode(&frame);
             tally.millis.push(t.elapsed().as_secs_f64() * 1000.0);
             match texts.first() {
                 // The expected texts were saved with LF line ends; codes may carry CRLF.
-                Some(text) if text.replace("\r\n", "\n").trim_end() == expected.replace("\r\n", "\n").trim_end() => {
+                Some(text)
+                    if text.replace("\r\n", "\n").trim_end()
+                        == expected.replace("\r\n", "\n").trim_end() =>
+                {
                     tally.right += 1
                 }
                 Some(text) => {
@@ -84,5 +119,11 @@ fn main() {
             pct(0.5),
             pct(0.95)
         );
+    }
+    println!();
+    println!("| kiosk pipeline pass | photos it read first |");
+    println!("|---|---|");
+    for (name, n) in PASSES.iter().zip(contributions) {
+        println!("| {name} | {n} |");
     }
 }

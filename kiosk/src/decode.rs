@@ -1,10 +1,11 @@
 //! QR decoding of camera frames and image files.
 //!
-//! rqrr first, on the frame as it is; frames it cannot read get a few general retries that help
-//! with what a webcam in a dim parent room sees: local (adaptive) binarization for uneven light
-//! and glare, a half-size copy for noisy or blurred large frames, a double-size copy for codes
-//! held far away, and an inverted copy. Every decode is guarded: rqrr has been seen to panic on
-//! real photos, and a camera frame must never take the kiosk down.
+//! rqrr first, on the frame as it is; frames it cannot read get general retries for what a
+//! webcam in a dim parent room sees: local (adaptive) binarization for uneven light and glare,
+//! a double-size copy for codes held far away, then rxing (a port of ZXing, with its hybrid
+//! binarizer and finder search) as a second decoder, and an inverted copy. BENCHMARKS.md says
+//! what each pass contributes on real photos. Every decode is guarded: rqrr has been seen to
+//! panic on real photos, and a camera frame must never take the kiosk down.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -59,43 +60,50 @@ pub fn decode_rxing(frame: &GrayImage) -> Vec<String> {
     })
 }
 
-/// Every QR text found in a grayscale frame: the first pass that reads anything wins.
+/// The decode passes, in the order they are tried; the first that reads anything wins.
+pub const PASSES: [&str; 5] = [
+    "rqrr",
+    "rqrr, adaptive binarization",
+    "rqrr, double size, adaptive",
+    "rxing",
+    "rqrr, inverted",
+];
+
+/// Every QR text found in a grayscale frame.
 pub fn decode_frame(frame: &GrayImage) -> Vec<String> {
-    let found = decode_plain(frame);
-    if !found.is_empty() {
-        return found;
-    }
-    let binarized = adaptive_binarize(frame);
-    let found = decode_plain(&binarized);
-    if !found.is_empty() {
-        return found;
-    }
+    decode_frame_traced(frame)
+        .map(|(_, texts)| texts)
+        .unwrap_or_default()
+}
+
+/// Like [`decode_frame`], and which of [`PASSES`] read it.
+pub fn decode_frame_traced(frame: &GrayImage) -> Option<(usize, Vec<String>)> {
     let (w, h) = frame.dimensions();
-    if w.min(h) >= 480 {
-        let half = image::imageops::resize(frame, w / 2, h / 2, FilterType::Triangle);
-        let found = decode_plain(&half);
-        if !found.is_empty() {
-            return found;
-        }
-        let found = decode_plain(&adaptive_binarize(&half));
-        if !found.is_empty() {
-            return found;
-        }
-    }
-    if w.max(h) <= 1280 {
-        let double = image::imageops::resize(frame, w * 2, h * 2, FilterType::Triangle);
-        let found = decode_plain(&adaptive_binarize(&double));
-        if !found.is_empty() {
-            return found;
-        }
-    }
-    let found = decode_rxing(frame);
-    if !found.is_empty() {
-        return found;
-    }
-    let mut inverted = frame.clone();
-    image::imageops::invert(&mut inverted);
-    decode_plain(&inverted)
+    // Up to 1280 px: a far-away code gets more pixels per module at double size.
+    // (Half-size passes were tried and read none of the real photos that these did not.)
+    let small = w.max(h) <= 1280;
+    let passes: [&dyn Fn() -> Vec<String>; 5] = [
+        &|| decode_plain(frame),
+        &|| decode_plain(&adaptive_binarize(frame)),
+        &|| {
+            if small {
+                let double = image::imageops::resize(frame, w * 2, h * 2, FilterType::Triangle);
+                decode_plain(&adaptive_binarize(&double))
+            } else {
+                Vec::new()
+            }
+        },
+        &|| decode_rxing(frame),
+        &|| {
+            let mut inverted = frame.clone();
+            image::imageops::invert(&mut inverted);
+            decode_plain(&inverted)
+        },
+    ];
+    passes
+        .iter()
+        .enumerate()
+        .find_map(|(i, pass)| Some(pass()).filter(|t| !t.is_empty()).map(|t| (i, t)))
 }
 
 /// Black where a pixel is darker than the mean of its neighbourhood (about 1/8 of the frame's
@@ -125,7 +133,11 @@ pub fn adaptive_binarize(frame: &GrayImage) -> GrayImage {
             let value = u64::from(frame.get_pixel(x as u32, y as u32).0[0]);
             // 7/8 of the local mean: a pixel must be clearly darker to count as a module.
             let black = value * count * 8 < sum * 7;
-            out.put_pixel(x as u32, y as u32, image::Luma([if black { 0 } else { 255 }]));
+            out.put_pixel(
+                x as u32,
+                y as u32,
+                image::Luma([if black { 0 } else { 255 }]),
+            );
         }
     }
     out
