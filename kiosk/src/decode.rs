@@ -78,32 +78,55 @@ pub fn decode_frame(frame: &GrayImage) -> Vec<String> {
 
 /// Like [`decode_frame`], and which of [`PASSES`] read it.
 pub fn decode_frame_traced(frame: &GrayImage) -> Option<(usize, Vec<String>)> {
+    (0..PASSES.len()).find_map(|i| {
+        Some(run_pass(i, frame))
+            .filter(|t| !t.is_empty())
+            .map(|t| (i, t))
+    })
+}
+
+/// Runs one of [`PASSES`] on a frame.
+pub fn run_pass(pass: usize, frame: &GrayImage) -> Vec<String> {
     let (w, h) = frame.dimensions();
-    // Up to 1280 px: a far-away code gets more pixels per module at double size.
-    // (Half-size passes were tried and read none of the real photos that these did not.)
-    let small = w.max(h) <= 1280;
-    let passes: [&dyn Fn() -> Vec<String>; 5] = [
-        &|| decode_plain(frame),
-        &|| decode_plain(&adaptive_binarize(frame)),
-        &|| {
-            if small {
-                let double = image::imageops::resize(frame, w * 2, h * 2, FilterType::Triangle);
-                decode_plain(&adaptive_binarize(&double))
-            } else {
-                Vec::new()
-            }
-        },
-        &|| decode_rxing(frame),
-        &|| {
+    match pass {
+        0 => decode_plain(frame),
+        1 => decode_plain(&adaptive_binarize(frame)),
+        // Up to 1280 px: a far-away code gets more pixels per module at double size.
+        // (Half-size passes were tried and read none of the real photos that these did not.)
+        2 if w.max(h) <= 1280 => {
+            let double = image::imageops::resize(frame, w * 2, h * 2, FilterType::Triangle);
+            decode_plain(&adaptive_binarize(&double))
+        }
+        3 => decode_rxing(frame),
+        4 => {
             let mut inverted = frame.clone();
             image::imageops::invert(&mut inverted);
             decode_plain(&inverted)
-        },
-    ];
-    passes
-        .iter()
-        .enumerate()
-        .find_map(|(i, pass)| Some(pass()).filter(|t| !t.is_empty()).map(|t| (i, t)))
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Decoding for a live camera. A badge held up stays in view for many frames, so each frame
+/// gets plain rqrr plus one of the retries in turn, instead of every retry: an empty frame
+/// (the common case) costs one retry, and a hard-to-read badge is still tried every way within
+/// a few frames.
+#[derive(Debug, Default)]
+pub struct StreamDecoder {
+    frames: usize,
+}
+
+impl StreamDecoder {
+    pub fn decode(&mut self, frame: &GrayImage) -> Vec<String> {
+        let retry = 1 + self.frames % (PASSES.len() - 1);
+        self.frames = self.frames.wrapping_add(1);
+        let found = run_pass(0, frame);
+        if found.is_empty() {
+            run_pass(retry, frame)
+        } else {
+            found
+        }
+    }
 }
 
 /// Black where a pixel is darker than the mean of its neighbourhood (about 1/8 of the frame's
@@ -111,36 +134,38 @@ pub fn decode_frame_traced(frame: &GrayImage) -> Option<(usize, Vec<String>)> {
 pub fn adaptive_binarize(frame: &GrayImage) -> GrayImage {
     let (w, h) = frame.dimensions();
     let (wu, hu) = (w as usize, h as usize);
-    // Integral image, one row and column of zeros in front.
-    let mut integral = vec![0u64; (wu + 1) * (hu + 1)];
+    let pixels = frame.as_raw();
+    // Integral image with a leading row and column of zeros; u32 holds 255 × 4096 × 4096.
+    let stride = wu + 1;
+    let mut integral = vec![0u32; stride * (hu + 1)];
     for y in 0..hu {
-        let mut row = 0u64;
+        let mut row = 0u32;
+        let src = &pixels[y * wu..(y + 1) * wu];
+        let (above, below) = integral.split_at_mut((y + 1) * stride);
+        let above = &above[y * stride..];
         for x in 0..wu {
-            row += u64::from(frame.get_pixel(x as u32, y as u32).0[0]);
-            integral[(y + 1) * (wu + 1) + x + 1] = integral[y * (wu + 1) + x + 1] + row;
+            row += u32::from(src[x]);
+            below[x + 1] = above[x + 1] + row;
         }
     }
     let radius = (w.min(h) as usize / 16).max(4);
-    let mut out = GrayImage::new(w, h);
+    let mut out = vec![255u8; wu * hu];
     for y in 0..hu {
         let (y0, y1) = (y.saturating_sub(radius), (y + radius + 1).min(hu));
+        let (top, bottom) = (&integral[y0 * stride..], &integral[y1 * stride..]);
+        let src = &pixels[y * wu..(y + 1) * wu];
+        let dst = &mut out[y * wu..(y + 1) * wu];
         for x in 0..wu {
             let (x0, x1) = (x.saturating_sub(radius), (x + radius + 1).min(wu));
-            let sum = integral[y1 * (wu + 1) + x1] + integral[y0 * (wu + 1) + x0]
-                - integral[y0 * (wu + 1) + x1]
-                - integral[y1 * (wu + 1) + x0];
+            let sum = u64::from(bottom[x1] + top[x0] - top[x1] - bottom[x0]);
             let count = ((x1 - x0) * (y1 - y0)) as u64;
-            let value = u64::from(frame.get_pixel(x as u32, y as u32).0[0]);
             // 7/8 of the local mean: a pixel must be clearly darker to count as a module.
-            let black = value * count * 8 < sum * 7;
-            out.put_pixel(
-                x as u32,
-                y as u32,
-                image::Luma([if black { 0 } else { 255 }]),
-            );
+            if u64::from(src[x]) * count * 8 < sum * 7 {
+                dst[x] = 0;
+            }
         }
     }
-    out
+    GrayImage::from_raw(w, h, out).unwrap_or_else(|| GrayImage::new(w, h))
 }
 
 /// Loads an image file as a grayscale frame.

@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod capture;
 pub mod config;
 pub mod decode;
 pub mod engine;
