@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   build-essential   # C compiler for bundled SQLite and ring (rustls)
   pkg-config
+  libclang-dev      # nokhwa's V4L2 bindings are generated with bindgen at build time
   chromium          # the organizer page's end-to-end test renders it headless
 )
 

@@ -122,7 +122,7 @@ fn main() {
         let first_readable = 8;
         let (tx, rx) = mpsc::channel();
         let scanner = Scanner::start(
-            Box::new(RecordedFrames::new(frames, 15.0, false)),
+            move || Box::new(RecordedFrames::new(frames, 15.0, false)),
             move |s| {
                 let _ = tx.send(s);
             },

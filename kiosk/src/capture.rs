@@ -32,8 +32,9 @@ pub enum SourceError {
     Finished,
 }
 
-/// Where frames come from. `next_frame` blocks until the next frame is due.
-pub trait FrameSource: Send {
+/// Where frames come from. `next_frame` blocks until the next frame is due. Sources need not be
+/// `Send` (a nokhwa camera is not): the scanner makes its source on the capture thread.
+pub trait FrameSource {
     fn next_frame(&mut self) -> Result<Frame, SourceError>;
 }
 
@@ -136,10 +137,11 @@ pub struct Scanner {
 }
 
 impl Scanner {
-    /// Starts capturing from `source`; `on_sighting` is called on the decode thread for every
-    /// frame with a code in it (the caller applies the repeat window, via the engine).
+    /// Starts capturing from the source `make_source` makes (on the capture thread);
+    /// `on_sighting` is called on the decode thread for every frame with a code in it (the
+    /// caller applies the repeat window, via the engine).
     pub fn start(
-        mut source: Box<dyn FrameSource>,
+        make_source: impl FnOnce() -> Box<dyn FrameSource> + Send + 'static,
         on_sighting: impl Fn(Sighting) + Send + 'static,
     ) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
@@ -151,6 +153,7 @@ impl Scanner {
         let capture = {
             let (stop, slot, stats) = (stop.clone(), slot.clone(), stats.clone());
             std::thread::spawn(move || {
+                let mut source = make_source();
                 while !stop.load(Ordering::Relaxed) {
                     match source.next_frame() {
                         Ok(frame) => {
@@ -226,6 +229,120 @@ impl Drop for Scanner {
         self.slot.ready.notify_all();
         for t in self.threads.drain(..) {
             let _ = t.join();
+        }
+    }
+}
+
+/// Which camera to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CameraChoice {
+    Index(u32),
+    /// The first camera whose name contains this text.
+    Name(String),
+}
+
+#[cfg(feature = "camera")]
+pub use webcam::{list_cameras, Webcam};
+
+#[cfg(feature = "camera")]
+mod webcam {
+    use std::time::{Duration, Instant};
+
+    use image::GrayImage;
+    use nokhwa::pixel_format::LumaFormat;
+    use nokhwa::utils::{
+        ApiBackend, CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType,
+        Resolution,
+    };
+
+    use super::{CameraChoice, Frame, FrameSource, SourceError};
+
+    /// The cameras the system reports: (index, name). Empty, not an error, with none attached.
+    pub fn list_cameras() -> Vec<(u32, String)> {
+        nokhwa::query(ApiBackend::Auto)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|info| match info.index() {
+                CameraIndex::Index(i) => Some((*i, info.human_name())),
+                CameraIndex::String(_) => None,
+            })
+            .collect()
+    }
+
+    /// A webcam through nokhwa: 640×480 MJPEG where offered. It opens the camera lazily, says
+    /// "no camera" while there is none, and reopens it (at most once a second) after it is
+    /// unplugged.
+    pub struct Webcam {
+        choice: CameraChoice,
+        camera: Option<nokhwa::Camera>,
+        last_attempt: Option<Instant>,
+    }
+
+    impl Webcam {
+        pub fn new(choice: CameraChoice) -> Self {
+            Self {
+                choice,
+                camera: None,
+                last_attempt: None,
+            }
+        }
+
+        fn open(&mut self) -> Result<(), SourceError> {
+            if self
+                .last_attempt
+                .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+            {
+                return Err(SourceError::NoCamera);
+            }
+            self.last_attempt = Some(Instant::now());
+            let cameras = list_cameras();
+            let index = match &self.choice {
+                CameraChoice::Index(i) => cameras.iter().find(|(c, _)| c == i).map(|(c, _)| *c),
+                CameraChoice::Name(n) => cameras
+                    .iter()
+                    .find(|(_, name)| name.to_lowercase().contains(&n.to_lowercase()))
+                    .map(|(c, _)| *c),
+            }
+            .ok_or(SourceError::NoCamera)?;
+            let wanted = CameraFormat::new(Resolution::new(640, 480), FrameFormat::MJPEG, 30);
+            let format = RequestedFormat::new::<LumaFormat>(RequestedFormatType::Closest(wanted));
+            let mut camera = nokhwa::Camera::new(CameraIndex::Index(index), format)
+                .map_err(|e| SourceError::Failed(e.to_string()))?;
+            camera
+                .open_stream()
+                .map_err(|e| SourceError::Failed(e.to_string()))?;
+            self.camera = Some(camera);
+            Ok(())
+        }
+    }
+
+    impl FrameSource for Webcam {
+        fn next_frame(&mut self) -> Result<Frame, SourceError> {
+            if self.camera.is_none() {
+                self.open()?;
+            }
+            let Some(camera) = self.camera.as_mut() else {
+                return Err(SourceError::NoCamera);
+            };
+            let grabbed = camera
+                .frame()
+                .and_then(|buffer| buffer.decode_image::<LumaFormat>());
+            match grabbed {
+                Ok(image) => {
+                    let (w, h) = (image.width(), image.height());
+                    let image = GrayImage::from_raw(w, h, image.into_raw())
+                        .ok_or_else(|| SourceError::Failed("frame of the wrong size".into()))?;
+                    Ok(Frame {
+                        image,
+                        captured: Instant::now(),
+                    })
+                }
+                Err(e) => {
+                    // Unplugged or failed: drop it and reopen on a later call.
+                    self.camera = None;
+                    Err(SourceError::Failed(e.to_string()))
+                }
+            }
         }
     }
 }

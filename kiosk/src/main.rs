@@ -48,6 +48,8 @@ enum Command {
     },
     /// Today's attendance, as the coordinator screen shows it.
     Today,
+    /// Lists the cameras this machine has (index and name).
+    Cameras,
 }
 
 fn engine(data: &std::path::Path) -> anyhow::Result<Engine> {
@@ -117,6 +119,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if failed {
                 bail!("some images could not be read");
             }
+        }
+        Command::Cameras => {
+            #[cfg(feature = "camera")]
+            {
+                let cameras = kiosk::capture::list_cameras();
+                if cameras.is_empty() {
+                    println!("no camera found");
+                }
+                for (index, name) in cameras {
+                    println!("{index}\t{name}");
+                }
+            }
+            #[cfg(not(feature = "camera"))]
+            println!("this kiosk was built without camera support (feature `camera`)");
         }
         Command::Today => {
             let engine = engine(&cli.data)?;

@@ -26,7 +26,7 @@ fn a_badge_moving_into_view_is_sighted() {
     let frames: Vec<GrayImage> = (0..15).map(|i| badge_frame(-200 + 30 * i)).collect();
     let (tx, rx) = mpsc::channel();
     let scanner = Scanner::start(
-        Box::new(RecordedFrames::new(frames, 15.0, false)),
+        move || Box::new(RecordedFrames::new(frames, 15.0, false)),
         move |s| {
             let _ = tx.send(s.text);
         },
@@ -48,7 +48,7 @@ fn a_camera_faster_than_the_decoder_drops_frames_instead_of_queueing() {
     let frames: Vec<GrayImage> = (0..200).map(|i| badge_frame(100 + i % 5)).collect();
     let (tx, rx) = mpsc::channel();
     let scanner = Scanner::start(
-        Box::new(RecordedFrames::new(frames, 10_000.0, false)),
+        move || Box::new(RecordedFrames::new(frames, 10_000.0, false)),
         move |s| {
             let _ = tx.send(s.captured);
         },
@@ -69,7 +69,7 @@ fn a_camera_faster_than_the_decoder_drops_frames_instead_of_queueing() {
 #[test]
 fn no_camera_is_reported_not_fatal() {
     let scanner = Scanner::start(
-        Box::new(RecordedFrames::new(Vec::new(), 15.0, true)),
+        move || Box::new(RecordedFrames::new(Vec::new(), 15.0, true)),
         |_| {},
     );
     std::thread::sleep(Duration::from_millis(200));
@@ -78,4 +78,24 @@ fn no_camera_is_reported_not_fatal() {
         .no_camera
         .load(std::sync::atomic::Ordering::Relaxed));
     drop(scanner); // stops both threads
+}
+
+#[cfg(feature = "camera")]
+#[test]
+fn without_a_camera_the_webcam_says_so_and_nothing_crashes() {
+    use kiosk::capture::{list_cameras, CameraChoice, FrameSource, SourceError, Webcam};
+    if !list_cameras().is_empty() {
+        eprintln!("this machine has a camera: the no-camera path is not exercised here");
+        return;
+    }
+    let mut webcam = Webcam::new(CameraChoice::Index(0));
+    assert_eq!(webcam.next_frame().err(), Some(SourceError::NoCamera));
+    let mut by_name = Webcam::new(CameraChoice::Name("Logitech".into()));
+    assert_eq!(by_name.next_frame().err(), Some(SourceError::NoCamera));
+    let scanner = Scanner::start(|| Box::new(Webcam::new(CameraChoice::Index(0))), |_| {});
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(scanner
+        .stats
+        .no_camera
+        .load(std::sync::atomic::Ordering::Relaxed));
 }
