@@ -110,16 +110,23 @@ fn main() {
     .expect("engine");
     let mut latencies = Vec::new();
     for round in 0..20u32 {
-        // Half a second of empty frames, then the badge held up, at 15 frames per second.
+        // Half a second of empty frames, then the badge slides into view, 40 px a frame, at
+        // 15 frames per second. The first readable frame is the first with the whole code in.
         let text = format!("PM1:M-{round:04}:1:TJAQP3RRLSEAFVD7");
         let code = badge(&text, 5);
+        let quiet = 4 * 5;
         let mut frames: Vec<GrayImage> = (0..8).map(|i| background(round * 100 + i)).collect();
+        let mut first_readable = None;
         for i in 0..15u32 {
+            let x = -i64::from(code.width()) + 40 * i64::from(i);
+            if first_readable.is_none() && x + quiet >= 0 {
+                first_readable = Some(frames.len() as u32);
+            }
             let mut f = background(round * 100 + 50 + i);
-            image::imageops::overlay(&mut f, &code, 150 + i64::from(i), 100);
+            image::imageops::overlay(&mut f, &code, x, 100);
             frames.push(f);
         }
-        let first_readable = 8;
+        let first_readable = first_readable.expect("the badge comes fully into view");
         let (tx, rx) = mpsc::channel();
         let scanner = Scanner::start(
             move || Box::new(RecordedFrames::new(frames, 15.0, false)),
@@ -132,7 +139,7 @@ fn main() {
         let outcome = engine.scan(&sighting.text, Utc::now()).expect("scan");
         let committed = Instant::now();
         assert!(matches!(outcome, ScanOutcome::Recorded(_)));
-        // The first readable frame was due at 8/15 s after the start.
+        // The first readable frame was due first_readable/15 s after the start.
         let first_due = start + Duration::from_secs_f64(f64::from(first_readable) / 15.0);
         latencies.push(
             committed
