@@ -17,6 +17,7 @@ server school add --id demo-school --name "Demo Elementary" --timezone America/C
 server mentor import assets/demo/mentors.csv
 server badges --out "$out/badges"
 token=$(server kiosk add --school demo-school --name "Parent room" | tail -n 1)
+organizer=$(server organizer add --name "Demo organizer" --all | tail -n 1)
 
 port=$(( 20000 + RANDOM % 20000 ))
 "$bin/sync-server" --db "$out/server.db" serve --listen "127.0.0.1:$port" >"$out/server.log" 2>&1 &
@@ -48,4 +49,6 @@ echo; echo "== Coordinator: today =="
 if command -v column >/dev/null; then kiosk today | column -t -s $'\t'; else kiosk today; fi
 echo; echo "== Organizer: hours report (CSV) =="
 server report hours --format csv
-echo; echo "Badges to print: $out/badges/  Databases: $out/server.db, $out/kiosk/kiosk.db"
+echo; echo "Badges to print: $out/badges/badges.html  Databases: $out/server.db, $out/kiosk/kiosk.db"
+echo "Organizer page: run   $bin/sync-server --db $out/server.db serve"
+echo "                then open http://127.0.0.1:8080/#token=$organizer"
