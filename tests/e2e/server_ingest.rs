@@ -671,3 +671,88 @@ fn the_server_speaks_tls_with_a_certificate_and_plain_http_only_on_loopback() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("only on a loopback address"));
 }
+
+#[test]
+fn random_and_hostile_requests_never_get_a_5xx_or_stop_the_server() {
+    let site = Site::new();
+    let server = Server::start(&site);
+    let kiosk = site.add_kiosk("front");
+    let organizer = site.server(&["organizer", "add", "--name", "Ana", "--all"]);
+    let organizer = organizer
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let good = batch_json(
+        kiosk.split('.').next().unwrap_or_default(),
+        "0190a000-0000-7000-8000-00000000aaaa",
+        &[(1, "check_in", "2026-10-05T13:00:00Z")],
+        &badge_hash_of_m1(&site),
+    );
+    // Deterministic garbage: truncations and byte flips of a good batch, and random bytes.
+    let mut bodies: Vec<Vec<u8>> = Vec::new();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for i in 0..120 {
+        let mut b = good.clone().into_bytes();
+        match i % 4 {
+            0 => b.truncate((next() as usize) % b.len()),
+            1 => {
+                for _ in 0..3 {
+                    let at = (next() as usize) % b.len();
+                    b[at] = next() as u8;
+                }
+            }
+            2 => b = (0..(next() % 300)).map(|_| next() as u8).collect(),
+            _ => {
+                let text = String::from_utf8_lossy(&b)
+                    .replace("check_in", ["null", "[]", "{}", "\"\"", "1e999"][i % 5]);
+                b = text.into_bytes();
+            }
+        }
+        bodies.push(b);
+    }
+    let paths = [
+        ("POST", "/api/v1/events", Some(kiosk.as_str())),
+        ("POST", "/api/v1/stipends", Some(organizer.as_str())),
+        ("GET", "/api/v1/roster?since=%00%ff", Some(kiosk.as_str())),
+        (
+            "GET",
+            "/api/v1/reports/hours?format=xml&period=;DROP",
+            Some(organizer.as_str()),
+        ),
+        (
+            "GET",
+            "/api/v1/reports/hours?school=../../etc",
+            Some(organizer.as_str()),
+        ),
+    ];
+    for (i, body) in bodies.iter().enumerate() {
+        let (method, path, token) = paths[i % paths.len()];
+        let (status, response) = http(&server.url, method, path, token, body);
+        assert!(
+            (200..500).contains(&status),
+            "{method} {path} with body #{i} got {status}: {response}"
+        );
+    }
+    // Still up, still correct.
+    let (status, _) = http(
+        &server.url,
+        "POST",
+        "/api/v1/events",
+        Some(&kiosk),
+        good.as_bytes(),
+    );
+    assert_eq!(status, 200);
+    let conn = rusqlite::Connection::open(site.path("server.db")).expect("open");
+    let ok: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .expect("check");
+    assert_eq!(ok, "ok");
+}
