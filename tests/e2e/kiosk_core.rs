@@ -32,13 +32,13 @@ fn a_morning_replayed_then_synced() {
             ("2026-10-05T08:00:20-05:00", "badges/M-1.png"),
             ("2026-10-05T08:03:00-05:00", "badges/M-2.png"),
             ("2026-10-05T10:00:00-05:00", "badges/M-1.png"),
-            ("2026-10-05T10:01:00-05:00", "mentors.csv.png"),
+            ("2026-10-05T10:01:00-05:00", "blank.png"),
         ],
     );
     // A frame with no code in it: a blank image.
-    std::fs::copy(site.path("badges/M-1.png"), site.path("mentors.csv.png")).expect("copy");
-    let blank = kiosk_blank_png();
-    std::fs::write(site.path("mentors.csv.png"), blank).expect("blank");
+    image::GrayImage::from_pixel(200, 200, image::Luma([255]))
+        .save(site.path("blank.png"))
+        .expect("blank frame");
     let out = site.kiosk_ok("kiosk-a", &["replay", &script]);
     assert_eq!(
         outcomes(&out),
@@ -66,22 +66,6 @@ fn a_morning_replayed_then_synced() {
         report.contains("M-2,Ann Lee,lincoln,2026-fall,0.00,0,0,1,1,100.00,false,,"),
         "{report}"
     );
-}
-
-/// A white 200×200 PNG.
-fn kiosk_blank_png() -> Vec<u8> {
-    let img = image_white(200, 200);
-    let mut bytes = Vec::new();
-    img.write_to(
-        &mut std::io::Cursor::new(&mut bytes),
-        image::ImageFormat::Png,
-    )
-    .expect("encode png");
-    bytes
-}
-
-fn image_white(w: u32, h: u32) -> image::GrayImage {
-    image::GrayImage::from_pixel(w, h, image::Luma([255]))
 }
 
 #[test]
