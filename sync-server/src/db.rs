@@ -236,13 +236,7 @@ impl Db {
         let n = self
             .conn
             .execute("UPDATE kiosks SET revoked = 1 WHERE id = ?1", [id.as_str()])?;
-        if n == 0 {
-            return Err(ServerError::NotFound {
-                what: "kiosk",
-                id: id.to_string(),
-            });
-        }
-        Ok(())
+        found(n, "kiosk", id.as_str())
     }
 
     /// The kiosk and its school a bearer token belongs to, if it is valid and not revoked.
@@ -322,13 +316,7 @@ impl Db {
             "UPDATE mentors SET active = ?2 WHERE id = ?1",
             params![id.as_str(), active],
         )?;
-        if n == 0 {
-            return Err(ServerError::NotFound {
-                what: "mentor",
-                id: id.to_string(),
-            });
-        }
-        Ok(())
+        found(n, "mentor", id.as_str())
     }
 
     pub fn move_mentor(&self, id: &MentorId, school: &SchoolId) -> Result<(), ServerError> {
@@ -337,13 +325,7 @@ impl Db {
             "UPDATE mentors SET school = ?2 WHERE id = ?1",
             params![id.as_str(), school.as_str()],
         )?;
-        if n == 0 {
-            return Err(ServerError::NotFound {
-                what: "mentor",
-                id: id.to_string(),
-            });
-        }
-        Ok(())
+        found(n, "mentor", id.as_str())
     }
 
     pub fn mentors(&self, school: Option<&SchoolId>) -> Result<Vec<MentorRecord>, ServerError> {
@@ -616,6 +598,18 @@ pub struct CachedTotals {
     pub stale: Vec<MentorId>,
 }
 
+/// An UPDATE that changed no row named something that does not exist.
+fn found(rows: usize, what: &'static str, id: &str) -> Result<(), ServerError> {
+    if rows == 0 {
+        Err(ServerError::NotFound {
+            what,
+            id: id.to_owned(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
 fn mark_changed(conn: &Connection, mentor: &MentorId) -> Result<(), ServerError> {
     conn.prepare_cached(
         "INSERT INTO mentor_totals_state (mentor, changed) VALUES (?1, 1)
@@ -697,13 +691,7 @@ impl Db {
         let n = self
             .conn
             .execute("UPDATE organizers SET revoked = 1 WHERE name = ?1", [name])?;
-        if n == 0 {
-            return Err(ServerError::NotFound {
-                what: "organizer",
-                id: name.to_owned(),
-            });
-        }
-        Ok(())
+        found(n, "organizer", name)
     }
 
     pub fn authenticate_organizer(&self, token: &str) -> Result<OrganizerScope, ServerError> {

@@ -2,12 +2,12 @@
 
 use std::process::Command;
 
-use e2e_tests::{http, Server, Site};
+use e2e_tests::{http, kiosk_id_of, Server, Site};
 
 /// Two-hour mornings for M-1 on 55 days (110 h: eligible), one open check-in for M-2.
 fn seed(site: &Site, server: &Server) {
     let token = site.add_kiosk("front");
-    let kiosk = token.split('.').next().unwrap_or_default().to_owned();
+    let kiosk = kiosk_id_of(&token);
     let conn = rusqlite::Connection::open(site.path("server.db")).expect("open");
     let hash: String = conn
         .query_row("SELECT hash FROM badges WHERE mentor = 'M-1'", [], |r| {
@@ -90,8 +90,7 @@ fn the_organizer_page_shows_progress_unpaid_and_review_lists() {
     let site = Site::new();
     let server = Server::start(&site);
     seed(&site, &server);
-    let token = site.server(&["organizer", "add", "--name", "Ana", "--school", "lincoln"]);
-    let token = token.lines().last().unwrap_or_default().trim().to_owned();
+    let token = site.add_organizer("Ana", &["--school", "lincoln"]);
     let (status, json) = http(
         &server.url,
         "GET",

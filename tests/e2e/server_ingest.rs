@@ -1,6 +1,6 @@
 //! The sync server's ingest over real HTTP: idempotence, a crash mid-ingest, bad input.
 
-use e2e_tests::{http, Server, Site};
+use e2e_tests::{http, kiosk_id_of, Server, Site};
 
 fn batch_json(kiosk: &str, series: &str, events: &[(u64, &str, &str)], badge_hash: &str) -> String {
     batch_json_for(0, kiosk, series, events, badge_hash)
@@ -45,7 +45,7 @@ fn the_same_batch_three_times_is_stored_once() {
     let site = Site::new();
     let server = Server::start(&site);
     let token = site.add_kiosk("front");
-    let kiosk = token.split('.').next().unwrap_or_default().to_owned();
+    let kiosk = kiosk_id_of(&token);
     let hash = badge_hash_of_m1(&site);
     let series = "0190a000-0000-7000-8000-00000000aaaa";
     let body = batch_json(
@@ -88,8 +88,8 @@ fn bad_requests_get_a_clear_4xx_and_store_nothing() {
     let server = Server::start(&site);
     let token = site.add_kiosk("front");
     let other = site.add_kiosk("back");
-    let kiosk = token.split('.').next().unwrap_or_default().to_owned();
-    let other_kiosk = other.split('.').next().unwrap_or_default().to_owned();
+    let kiosk = kiosk_id_of(&token);
+    let other_kiosk = kiosk_id_of(&other);
     let hash = badge_hash_of_m1(&site);
     let series = "0190a000-0000-7000-8000-00000000aaaa";
     let good = batch_json(
@@ -170,7 +170,7 @@ fn unverifiable_scans_are_set_aside_not_counted() {
     let site = Site::new();
     let server = Server::start(&site);
     let token = site.add_kiosk("front");
-    let kiosk = token.split('.').next().unwrap_or_default().to_owned();
+    let kiosk = kiosk_id_of(&token);
     let series = "0190a000-0000-7000-8000-00000000aaaa";
     let forged = pm_shared::badge_hash("PM1:M-1:1:AAAAAAAAAAAAAAAA");
     let body = batch_json(
@@ -236,7 +236,7 @@ fn sigkill_in_the_middle_of_ingest_then_a_resend_stores_every_event_once() {
     let site = Site::new();
     let server = Server::start(&site);
     let token = site.add_kiosk("front");
-    let kiosk = token.split('.').next().unwrap_or_default().to_owned();
+    let kiosk = kiosk_id_of(&token);
     let hash = badge_hash_of_m1(&site);
     let all = batches(1, &kiosk, 20_000, &hash);
     let url = server.url.clone();
@@ -311,7 +311,7 @@ fn twenty_kiosks_sending_five_thousand_events_each_at_once() {
     let senders: Vec<_> = (0..20u16)
         .map(|i| {
             let token = site.add_kiosk(&format!("kiosk-{i}"));
-            let kiosk = token.split('.').next().unwrap_or_default().to_owned();
+            let kiosk = kiosk_id_of(&token);
             let all = batches(i + 1, &kiosk, 5_000, &hash);
             let url = server.url.clone();
             std::thread::spawn(move || {
@@ -359,15 +359,8 @@ fn organizers_see_only_their_schools_and_record_payments() {
     .expect("csv");
     site.server(&["mentor", "import", "j.csv"]);
     let server = Server::start(&site);
-    let lincoln = site.server(&["organizer", "add", "--name", "Ana", "--school", "lincoln"]);
-    let lincoln = lincoln.lines().last().unwrap_or_default().trim().to_owned();
-    let everyone = site.server(&["organizer", "add", "--name", "Bea", "--all"]);
-    let everyone = everyone
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
+    let lincoln = site.add_organizer("Ana", &["--school", "lincoln"]);
+    let everyone = site.add_organizer("Bea", &["--all"]);
 
     let (status, body) = http(
         &server.url,
@@ -497,7 +490,7 @@ fn an_online_backup_restores_to_the_same_report() {
     let site = Site::new();
     let server = Server::start(&site);
     let token = site.add_kiosk("front");
-    let kiosk = token.split('.').next().unwrap_or_default().to_owned();
+    let kiosk = kiosk_id_of(&token);
     let hash = badge_hash_of_m1(&site);
     for body in batches(1, &kiosk, 1_000, &hash) {
         assert_eq!(
@@ -677,13 +670,7 @@ fn random_and_hostile_requests_never_get_a_5xx_or_stop_the_server() {
     let site = Site::new();
     let server = Server::start(&site);
     let kiosk = site.add_kiosk("front");
-    let organizer = site.server(&["organizer", "add", "--name", "Ana", "--all"]);
-    let organizer = organizer
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
+    let organizer = site.add_organizer("Ana", &["--all"]);
     let good = batch_json(
         kiosk.split('.').next().unwrap_or_default(),
         "0190a000-0000-7000-8000-00000000aaaa",

@@ -41,6 +41,11 @@ pub fn ok(binary: &str, args: &[&str], cwd: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The kiosk id a kiosk token names (`<kiosk-id>.<secret>`).
+pub fn kiosk_id_of(token: &str) -> String {
+    token.split('.').next().unwrap_or_default().to_owned()
+}
+
 /// A workspace: a server database with one school, mentors, badges, and kiosks.
 pub struct Site {
     pub dir: tempfile::TempDir,
@@ -86,6 +91,14 @@ impl Site {
     /// The hours report for a period, as CSV.
     pub fn hours_csv(&self, period: &str) -> String {
         self.server(&["report", "hours", "--format", "csv", "--period", period])
+    }
+
+    /// Registers an organizer (`scope`: `["--all"]` or `["--school", "a,b"]`); returns her token.
+    pub fn add_organizer(&self, name: &str, scope: &[&str]) -> String {
+        let mut args = vec!["organizer", "add", "--name", name];
+        args.extend_from_slice(scope);
+        let out = self.server(&args);
+        out.lines().last().unwrap_or_default().trim().to_owned()
     }
 
     /// Registers a kiosk; returns its token.
