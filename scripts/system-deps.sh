@@ -8,6 +8,8 @@ packages=(
   build-essential   # C compiler for bundled SQLite and ring (rustls)
   pkg-config
   libclang-dev      # nokhwa's V4L2 bindings are generated with bindgen at build time
+  libfontconfig1-dev  # Slint finds fonts through fontconfig
+  fonts-dejavu-core   # at least one font, or Slint cannot draw text
   chromium          # the organizer page's end-to-end test renders it headless
 )
 

@@ -1,0 +1,113 @@
+//! The touchscreen UI's Rust side: fills the `KioskState` global from engine outcomes. The
+//! `.slint` files in `ui/` hold the screens; gettext catalogs in `translations/` are bundled in.
+
+use chrono::{DateTime, Duration, Utc};
+use pm_shared::hours_2dp;
+
+use crate::engine::{Confirmation, Direction, ScanOutcome};
+
+/// The code Slint generates from `ui/app.slint`.
+#[allow(unsafe_code, clippy::all, clippy::unwrap_used)]
+mod generated {
+    slint::include_modules!();
+}
+pub use generated::*;
+
+/// Switches the UI's strings to a language (`en`, `es`); any language without a catalog shows
+/// the English originals.
+pub fn set_language(code: &str) {
+    if slint::select_bundled_translation(code).is_err() {
+        let _ = slint::select_bundled_translation("");
+    }
+}
+
+/// "2 h 0 min", the way a mentor reads her morning.
+pub fn format_duration(d: Duration) -> String {
+    let minutes = d.num_minutes().max(0);
+    format!("{} h {} min", minutes / 60, minutes % 60)
+}
+
+/// Hours with at most one decimal: "62.5", "100".
+pub fn format_hours(d: Duration) -> String {
+    let h = hours_2dp(d);
+    let one = (h * 10.0).round() / 10.0;
+    if one.fract() == 0.0 {
+        format!("{one:.0}")
+    } else {
+        format!("{one:.1}")
+    }
+}
+
+/// The scan screen's header: school, clock, sync state.
+pub fn show_scan(
+    ui: &MainWindow,
+    school: &str,
+    now: DateTime<Utc>,
+    zone: pm_shared::TimeZone,
+    sync_ok: bool,
+    sync_text: &str,
+) {
+    let state = ui.global::<KioskState>();
+    state.set_school_name(school.into());
+    state.set_clock(
+        now.with_timezone(&zone.tz())
+            .format("%-H:%M")
+            .to_string()
+            .into(),
+    );
+    state.set_sync_ok(sync_ok);
+    state.set_sync_text(sync_text.into());
+    state.set_screen(Screen::Scan);
+}
+
+/// Shows what a scan led to: a confirmation in the mentor's language, or a kind rejection in
+/// the kiosk's.
+pub fn show_outcome(ui: &MainWindow, outcome: &ScanOutcome, kiosk_language: &str) {
+    let state = ui.global::<KioskState>();
+    match outcome {
+        ScanOutcome::Recorded(c) | ScanOutcome::Repeat(c) => {
+            set_language(c.language.code());
+            fill_confirmation(&state, c);
+            state.set_screen(Screen::Confirmation);
+        }
+        ScanOutcome::Rejected(r) => {
+            set_language(kiosk_language);
+            state.set_rejection(r.code().into());
+            state.set_screen(Screen::Rejection);
+        }
+    }
+}
+
+fn fill_confirmation(state: &KioskState<'_>, c: &Confirmation) {
+    let name = c.name.clone().unwrap_or_else(|| c.mentor.to_string());
+    state.set_mentor_name(name.into());
+    state.set_checked_in(c.direction == Direction::In);
+    state.set_time(
+        c.at.with_timezone(&c.time_zone.tz())
+            .format("%-H:%M")
+            .to_string()
+            .into(),
+    );
+    state.set_today_hours(format_duration(c.today).into());
+    state.set_period_hours(format_hours(c.period_time).into());
+    state.set_threshold_hours(format_hours(c.threshold).into());
+    let progress = if c.threshold > Duration::zero() {
+        c.period_time.num_milliseconds() as f32 / c.threshold.num_milliseconds() as f32
+    } else {
+        0.0
+    };
+    state.set_progress(progress.clamp(0.0, 1.0));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(format_duration(Duration::minutes(120)), "2 h 0 min");
+        assert_eq!(format_duration(Duration::minutes(95)), "1 h 35 min");
+        assert_eq!(format_hours(Duration::minutes(62 * 60 + 30)), "62.5");
+        assert_eq!(format_hours(Duration::hours(100)), "100");
+    }
+}
