@@ -220,11 +220,9 @@ fn sigkill_during_a_replay_loses_no_shown_scan() {
             "shown but not on disk: {line}"
         );
     }
-    assert!(
-        stored.len() >= 300 && stored.len() <= 301,
-        "{} events stored",
-        stored.len()
-    );
+    // The replay may have committed a few more rows after the 300th line was printed and
+    // before the kill landed; what matters is that nothing shown is missing.
+    assert!(stored.len() >= 300, "{} events stored", stored.len());
 }
 
 #[test]

@@ -238,7 +238,7 @@ fn sigkill_in_the_middle_of_ingest_then_a_resend_stores_every_event_once() {
     let token = site.add_kiosk("front");
     let kiosk = kiosk_id_of(&token);
     let hash = badge_hash_of_m1(&site);
-    let all = batches(1, &kiosk, 20_000, &hash);
+    let all = batches(1, &kiosk, 60_000, &hash);
     let url = server.url.clone();
     let addr = server.listen_addr();
     // Send from another thread; kill the server while it works.
@@ -272,7 +272,7 @@ fn sigkill_in_the_middle_of_ingest_then_a_resend_stores_every_event_once() {
     sender.join().expect("sender");
     let after_crash = site.server_event_count();
     assert!(
-        after_crash < 20_000,
+        after_crash < 60_000,
         "killed mid-ingest ({after_crash} stored)"
     );
 
@@ -287,7 +287,7 @@ fn sigkill_in_the_middle_of_ingest_then_a_resend_stores_every_event_once() {
         );
         assert_eq!(status, 200, "{ack}");
     }
-    assert_eq!(site.server_event_count(), 20_000);
+    assert_eq!(site.server_event_count(), 60_000);
     let conn = rusqlite::Connection::open(site.path("server.db")).expect("open");
     let ok: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
@@ -300,7 +300,7 @@ fn sigkill_in_the_middle_of_ingest_then_a_resend_stores_every_event_once() {
             |r| r.get(0),
         )
         .expect("distinct");
-    assert_eq!(distinct, 20_000);
+    assert_eq!(distinct, 60_000);
 }
 
 #[test]
