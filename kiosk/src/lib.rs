@@ -1,5 +1,5 @@
-//! The kiosk's core: local store, scan engine, decoding, sync client, headless commands.
-//! No UI here: the Slint UI calls the engine; the engine never knows about Slint.
+//! The kiosk: local store, scan engine, capture and decoding, sync client, headless commands,
+//! and the Slint UI (`ui`), which calls the engine; the engine never knows about Slint.
 
 // Slint's generated UI code uses unsafe internally (see `ui`); our own code may not.
 #![deny(unsafe_code)]
