@@ -144,6 +144,16 @@ impl Scanner {
         make_source: impl FnOnce() -> Box<dyn FrameSource> + Send + 'static,
         on_sighting: impl Fn(Sighting) + Send + 'static,
     ) -> Self {
+        Self::start_with_preview(make_source, on_sighting, |_: &Frame| {})
+    }
+
+    /// As [`Scanner::start`], and also shows each captured frame to `on_frame` on the
+    /// capture thread (the UI's preview), before it goes to the decoder.
+    pub fn start_with_preview(
+        make_source: impl FnOnce() -> Box<dyn FrameSource> + Send + 'static,
+        on_sighting: impl Fn(Sighting) + Send + 'static,
+        mut on_frame: impl FnMut(&Frame) + Send + 'static,
+    ) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let slot = Arc::new(Slot {
             frame: Mutex::new((None, false)),
@@ -157,6 +167,7 @@ impl Scanner {
                 while !stop.load(Ordering::Relaxed) {
                     match source.next_frame() {
                         Ok(frame) => {
+                            on_frame(&frame);
                             stats.no_camera.store(false, Ordering::Relaxed);
                             stats.frames.fetch_add(1, Ordering::Relaxed);
                             if let Ok(mut guard) = slot.frame.lock() {

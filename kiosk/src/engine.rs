@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
 use pm_shared::{
-    decide_scan, is_repeat_scan, open_check_ins, sessionize, verify_badge, BadgeVerdict, Event,
+    decide_scan, is_repeat_scan, HourCategory, open_check_ins, sessionize, verify_badge, BadgeVerdict, Event,
     EventId, EventKind, KioskId, Language, MentorId, Observed, ProgramRules, Roster, ScanAction,
     Session, Source, TimeZone,
 };
@@ -194,11 +194,30 @@ impl Engine {
             }
         }
 
+        let source = Source::BadgeScan {
+            generation: claim.generation,
+            provisional,
+            badge_hash: claim.hash,
+        };
+        self.toggle(mentor, source, provisional, at, &rules)
+            .map(ScanOutcome::Recorded)
+    }
+
+    /// Records the mentor's next check-in or check-out by the one toggle rule, from a badge or
+    /// from the coordinator, and returns what to show.
+    fn toggle(
+        &mut self,
+        mentor: MentorId,
+        source: Source,
+        provisional: bool,
+        at: DateTime<Utc>,
+        rules: &ProgramRules,
+    ) -> Result<Confirmation, KioskError> {
         let zone = self.time_zone();
-        let (mut timeline, mut unreflected) = self.timeline(&mentor, at, &rules)?;
-        let sessions = sessionize(&timeline, &rules, at);
+        let (mut timeline, mut unreflected) = self.timeline(&mentor, at, rules)?;
+        let sessions = sessionize(&timeline, rules, at);
         let open = open_check_ins(&sessions, &mentor);
-        let (kind, direction) = match decide_scan(&open, at, zone, &rules) {
+        let (kind, direction) = match decide_scan(&open, at, zone, rules) {
             ScanAction::CheckIn => (EventKind::CheckIn, Direction::In),
             ScanAction::CheckOut { .. } => (EventKind::CheckOut, Direction::Out),
         };
@@ -209,18 +228,140 @@ impl Engine {
             at,
             time_zone: zone,
             kind,
-            source: Source::BadgeScan {
-                generation: claim.generation,
-                provisional,
-                badge_hash: claim.hash,
-            },
+            source,
         })?;
         // The timeline just read plus the new event: no second trip to the database.
         unreflected.insert(event.id);
         timeline.push(Observed::local(event.clone()));
-        let confirmation =
-            self.confirmation(&event, direction, provisional, at, (timeline, unreflected));
-        Ok(ScanOutcome::Recorded(confirmation))
+        Ok(self.confirmation(&event, direction, provisional, at, (timeline, unreflected)))
+    }
+
+    /// What the mentor's next check (badge or coordinator) would record: in or out.
+    pub fn next_direction(
+        &self,
+        mentor: &MentorId,
+        at: DateTime<Utc>,
+    ) -> Result<Direction, KioskError> {
+        let rules = self.rules();
+        let (timeline, _) = self.timeline(mentor, at, &rules)?;
+        let sessions = sessionize(&timeline, &rules, at);
+        let open = open_check_ins(&sessions, mentor);
+        Ok(match decide_scan(&open, at, self.time_zone(), &rules) {
+            ScanAction::CheckIn => Direction::In,
+            ScanAction::CheckOut { .. } => Direction::Out,
+        })
+    }
+
+    /// A coordinator checks a mentor in or out without her badge (forgotten, broken camera).
+    /// The same toggle rule as a scan decides which; the reason is the audit trail.
+    pub fn check_without_badge(
+        &mut self,
+        mentor: &MentorId,
+        coordinator: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Confirmation, KioskError> {
+        let at = to_millis(at);
+        require_audit(coordinator, reason)?;
+        self.refresh_roster()?;
+        if self.roster().and_then(|r| r.mentor(mentor)).is_none() {
+            return Err(KioskError::Invalid(format!(
+                "mentor {mentor} is not in this school's roster"
+            )));
+        }
+        let rules = self.rules();
+        let source = Source::Coordinator {
+            coordinator: coordinator.trim().to_owned(),
+            reason: reason.trim().to_owned(),
+        };
+        self.toggle(mentor.clone(), source, false, at, &rules)
+    }
+
+    /// Closes an open session (a forgotten check-out) at `end`, which must fall after its
+    /// check-in and not in the future.
+    pub fn close_session(
+        &mut self,
+        session: &Session,
+        end: DateTime<Utc>,
+        coordinator: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Event, KioskError> {
+        let (Some(check_in), Some(start)) = (session.opened_by, session.start) else {
+            return Err(KioskError::Invalid(
+                "this session has no check-in to close".into(),
+            ));
+        };
+        let end = to_millis(end);
+        if end <= start || end > at {
+            return Err(KioskError::Invalid(
+                "the check-out time must be after the check-in and not in the future".into(),
+            ));
+        }
+        self.correct(
+            Correction {
+                mentor: session.mentor.clone(),
+                kind: EventKind::CloseSession { check_in, end },
+                coordinator: coordinator.to_owned(),
+                reason: reason.to_owned(),
+            },
+            at,
+        )
+    }
+
+    /// A group session (training, a workshop) for several mentors in one step: one event per
+    /// attendee sharing a group id, committed together or not at all.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_group_session(
+        &mut self,
+        attendees: &[MentorId],
+        category: HourCategory,
+        (start, end): (DateTime<Utc>, DateTime<Utc>),
+        coordinator: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Event>, KioskError> {
+        let at = to_millis(at);
+        require_audit(coordinator, reason)?;
+        if attendees.is_empty() {
+            return Err(KioskError::Invalid(
+                "a group session needs at least one attendee".into(),
+            ));
+        }
+        let (start, end) = (to_millis(start), to_millis(end));
+        if end <= start || end > at || end - start > self.rules().session_cap() {
+            return Err(KioskError::Invalid(
+                "a group session must end after it starts, not in the future, within the session cap"
+                    .into(),
+            ));
+        }
+        let group = new_event_id(at).0;
+        let zone = self.time_zone();
+        let source = Source::Coordinator {
+            coordinator: coordinator.trim().to_owned(),
+            reason: reason.trim().to_owned(),
+        };
+        let mut unique: Vec<&MentorId> = attendees.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let news = unique
+            .into_iter()
+            .map(|mentor| NewEvent {
+                id: new_event_id(at),
+                kiosk: self.kiosk.clone(),
+                mentor: mentor.clone(),
+                at,
+                time_zone: zone,
+                kind: EventKind::AddSession {
+                    category,
+                    start,
+                    end,
+                    group: Some(group),
+                },
+                source: source.clone(),
+            })
+            .collect();
+        self.store.append_all(news)
     }
 
     /// Records a coordinator's correction (a close, a void, an added session, a check-in
@@ -231,11 +372,7 @@ impl Engine {
         at: DateTime<Utc>,
     ) -> Result<Event, KioskError> {
         let at = to_millis(at);
-        if correction.reason.trim().is_empty() || correction.coordinator.trim().is_empty() {
-            return Err(KioskError::Invalid(
-                "a coordinator correction needs the coordinator's name and a reason".into(),
-            ));
-        }
+        require_audit(&correction.coordinator, &correction.reason)?;
         self.store.append(NewEvent {
             id: new_event_id(at),
             kiosk: self.kiosk.clone(),
@@ -359,6 +496,16 @@ impl Engine {
             .filter(|s| s.local_date == today || s.is_open())
             .collect())
     }
+}
+
+/// Every coordinator entry names who made it and why: that is the audit trail.
+fn require_audit(coordinator: &str, reason: &str) -> Result<(), KioskError> {
+    if reason.trim().is_empty() || coordinator.trim().is_empty() {
+        return Err(KioskError::Invalid(
+            "a coordinator correction needs the coordinator's name and a reason".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The real elapsed time of a complete session, whether or not it needs review.

@@ -4,8 +4,10 @@
 // Slint's generated UI code uses unsafe internally (see `ui`); our own code may not.
 #![deny(unsafe_code)]
 
+pub mod app;
 pub mod capture;
 pub mod config;
+pub mod coordinator;
 pub mod decode;
 pub mod engine;
 mod error;

@@ -42,6 +42,11 @@ const MIGRATIONS: &[&str] = &[
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
      );",
+    // 2: the kiosk's own settings (its screen language).
+    "CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+     );",
 ];
 
 /// What is to be recorded; the store numbers it in the kiosk's series.
@@ -162,31 +167,62 @@ impl Store {
     /// Numbers the event in the active series and commits it durably. When this returns, the
     /// event is on disk: only then may anyone be told about it.
     pub fn append(&mut self, new: NewEvent) -> Result<Event, KioskError> {
+        self.append_all(vec![new])?
+            .pop()
+            .ok_or_else(|| corrupt("an append recorded nothing"))
+    }
+
+    /// Records several events in one transaction (a group session): all of them or none.
+    pub fn append_all(&mut self, news: Vec<NewEvent>) -> Result<Vec<Event>, KioskError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (series, sequence): (String, u64) = tx
+        let (series, last): (String, u64) = tx
             .prepare_cached(
-                "SELECT s.id, COALESCE((SELECT MAX(sequence) FROM events e WHERE e.series = s.id), 0) + 1
+                "SELECT s.id, COALESCE((SELECT MAX(sequence) FROM events e WHERE e.series = s.id), 0)
                  FROM series s WHERE s.active = 1",
             )?
             .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        let event = Event {
-            id: new.id,
-            kiosk: new.kiosk,
-            series: series
-                .parse()
-                .map_err(|_| corrupt(format!("series id {series:?}")))?,
-            sequence,
-            mentor: new.mentor,
-            at: new.at,
-            time_zone: new.time_zone,
-            kind: new.kind,
-            source: new.source,
-        };
-        insert_event(&tx, &event)?;
+        let series: SeriesId = series
+            .parse()
+            .map_err(|_| corrupt(format!("series id {series:?}")))?;
+        let mut events = Vec::with_capacity(news.len());
+        for (offset, new) in (1u64..).zip(news) {
+            let event = Event {
+                id: new.id,
+                kiosk: new.kiosk,
+                series,
+                sequence: last + offset,
+                mentor: new.mentor,
+                at: new.at,
+                time_zone: new.time_zone,
+                kind: new.kind,
+                source: new.source,
+            };
+            insert_event(&tx, &event)?;
+            events.push(event);
+        }
         tx.commit()?;
-        Ok(event)
+        Ok(events)
+    }
+
+    /// A kiosk setting (`language`), if set.
+    pub fn setting(&self, key: &str) -> Result<Option<String>, KioskError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    pub fn set_setting(&mut self, key: &str, value: &str) -> Result<(), KioskError> {
+        self.conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = ?2",
+            params![key, value],
+        )?;
+        Ok(())
     }
 
     /// This mentor's events recorded here from `since` on, plus older ones not delivered

@@ -38,26 +38,57 @@ pub fn format_hours(d: Duration) -> String {
     }
 }
 
-/// The scan screen's header: school, clock, sync state.
-pub fn show_scan(
-    ui: &MainWindow,
-    school: &str,
-    now: DateTime<Utc>,
-    zone: pm_shared::TimeZone,
-    sync_ok: bool,
-    sync_text: &str,
-) {
+/// What the header shows: clock, sync health, camera health.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeaderView {
+    pub school: String,
+    pub clock: String,
+    /// ok, offline, never, demo (see `KioskState.sync-state`).
+    pub sync_state: &'static str,
+    pub sync_time: String,
+    pub pending: u64,
+    pub sync_error: String,
+    pub camera_ok: bool,
+}
+
+/// A clock reading as the school reads it: "8:02".
+pub fn local_clock(t: DateTime<Utc>, zone: pm_shared::TimeZone) -> String {
+    t.with_timezone(&zone.tz()).format("%-H:%M").to_string()
+}
+
+/// Fills the header, and moves between the scan and no-camera screens as the camera comes
+/// and goes (the no-camera screen recovers by itself).
+pub fn apply_header(ui: &MainWindow, view: &HeaderView) {
     let state = ui.global::<KioskState>();
-    state.set_school_name(school.into());
-    state.set_clock(
-        now.with_timezone(&zone.tz())
-            .format("%-H:%M")
-            .to_string()
-            .into(),
-    );
-    state.set_sync_ok(sync_ok);
-    state.set_sync_text(sync_text.into());
-    state.set_screen(Screen::Scan);
+    state.set_school_name(view.school.as_str().into());
+    state.set_clock(view.clock.as_str().into());
+    state.set_sync_state(view.sync_state.into());
+    state.set_sync_time(view.sync_time.as_str().into());
+    state.set_sync_pending(i32::try_from(view.pending).unwrap_or(i32::MAX));
+    state.set_sync_error(view.sync_error.as_str().into());
+    state.set_camera_ok(view.camera_ok);
+    match (state.get_screen(), view.camera_ok) {
+        (Screen::Scan, false) => state.set_screen(Screen::NoCamera),
+        (Screen::NoCamera, true) => state.set_screen(Screen::Scan),
+        _ => {}
+    }
+}
+
+/// Back from a confirmation or rejection: to the coordinator's screen if it is open, else to
+/// scanning (or no-camera), in the kiosk's own language.
+pub fn dismiss(ui: &MainWindow) {
+    let state = ui.global::<KioskState>();
+    if !matches!(state.get_screen(), Screen::Confirmation | Screen::Rejection) {
+        return;
+    }
+    set_language(state.get_language().as_str());
+    state.set_screen(if !state.get_coordinator_name().is_empty() {
+        Screen::Coordinator
+    } else if state.get_camera_ok() {
+        Screen::Scan
+    } else {
+        Screen::NoCamera
+    });
 }
 
 /// Shows what a scan led to: a confirmation in the mentor's language, or a kind rejection in
@@ -68,6 +99,7 @@ pub fn show_outcome(ui: &MainWindow, outcome: &ScanOutcome, kiosk_language: &str
         ScanOutcome::Recorded(c) | ScanOutcome::Repeat(c) => {
             set_language(c.language.code());
             fill_confirmation(&state, c);
+            state.set_provisional(c.provisional);
             state.set_screen(Screen::Confirmation);
         }
         ScanOutcome::Rejected(r) => {
@@ -82,12 +114,7 @@ fn fill_confirmation(state: &KioskState<'_>, c: &Confirmation) {
     let name = c.name.clone().unwrap_or_else(|| c.mentor.to_string());
     state.set_mentor_name(name.into());
     state.set_checked_in(c.direction == Direction::In);
-    state.set_time(
-        c.at.with_timezone(&c.time_zone.tz())
-            .format("%-H:%M")
-            .to_string()
-            .into(),
-    );
+    state.set_time(local_clock(c.at, c.time_zone).into());
     state.set_today_hours(format_duration(c.today).into());
     state.set_period_hours(format_hours(c.period_time).into());
     state.set_threshold_hours(format_hours(c.threshold).into());
