@@ -151,8 +151,19 @@ pub fn wire(ui: &MainWindow, requests: &Sender<Request>) -> slint::Timer {
         });
     }
     state.on_open_coordinator(plain(Request::OpenCoordinator));
-    state.on_cancel_pin(plain(Request::CancelPin));
-    state.on_lock(plain(Request::Lock));
+    // Leaving coordinator mode shows at once; the desk forgets the session after.
+    let leave = |request: Request| {
+        let weak = ui.as_weak();
+        let tx = requests.clone();
+        move || {
+            if let Some(ui) = weak.upgrade() {
+                lock_view(&ui);
+            }
+            let _ = tx.send(request.clone());
+        }
+    };
+    state.on_cancel_pin(leave(Request::CancelPin));
+    state.on_lock(leave(Request::Lock));
     state.on_cancel_panel(plain(Request::CancelPanel));
     {
         let tx = requests.clone();

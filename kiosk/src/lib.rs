@@ -9,6 +9,7 @@ pub mod capture;
 pub mod config;
 pub mod coordinator;
 pub mod decode;
+pub mod demo;
 pub mod engine;
 mod error;
 pub mod replay;

@@ -1,5 +1,5 @@
-//! The kiosk binary: headless commands for operations and tests. (The touchscreen UI arrives
-//! with its own issue.)
+//! The kiosk binary: with no command, the touchscreen UI (`--demo` for a self-contained demo);
+//! otherwise headless commands for operations and tests.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,7 +11,17 @@ use clap::{Parser, Subcommand};
 use kiosk::config::Config;
 use kiosk::engine::Engine;
 use kiosk::sync::SyncClient;
+use kiosk::app::{
+    forward_sightings, preview_feed, spawn_desk, wire, Clock, DeskSettings, Request, SyncMode,
+    UiPoster,
+};
+use kiosk::capture::Scanner;
+use kiosk::sync::WorkerSettings;
+use kiosk::ui::MainWindow;
 use kiosk::{decode, open_store, replay, system_time_zone, today};
+use slint::ComponentHandle;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// Parent Mentor kiosk: mentors check in and out by holding their QR badge to the camera.
 #[derive(Parser, Debug)]
@@ -20,8 +30,15 @@ struct Cli {
     /// Folder holding the kiosk's database and configuration.
     #[arg(long, global = true, default_value = "kiosk-data")]
     data: PathBuf,
+    /// Run the UI as a demo: demo school, roster and coordinator PIN, and a simulated camera
+    /// showing demo badges. Needs no camera, server or setup; keeps nothing.
+    #[arg(long)]
+    demo: bool,
+    /// Which camera the UI uses: its index (see `kiosk cameras`) or part of its name.
+    #[arg(long, default_value = "0")]
+    camera: String,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -60,8 +77,102 @@ fn engine(data: &std::path::Path) -> anyhow::Result<Engine> {
     Ok(Engine::new(store, config.kiosk_id()?, system_time_zone())?)
 }
 
+/// The touchscreen UI: desk thread, scanner threads, sync worker, and the window on this one.
+fn run_ui(cli: &Cli) -> anyhow::Result<()> {
+    let clock: Clock = Arc::new(Utc::now);
+    let (requests, inbox) = std::sync::mpsc::channel::<Request>();
+    let window = MainWindow::new().context("cannot open the kiosk window")?;
+    let poster = UiPoster::EventLoop(window.as_weak());
+    let stop = Arc::new(AtomicBool::new(false));
+    let (engine, scanner, worker, sync) = if cli.demo {
+        let dir = std::env::temp_dir().join(format!("pm-kiosk-demo-{}", std::process::id()));
+        let engine = kiosk::demo::engine(&dir, system_time_zone(), Utc::now())?;
+        let frames = kiosk::demo::camera()?;
+        let scanner = Scanner::start_with_preview(
+            move || Box::new(frames),
+            forward_sightings(requests.clone()),
+            preview_feed(poster.clone()),
+        );
+        println!(
+            "demo kiosk: data in {} (deleted at exit); coordinator PIN {}",
+            dir.display(),
+            kiosk::demo::DEMO_PIN
+        );
+        (engine, scanner, None, SyncMode::Demo)
+    } else {
+        let config = Config::load(&cli.data)?.context(
+            "this kiosk is not set up: run `kiosk --data DIR setup --server URL --token TOKEN`, or try `kiosk --demo`",
+        )?;
+        let engine = engine(&cli.data)?;
+        let scanner = start_camera(&cli.camera, &requests, &poster)?;
+        let worker = kiosk::sync::spawn_worker(
+            config,
+            kiosk::db_path(&cli.data),
+            WorkerSettings::default(),
+            stop.clone(),
+        );
+        (engine, scanner, Some(worker), SyncMode::Server)
+    };
+    let desk = spawn_desk(
+        engine,
+        inbox,
+        poster,
+        clock,
+        DeskSettings {
+            sync,
+            camera: Some(scanner.stats.clone()),
+        },
+    );
+    let _tick = wire(&window, &requests);
+    window.run().context("the kiosk window failed")?;
+
+    stop.store(true, Ordering::Relaxed);
+    drop(scanner);
+    drop(requests);
+    let _ = desk.join();
+    if let Some(worker) = worker {
+        let _ = worker.join();
+    }
+    if cli.demo {
+        let _ = std::fs::remove_dir_all(
+            std::env::temp_dir().join(format!("pm-kiosk-demo-{}", std::process::id())),
+        );
+    }
+    Ok(())
+}
+
+#[cfg(feature = "camera")]
+fn start_camera(
+    choice: &str,
+    requests: &std::sync::mpsc::Sender<Request>,
+    poster: &UiPoster,
+) -> anyhow::Result<Scanner> {
+    use kiosk::capture::{CameraChoice, Webcam};
+    let choice = match choice.parse::<u32>() {
+        Ok(index) => CameraChoice::Index(index),
+        Err(_) => CameraChoice::Name(choice.to_owned()),
+    };
+    Ok(Scanner::start_with_preview(
+        move || Box::new(Webcam::new(choice)),
+        forward_sightings(requests.clone()),
+        preview_feed(poster.clone()),
+    ))
+}
+
+#[cfg(not(feature = "camera"))]
+fn start_camera(
+    _choice: &str,
+    _requests: &std::sync::mpsc::Sender<Request>,
+    _poster: &UiPoster,
+) -> anyhow::Result<Scanner> {
+    bail!("this kiosk was built without camera support (feature `camera`); try `kiosk --demo`")
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return run_ui(&cli);
+    };
+    match command {
         Command::Setup { server, token } => {
             let config = Config::new(&server, &token)?;
             config.save(&cli.data)?;

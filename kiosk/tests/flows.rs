@@ -1,0 +1,537 @@
+//! Every kiosk flow through Slint's testing backend: elements found by accessible label,
+//! clicked, their text read, with the real desk thread, engine and SQLite file behind them,
+//! and the real scanner and decoder where a badge is shown.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone as _, Utc};
+use i_slint_backend_testing::{mock_elapsed_time, ElementHandle};
+use image::{GrayImage, Luma};
+use kiosk::app::{
+    drain, forward_sightings, spawn_desk, wire, Clock, DeskSettings, Request, SyncMode, UiJob,
+    UiPoster,
+};
+use kiosk::capture::{Frame, FrameSource, RecordedFrames, Scanner, ScannerStats, SourceError};
+use kiosk::engine::Engine;
+use kiosk::store::{NewEvent, Store};
+use kiosk::ui::{KioskState, MainWindow, Screen};
+use pm_shared::{
+    badge_hash, badge_text, hash_pin, BadgeGeneration, Coordinator, EventId, EventKind,
+    HourCategory, KioskId, Language, MentorId, ProgramRules, Roster, RosterMentor, School,
+    SchoolId, SeriesId, Source, TimeZone,
+};
+use qrcode::{EcLevel, QrCode};
+use slint::platform::PointerEventButton;
+use slint::ComponentHandle;
+
+const PIN: &str = "246810";
+
+fn zone() -> TimeZone {
+    TimeZone::new("America/Chicago").expect("tz")
+}
+
+fn local(date: (i32, u32, u32), h: u32, m: u32) -> DateTime<Utc> {
+    zone()
+        .tz()
+        .from_local_datetime(
+            &NaiveDate::from_ymd_opt(date.0, date.1, date.2)
+                .and_then(|d| d.and_hms_opt(h, m, 0))
+                .expect("date"),
+        )
+        .single()
+        .expect("local time")
+        .with_timezone(&Utc)
+}
+
+const TODAY: (i32, u32, u32) = (2026, 11, 24);
+const YESTERDAY: (i32, u32, u32) = (2026, 11, 23);
+
+fn badge(mentor: &str) -> String {
+    let secret = [mentor.as_bytes()[mentor.len() - 1]; 10];
+    badge_text(&MentorId::new(mentor).expect("id"), 1, &secret).expect("badge")
+}
+
+fn roster() -> Roster {
+    let mentor = |id: &str, name: &str, language: Language| RosterMentor {
+        id: MentorId::new(id).expect("id"),
+        name: name.into(),
+        language,
+        badge: Some(BadgeGeneration {
+            generation: 1,
+            hash: badge_hash(&badge(id)),
+        }),
+        period_time_ms: 60 * 3_600_000,
+    };
+    Roster {
+        version: "v1".into(),
+        school: School {
+            id: SchoolId::new("lincoln").expect("school"),
+            name: "Lincoln Elementary".into(),
+            time_zone: zone(),
+        },
+        rules: ProgramRules::default(),
+        current_period: ProgramRules::default()
+            .periods
+            .period_of(NaiveDate::from_ymd_opt(2026, 11, 24).expect("d"))
+            .name,
+        mentors: vec![
+            mentor("M-1", "María López", Language::spanish()),
+            mentor("M-2", "Ann Lee", Language::english()),
+            mentor("M-3", "Rosa Díaz", Language::spanish()),
+        ],
+        revoked: vec![],
+        coordinators: vec![Coordinator {
+            name: "Ms. Rivera".into(),
+            pin_hash: hash_pin(PIN, &[5; 16]).expect("pin"),
+        }],
+        open_check_ins: vec![],
+    }
+}
+
+/// A kiosk on the testing backend: window, desk thread, engine on a real SQLite file, and a
+/// hand on the clock.
+struct Rig {
+    ui: MainWindow,
+    jobs: Receiver<UiJob>,
+    requests: Sender<Request>,
+    clock: Arc<Mutex<DateTime<Utc>>>,
+    dir: tempfile::TempDir,
+    _tick: slint::Timer,
+}
+
+impl Rig {
+    fn new() -> Self {
+        Self::with_camera(None)
+    }
+
+    fn with_camera(camera: Option<Arc<ScannerStats>>) -> Self {
+        i_slint_backend_testing::init_no_event_loop();
+        let dir = tempfile::tempdir().expect("dir");
+        let now = local(TODAY, 9, 0);
+        let mut store = kiosk::open_store(dir.path(), now).expect("store");
+        store.save_roster(&roster(), now).expect("roster");
+        // Rosa forgot to check out yesterday.
+        store
+            .append(NewEvent {
+                id: EventId::from_parts(1, [1; 10]),
+                kiosk: KioskId::new("k1").expect("kiosk"),
+                mentor: MentorId::new("M-3").expect("id"),
+                at: local(YESTERDAY, 8, 5),
+                time_zone: zone(),
+                kind: EventKind::CheckIn,
+                source: Source::BadgeScan {
+                    generation: 1,
+                    provisional: false,
+                    badge_hash: badge_hash(&badge("M-3")),
+                },
+            })
+            .expect("seed");
+        let engine = Engine::new(store, KioskId::new("k1").expect("kiosk"), zone()).expect("engine");
+        let ui = MainWindow::new().expect("window");
+        ui.window().set_size(slint::LogicalSize::new(1280.0, 800.0));
+        ui.show().expect("show");
+        let clock = Arc::new(Mutex::new(now));
+        let hand = clock.clone();
+        let read: Clock = Arc::new(move || *hand.lock().expect("clock"));
+        let (requests, inbox) = channel();
+        let (post, jobs) = channel();
+        spawn_desk(
+            engine,
+            inbox,
+            UiPoster::Channel(post),
+            read,
+            DeskSettings {
+                sync: SyncMode::Server,
+                camera,
+            },
+        );
+        let tick = wire(&ui, &requests);
+        let rig = Self {
+            ui,
+            jobs,
+            requests,
+            clock,
+            dir,
+            _tick: tick,
+        };
+        rig.wait_for("the school's name in the header", |ui| {
+            ui.global::<KioskState>().get_school_name() == "Lincoln Elementary"
+        });
+        rig
+    }
+
+    fn advance_clock(&self, by: Duration) {
+        *self.clock.lock().expect("clock") += by;
+    }
+
+    /// Applies what the desk sent until `done` holds (the desk works on its own thread).
+    fn wait_for(&self, what: &str, done: impl Fn(&MainWindow) -> bool) {
+        let deadline = Instant::now() + StdDuration::from_secs(20);
+        loop {
+            drain(&self.ui, &self.jobs);
+            mock_elapsed_time(StdDuration::ZERO);
+            if done(&self.ui) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "never happened: {what}");
+            std::thread::sleep(StdDuration::from_millis(5));
+        }
+    }
+
+    fn shows(&self, text: &str) -> bool {
+        ElementHandle::find_by_accessible_label(&self.ui, text)
+            .next()
+            .is_some()
+    }
+
+    fn wait_text(&self, text: &str) {
+        self.wait_for(&format!("{text:?} on screen"), |ui| {
+            ElementHandle::find_by_accessible_label(ui, text)
+                .next()
+                .is_some()
+        });
+    }
+
+    fn click(&self, label: &str) {
+        self.wait_text(label);
+        let element = ElementHandle::find_by_accessible_label(&self.ui, label)
+            .next()
+            .unwrap_or_else(|| panic!("no element labelled {label:?}"));
+        element.mock_single_click(PointerEventButton::Left);
+    }
+
+    fn screen(&self) -> Screen {
+        self.ui.global::<KioskState>().get_screen()
+    }
+
+    fn enter_pin(&self, pin: &str) {
+        for digit in pin.chars() {
+            self.click(&digit.to_string());
+        }
+        self.click("OK");
+    }
+
+    fn unlock(&self) {
+        self.click("Coordinator");
+        self.wait_text("Coordinator PIN");
+        self.enter_pin(PIN);
+        self.wait_for("coordinator mode", |ui| {
+            ui.global::<KioskState>().get_screen() == Screen::Coordinator
+        });
+    }
+
+    /// Every event in the kiosk's database, read through a second connection.
+    fn events(&self) -> Vec<pm_shared::Event> {
+        let store = Store::open(
+            &kiosk::db_path(self.dir.path()),
+            SeriesId::from_parts(0, [0; 10]),
+            Utc::now(),
+        )
+        .expect("store");
+        store
+            .events_between(local(YESTERDAY, 0, 0) - Duration::days(30), local(TODAY, 23, 0))
+            .expect("events")
+            .into_iter()
+            .map(|e| e.event)
+            .collect()
+    }
+}
+
+/// A 640×480 frame with a badge (or nothing) on a grey wall.
+fn frame_with(text: Option<&str>) -> GrayImage {
+    let mut frame = GrayImage::from_pixel(640, 480, Luma([150]));
+    if let Some(text) = text {
+        let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M)
+            .expect("qr")
+            .render::<Luma<u8>>()
+            .quiet_zone(true)
+            .module_dimensions(6, 6)
+            .build();
+        image::imageops::overlay(&mut frame, &code, 180, 100);
+    }
+    frame
+}
+
+#[test]
+fn a_badge_shown_to_the_camera_is_confirmed_then_the_scan_screen_returns() {
+    let rig = Rig::new();
+    assert!(rig.shows("Show your badge"));
+    let frames = vec![
+        frame_with(None),
+        frame_with(Some(&badge("M-2"))),
+        frame_with(Some(&badge("M-2"))),
+        frame_with(None),
+    ];
+    let scanner = Scanner::start(
+        move || Box::new(RecordedFrames::new(frames, 30.0, false)),
+        forward_sightings(rig.requests.clone()),
+    );
+    rig.wait_text("Good morning, Ann Lee!");
+    assert!(rig.shows("Checked in at 9:00"));
+    assert!(rig.shows("60 of 100 hours this period"));
+    scanner.join();
+    // A tap goes back at once.
+    rig.click("Good morning, Ann Lee!");
+    assert_eq!(rig.screen(), Screen::Scan);
+    assert!(rig.shows("Show your badge"));
+
+    // Two hours later she checks out; the confirmation goes back by itself after a few seconds.
+    rig.advance_clock(Duration::hours(2));
+    rig.requests
+        .send(Request::Scan(badge("M-2")))
+        .expect("desk");
+    rig.wait_text("Thank you, Ann Lee!");
+    assert!(rig.shows("Checked out at 11:00 · 2 h 0 min today"));
+    assert!(rig.shows("62 of 100 hours this period"));
+    mock_elapsed_time(StdDuration::from_millis(5_100));
+    assert_eq!(rig.screen(), Screen::Scan);
+    let kinds: Vec<EventKind> = rig
+        .events()
+        .into_iter()
+        .filter(|e| e.mentor.as_str() == "M-2")
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, vec![EventKind::CheckIn, EventKind::CheckOut]);
+}
+
+#[test]
+fn a_spanish_speaking_mentor_is_greeted_in_spanish_and_the_kiosk_returns_to_english() {
+    let rig = Rig::new();
+    rig.requests
+        .send(Request::Scan(badge("M-1")))
+        .expect("desk");
+    rig.wait_text("¡Buenos días, María López!");
+    assert!(rig.shows("Entrada registrada a las 9:00"));
+    mock_elapsed_time(StdDuration::from_millis(5_100));
+    rig.wait_text("Show your badge");
+}
+
+#[test]
+fn a_flyer_or_a_forged_badge_gets_a_kind_rejection_and_records_nothing() {
+    let rig = Rig::new();
+    let before = rig.events().len();
+    rig.requests
+        .send(Request::Scan("https://example.org/bake-sale".into()))
+        .expect("desk");
+    rig.wait_text("That is not a Parent Mentor badge");
+    assert!(rig.shows("Please show your own badge to the camera."));
+    rig.click("That is not a Parent Mentor badge");
+    let forged = badge("M-2").replace(":1:", ":2:");
+    rig.requests.send(Request::Scan(forged)).expect("desk");
+    rig.wait_text("This badge cannot be used");
+    assert_eq!(rig.events().len(), before);
+}
+
+#[test]
+fn wrong_pins_are_refused_and_lock_the_keypad_then_the_right_pin_opens_coordinator_mode() {
+    let rig = Rig::new();
+    rig.click("Coordinator");
+    rig.wait_text("Enter your PIN, then OK.");
+    rig.enter_pin("12");
+    rig.wait_text("A PIN has at least 6 digits.");
+    rig.enter_pin("111111");
+    rig.wait_text("Wrong PIN. 4 tries left.");
+    for left in [3, 2, 1] {
+        rig.enter_pin("111111");
+        rig.wait_text(&format!("Wrong PIN. {left} tries left."));
+    }
+    rig.enter_pin("111111");
+    rig.wait_text("Too many wrong PINs. Try again at 9:05.");
+    // Locked out: even the right PIN is refused.
+    rig.enter_pin(PIN);
+    rig.wait_text("Too many wrong PINs. Try again at 9:05.");
+    assert_eq!(rig.screen(), Screen::Pin);
+    rig.click("Cancel");
+    assert_eq!(rig.screen(), Screen::Scan);
+
+    rig.advance_clock(Duration::minutes(6));
+    rig.unlock();
+    assert!(rig.shows("Ms. Rivera"));
+    // Left alone, coordinator mode locks itself.
+    rig.advance_clock(Duration::minutes(3));
+    mock_elapsed_time(StdDuration::from_millis(1_100));
+    rig.wait_for("the idle lock", |ui| {
+        ui.global::<KioskState>().get_screen() == Screen::Scan
+    });
+    assert!(!rig.shows("Ms. Rivera"));
+}
+
+#[test]
+fn the_coordinator_closes_a_forgotten_check_out_at_a_chosen_time() {
+    let rig = Rig::new();
+    rig.unlock();
+    rig.wait_text("Rosa Díaz");
+    assert!(rig.shows("No check-out"));
+    rig.click("close Rosa Díaz");
+    rig.wait_text("Check-out time for Rosa Díaz");
+    assert!(rig.shows("Checked in 2026-11-23 at 8:05"));
+    rig.wait_text("10:05");
+    rig.click("plus 5");
+    rig.wait_text("10:10");
+    rig.click("save");
+    rig.wait_text("Saved.");
+    assert!(!rig.shows("No check-out"), "Rosa's session is closed");
+    let close = rig
+        .events()
+        .into_iter()
+        .find(|e| matches!(e.kind, EventKind::CloseSession { .. }))
+        .expect("a close event");
+    assert_eq!(
+        close.kind,
+        EventKind::CloseSession {
+            check_in: EventId::from_parts(1, [1; 10]),
+            end: local(YESTERDAY, 10, 10),
+        }
+    );
+    assert_eq!(
+        close.source,
+        Source::Coordinator {
+            coordinator: "Ms. Rivera".into(),
+            reason: "forgot to check out".into(),
+        }
+    );
+}
+
+#[test]
+fn the_coordinator_checks_in_a_mentor_without_her_badge_only_with_a_reason() {
+    let rig = Rig::new();
+    rig.unlock();
+    rig.click("tab mentors");
+    rig.click("check in Ann Lee");
+    rig.wait_text("Check in Ann Lee without a badge");
+    rig.click("save");
+    rig.wait_text("Choose a reason first.");
+    assert!(!rig
+        .events()
+        .iter()
+        .any(|e| e.mentor.as_str() == "M-2"));
+    rig.click("reason forgot-badge");
+    rig.click("save");
+    rig.wait_text("Saved.");
+    rig.wait_text("check out Ann Lee");
+    let event = rig
+        .events()
+        .into_iter()
+        .find(|e| e.mentor.as_str() == "M-2")
+        .expect("Ann's check-in");
+    assert_eq!(event.kind, EventKind::CheckIn);
+    assert_eq!(
+        event.source,
+        Source::Coordinator {
+            coordinator: "Ms. Rivera".into(),
+            reason: "forgot her badge".into(),
+        }
+    );
+}
+
+#[test]
+fn the_coordinator_records_a_group_session_for_several_mentors_in_one_step() {
+    let rig = Rig::new();
+    rig.unlock();
+    rig.click("tab group");
+    rig.wait_text("7:00");
+    rig.wait_text("9:00");
+    rig.click("start later");
+    rig.wait_text("7:15");
+    rig.click("training");
+    rig.click("attendee María López");
+    rig.click("attendee Ann Lee");
+    rig.wait_text("Record for 2 mentors");
+    rig.click("record group session");
+    rig.wait_text("Saved.");
+    let added: Vec<pm_shared::Event> = rig
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e.kind, EventKind::AddSession { .. }))
+        .collect();
+    assert_eq!(added.len(), 2);
+    let mut mentors: Vec<&str> = added.iter().map(|e| e.mentor.as_str()).collect();
+    mentors.sort();
+    assert_eq!(mentors, ["M-1", "M-2"]);
+    for e in &added {
+        let EventKind::AddSession {
+            category,
+            start,
+            end,
+            group,
+        } = &e.kind
+        else {
+            unreachable!()
+        };
+        assert_eq!(*category, HourCategory::Training);
+        assert_eq!((*start, *end), (local(TODAY, 7, 15), local(TODAY, 9, 0)));
+        assert!(group.is_some());
+    }
+    assert_eq!(
+        match (&added[0].kind, &added[1].kind) {
+            (EventKind::AddSession { group: a, .. }, EventKind::AddSession { group: b, .. }) =>
+                a == b,
+            _ => false,
+        },
+        true,
+        "one group"
+    );
+}
+
+#[test]
+fn the_coordinator_switches_the_kiosk_to_spanish_and_it_stays_spanish() {
+    let rig = Rig::new();
+    rig.unlock();
+    rig.click("tab language");
+    rig.click("Español");
+    rig.wait_text("Bloquear");
+    rig.click("lock");
+    rig.wait_text("Muestre su credencial");
+    // The other language stays underneath, for the mentor who reads it better.
+    assert!(rig.shows("Show your badge"));
+    assert!(rig.shows("Coordinador"));
+    let store = Store::open(
+        &kiosk::db_path(rig.dir.path()),
+        SeriesId::from_parts(0, [0; 10]),
+        Utc::now(),
+    )
+    .expect("store");
+    assert_eq!(store.setting("language").expect("setting").as_deref(), Some("es"));
+}
+
+/// A camera that can be unplugged.
+struct Pluggable(Arc<AtomicBool>);
+
+impl FrameSource for Pluggable {
+    fn next_frame(&mut self) -> Result<Frame, SourceError> {
+        std::thread::sleep(StdDuration::from_millis(30));
+        if self.0.load(Ordering::Relaxed) {
+            Ok(Frame {
+                image: frame_with(None),
+                captured: Instant::now(),
+            })
+        } else {
+            Err(SourceError::NoCamera)
+        }
+    }
+}
+
+#[test]
+fn the_no_camera_screen_comes_and_goes_with_the_camera() {
+    let plugged = Arc::new(AtomicBool::new(true));
+    let (sightings, _ignored) = channel();
+    let source = Pluggable(plugged.clone());
+    let scanner = Scanner::start(move || Box::new(source), forward_sightings(sightings));
+    let rig = Rig::with_camera(Some(scanner.stats.clone()));
+    assert_eq!(rig.screen(), Screen::Scan);
+    plugged.store(false, Ordering::Relaxed);
+    rig.wait_for("the no-camera screen", |ui| {
+        mock_elapsed_time(StdDuration::from_millis(200));
+        ui.global::<KioskState>().get_screen() == Screen::NoCamera
+    });
+    assert!(rig.shows("The camera is not working"));
+    plugged.store(true, Ordering::Relaxed);
+    rig.wait_for("the scan screen again", |ui| {
+        mock_elapsed_time(StdDuration::from_millis(200));
+        ui.global::<KioskState>().get_screen() == Screen::Scan
+    });
+    drop(scanner);
+}
