@@ -20,7 +20,9 @@ use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use crate::capture::{Frame, ScannerStats};
 use crate::coordinator::{PinGate, PinVerdict, IDLE_LOCK};
 use crate::engine::{local_date, Direction, Engine};
-use crate::ui::{self, HeaderView, KioskState, MainWindow, MentorRow, Panel, Screen, Tab, TodayRow};
+use crate::ui::{
+    self, HeaderView, KioskState, MainWindow, MentorRow, Panel, Screen, Tab, TodayRow,
+};
 
 /// Something for the UI thread to do with the window.
 pub type UiJob = Box<dyn FnOnce(&MainWindow) + Send>;
@@ -78,7 +80,10 @@ pub enum Request {
     AdjustTime(i64),
     SavePanel(String),
     CancelPanel,
-    AdjustGroup { start: bool, minutes: i64 },
+    AdjustGroup {
+        start: bool,
+        minutes: i64,
+    },
     ToggleAttendee(String),
     SaveGroup(String),
     SetLanguage(String),
@@ -274,8 +279,14 @@ pub fn preview_pixels(image: &image::GrayImage) -> slint::SharedPixelBuffer<slin
 /// The coordinator's open dialog.
 enum Draft {
     None,
-    Close { session: Box<Session>, end: DateTime<Utc> },
-    Manual { mentor: MentorId, direction: Direction },
+    Close {
+        session: Box<Session>,
+        end: DateTime<Utc>,
+    },
+    Manual {
+        mentor: MentorId,
+        direction: Direction,
+    },
 }
 
 /// The desk: everything behind the screen, on its own thread.
@@ -607,7 +618,12 @@ impl Desk {
             Request::SaveGroup(category) => self.save_group(&category, coordinator, now),
             Request::SetLanguage(code) => {
                 let code = if code == "es" { "es" } else { "en" }.to_owned();
-                if self.engine.store_mut().set_setting("language", &code).is_err() {
+                if self
+                    .engine
+                    .store_mut()
+                    .set_setting("language", &code)
+                    .is_err()
+                {
                     "failed"
                 } else {
                     self.language = code.clone();
@@ -654,7 +670,12 @@ impl Desk {
         }
     }
 
-    fn save_group(&mut self, category: &str, coordinator: &str, now: DateTime<Utc>) -> &'static str {
+    fn save_group(
+        &mut self,
+        category: &str,
+        coordinator: &str,
+        now: DateTime<Utc>,
+    ) -> &'static str {
         let Some(category) = category_of(category) else {
             return "failed";
         };
@@ -700,13 +721,24 @@ impl Desk {
                 .map(|m| m.name.clone())
                 .unwrap_or_else(|| m.to_string())
         };
-        let clock = |t: Option<DateTime<Utc>>| t.map(|t| ui::local_clock(t, zone)).unwrap_or_default();
+        let clock =
+            |t: Option<DateTime<Utc>>| t.map(|t| ui::local_clock(t, zone)).unwrap_or_default();
         let today_rows: Vec<TodayRow> = self
             .today
             .iter()
             .map(|s| TodayRow {
-                key: s.opened_by.map(|id| id.to_string()).unwrap_or_default().into(),
+                key: s
+                    .opened_by
+                    .map(|id| id.to_string())
+                    .unwrap_or_default()
+                    .into(),
                 name: name_of(&s.mentor).into(),
+                date: if s.local_date == today_date {
+                    String::new()
+                } else {
+                    s.local_date.to_string()
+                }
+                .into(),
                 start: clock(s.start).into(),
                 end: clock(s.end).into(),
                 hours: match (s.start, s.end) {
@@ -715,7 +747,11 @@ impl Desk {
                 }
                 .into(),
                 status: if s.is_open() {
-                    if s.local_date == today_date { "in-now" } else { "open" }
+                    if s.local_date == today_date {
+                        "in-now"
+                    } else {
+                        "open"
+                    }
                 } else if s.needs_review() {
                     "review"
                 } else {
@@ -736,7 +772,9 @@ impl Desk {
             .unwrap_or_default()
             .iter()
             .filter(|m| {
-                query.is_empty() || fold(&m.name).contains(&query) || fold(m.id.as_str()).contains(&query)
+                query.is_empty()
+                    || fold(&m.name).contains(&query)
+                    || fold(m.id.as_str()).contains(&query)
             })
             .map(|m| MentorRow {
                 id: m.id.as_str().into(),
@@ -746,9 +784,16 @@ impl Desk {
                 selected: self.attendees.contains(&m.id),
             })
             .collect();
-        mentors.sort_by(|a, b| fold(&a.name).cmp(&fold(&b.name)));
+        mentors.sort_by_key(|m| fold(&m.name));
         let (panel, panel_name, panel_in, panel_date, panel_start, panel_time) = match &self.draft {
-            Draft::None => (Panel::None, String::new(), true, String::new(), String::new(), String::new()),
+            Draft::None => (
+                Panel::None,
+                String::new(),
+                true,
+                String::new(),
+                String::new(),
+                String::new(),
+            ),
             Draft::Close { session, end } => (
                 Panel::Close,
                 name_of(&session.mentor),
@@ -850,7 +895,13 @@ mod tests {
 
     #[test]
     fn every_reason_chip_has_an_audit_text() {
-        for code in ["forgot-checkout", "left-early", "forgot-badge", "camera", "other"] {
+        for code in [
+            "forgot-checkout",
+            "left-early",
+            "forgot-badge",
+            "camera",
+            "other",
+        ] {
             assert!(reason_text(code).is_some(), "{code}");
         }
         assert_eq!(reason_text(""), None);

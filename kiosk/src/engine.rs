@@ -5,9 +5,9 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
 use pm_shared::{
-    decide_scan, is_repeat_scan, HourCategory, open_check_ins, sessionize, verify_badge, BadgeVerdict, Event,
-    EventId, EventKind, KioskId, Language, MentorId, Observed, ProgramRules, Roster, ScanAction,
-    Session, Source, TimeZone,
+    decide_scan, is_repeat_scan, open_check_ins, sessionize, verify_badge, BadgeVerdict, Event,
+    EventId, EventKind, HourCategory, KioskId, Language, MentorId, Observed, ProgramRules, Roster,
+    ScanAction, Session, Source, TimeZone,
 };
 
 use crate::store::{NewEvent, Store, StoredRoster};

@@ -8,14 +8,14 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use chrono::Utc;
 use clap::{Parser, Subcommand};
-use kiosk::config::Config;
-use kiosk::engine::Engine;
-use kiosk::sync::SyncClient;
 use kiosk::app::{
     forward_sightings, preview_feed, spawn_desk, wire, Clock, DeskSettings, Request, SyncMode,
     UiPoster,
 };
 use kiosk::capture::Scanner;
+use kiosk::config::Config;
+use kiosk::engine::Engine;
+use kiosk::sync::SyncClient;
 use kiosk::sync::WorkerSettings;
 use kiosk::ui::MainWindow;
 use kiosk::{decode, open_store, replay, system_time_zone, today};

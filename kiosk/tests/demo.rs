@@ -15,7 +15,9 @@ fn frames_dir() -> std::path::PathBuf {
 
 /// A parent-room wall with a badge card held up, a little off-centre.
 fn scene(text: Option<&str>) -> GrayImage {
-    let mut frame = GrayImage::from_fn(640, 480, |x, y| Luma([(130 + (x / 16 + y / 24) % 12) as u8]));
+    let mut frame = GrayImage::from_fn(640, 480, |x, y| {
+        Luma([(130 + (x / 16 + y / 24) % 12) as u8])
+    });
     if let Some(text) = text {
         let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M)
             .expect("qr")
@@ -37,9 +39,15 @@ fn regenerate_demo_frames() {
     let texts = demo::badge_texts().expect("badges");
     let dir = frames_dir();
     scene(None).save(dir.join("blank.png")).expect("blank");
-    scene(Some(&texts[0].1)).save(dir.join("maria.png")).expect("maria");
-    scene(Some(&texts[1].1)).save(dir.join("ann.png")).expect("ann");
-    scene(Some(demo::FLYER_TEXT)).save(dir.join("flyer.png")).expect("flyer");
+    scene(Some(&texts[0].1))
+        .save(dir.join("maria.png"))
+        .expect("maria");
+    scene(Some(&texts[1].1))
+        .save(dir.join("ann.png"))
+        .expect("ann");
+    scene(Some(demo::FLYER_TEXT))
+        .save(dir.join("flyer.png"))
+        .expect("flyer");
 }
 
 #[test]
@@ -95,6 +103,10 @@ fn the_demo_roster_accepts_its_badges_and_refuses_the_flyer() {
     // The demo starts with something for the coordinator to fix: Rosa's check-out from
     // yesterday is missing, Fatima is in.
     let today = engine.today(now).expect("today");
-    assert!(today.iter().any(|s| s.mentor.as_str() == "M-0003" && s.is_open()));
-    assert!(today.iter().any(|s| s.mentor.as_str() == "M-0004" && s.is_open()));
+    assert!(today
+        .iter()
+        .any(|s| s.mentor.as_str() == "M-0003" && s.is_open()));
+    assert!(today
+        .iter()
+        .any(|s| s.mentor.as_str() == "M-0004" && s.is_open()));
 }

@@ -2,94 +2,25 @@
 //! clicked, their text read, with the real desk thread, engine and SQLite file behind them,
 //! and the real scanner and decoder where a badge is shown.
 
+mod support;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone as _, Utc};
+use chrono::{DateTime, Duration, Utc};
 use i_slint_backend_testing::{mock_elapsed_time, ElementHandle};
 use image::{GrayImage, Luma};
-use kiosk::app::{
-    drain, forward_sightings, spawn_desk, wire, Clock, DeskSettings, Request, SyncMode, UiJob,
-    UiPoster,
-};
+use kiosk::app::{forward_sightings, Request, UiJob};
 use kiosk::capture::{Frame, FrameSource, RecordedFrames, Scanner, ScannerStats, SourceError};
-use kiosk::engine::Engine;
-use kiosk::store::{NewEvent, Store};
+use kiosk::store::Store;
 use kiosk::ui::{KioskState, MainWindow, Screen};
-use pm_shared::{
-    badge_hash, badge_text, hash_pin, BadgeGeneration, Coordinator, EventId, EventKind,
-    HourCategory, KioskId, Language, MentorId, ProgramRules, Roster, RosterMentor, School,
-    SchoolId, SeriesId, Source, TimeZone,
-};
+use pm_shared::{EventKind, HourCategory, SeriesId, Source};
 use qrcode::{EcLevel, QrCode};
 use slint::platform::PointerEventButton;
 use slint::ComponentHandle;
-
-const PIN: &str = "246810";
-
-fn zone() -> TimeZone {
-    TimeZone::new("America/Chicago").expect("tz")
-}
-
-fn local(date: (i32, u32, u32), h: u32, m: u32) -> DateTime<Utc> {
-    zone()
-        .tz()
-        .from_local_datetime(
-            &NaiveDate::from_ymd_opt(date.0, date.1, date.2)
-                .and_then(|d| d.and_hms_opt(h, m, 0))
-                .expect("date"),
-        )
-        .single()
-        .expect("local time")
-        .with_timezone(&Utc)
-}
-
-const TODAY: (i32, u32, u32) = (2026, 11, 24);
-const YESTERDAY: (i32, u32, u32) = (2026, 11, 23);
-
-fn badge(mentor: &str) -> String {
-    let secret = [mentor.as_bytes()[mentor.len() - 1]; 10];
-    badge_text(&MentorId::new(mentor).expect("id"), 1, &secret).expect("badge")
-}
-
-fn roster() -> Roster {
-    let mentor = |id: &str, name: &str, language: Language| RosterMentor {
-        id: MentorId::new(id).expect("id"),
-        name: name.into(),
-        language,
-        badge: Some(BadgeGeneration {
-            generation: 1,
-            hash: badge_hash(&badge(id)),
-        }),
-        period_time_ms: 60 * 3_600_000,
-    };
-    Roster {
-        version: "v1".into(),
-        school: School {
-            id: SchoolId::new("lincoln").expect("school"),
-            name: "Lincoln Elementary".into(),
-            time_zone: zone(),
-        },
-        rules: ProgramRules::default(),
-        current_period: ProgramRules::default()
-            .periods
-            .period_of(NaiveDate::from_ymd_opt(2026, 11, 24).expect("d"))
-            .name,
-        mentors: vec![
-            mentor("M-1", "María López", Language::spanish()),
-            mentor("M-2", "Ann Lee", Language::english()),
-            mentor("M-3", "Rosa Díaz", Language::spanish()),
-        ],
-        revoked: vec![],
-        coordinators: vec![Coordinator {
-            name: "Ms. Rivera".into(),
-            pin_hash: hash_pin(PIN, &[5; 16]).expect("pin"),
-        }],
-        open_check_ins: vec![],
-    }
-}
+use support::*;
 
 /// A kiosk on the testing backend: window, desk thread, engine on a real SQLite file, and a
 /// hand on the clock.
@@ -110,52 +41,18 @@ impl Rig {
     fn with_camera(camera: Option<Arc<ScannerStats>>) -> Self {
         i_slint_backend_testing::init_no_event_loop();
         let dir = tempfile::tempdir().expect("dir");
-        let now = local(TODAY, 9, 0);
-        let mut store = kiosk::open_store(dir.path(), now).expect("store");
-        store.save_roster(&roster(), now).expect("roster");
-        // Rosa forgot to check out yesterday.
-        store
-            .append(NewEvent {
-                id: EventId::from_parts(1, [1; 10]),
-                kiosk: KioskId::new("k1").expect("kiosk"),
-                mentor: MentorId::new("M-3").expect("id"),
-                at: local(YESTERDAY, 8, 5),
-                time_zone: zone(),
-                kind: EventKind::CheckIn,
-                source: Source::BadgeScan {
-                    generation: 1,
-                    provisional: false,
-                    badge_hash: badge_hash(&badge("M-3")),
-                },
-            })
-            .expect("seed");
-        let engine = Engine::new(store, KioskId::new("k1").expect("kiosk"), zone()).expect("engine");
+        let engine = seeded_engine(dir.path());
         let ui = MainWindow::new().expect("window");
         ui.window().set_size(slint::LogicalSize::new(1280.0, 800.0));
         ui.show().expect("show");
-        let clock = Arc::new(Mutex::new(now));
-        let hand = clock.clone();
-        let read: Clock = Arc::new(move || *hand.lock().expect("clock"));
-        let (requests, inbox) = channel();
-        let (post, jobs) = channel();
-        spawn_desk(
-            engine,
-            inbox,
-            UiPoster::Channel(post),
-            read,
-            DeskSettings {
-                sync: SyncMode::Server,
-                camera,
-            },
-        );
-        let tick = wire(&ui, &requests);
+        let wired = wire_desk(&ui, engine, camera);
         let rig = Self {
             ui,
-            jobs,
-            requests,
-            clock,
+            jobs: wired.jobs,
+            requests: wired.requests,
+            clock: wired.clock,
             dir,
-            _tick: tick,
+            _tick: wired.tick,
         };
         rig.wait_for("the school's name in the header", |ui| {
             ui.global::<KioskState>().get_school_name() == "Lincoln Elementary"
@@ -167,18 +64,14 @@ impl Rig {
         *self.clock.lock().expect("clock") += by;
     }
 
-    /// Applies what the desk sent until `done` holds (the desk works on its own thread).
     fn wait_for(&self, what: &str, done: impl Fn(&MainWindow) -> bool) {
-        let deadline = Instant::now() + StdDuration::from_secs(20);
-        loop {
-            drain(&self.ui, &self.jobs);
-            mock_elapsed_time(StdDuration::ZERO);
-            if done(&self.ui) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "never happened: {what}");
-            std::thread::sleep(StdDuration::from_millis(5));
-        }
+        wait_for(
+            &self.ui,
+            &self.jobs,
+            what,
+            || mock_elapsed_time(StdDuration::ZERO),
+            done,
+        );
     }
 
     fn shows(&self, text: &str) -> bool {
@@ -232,7 +125,10 @@ impl Rig {
         )
         .expect("store");
         store
-            .events_between(local(YESTERDAY, 0, 0) - Duration::days(30), local(TODAY, 23, 0))
+            .events_between(
+                local(YESTERDAY, 0, 0) - Duration::days(30),
+                local(TODAY, 23, 0),
+            )
             .expect("events")
             .into_iter()
             .map(|e| e.event)
@@ -382,7 +278,7 @@ fn the_coordinator_closes_a_forgotten_check_out_at_a_chosen_time() {
     assert_eq!(
         close.kind,
         EventKind::CloseSession {
-            check_in: EventId::from_parts(1, [1; 10]),
+            check_in: rosas_check_in(),
             end: local(YESTERDAY, 10, 10),
         }
     );
@@ -404,10 +300,7 @@ fn the_coordinator_checks_in_a_mentor_without_her_badge_only_with_a_reason() {
     rig.wait_text("Check in Ann Lee without a badge");
     rig.click("save");
     rig.wait_text("Choose a reason first.");
-    assert!(!rig
-        .events()
-        .iter()
-        .any(|e| e.mentor.as_str() == "M-2"));
+    assert!(!rig.events().iter().any(|e| e.mentor.as_str() == "M-2"));
     rig.click("reason forgot-badge");
     rig.click("save");
     rig.wait_text("Saved.");
@@ -465,15 +358,14 @@ fn the_coordinator_records_a_group_session_for_several_mentors_in_one_step() {
         assert_eq!((*start, *end), (local(TODAY, 7, 15), local(TODAY, 9, 0)));
         assert!(group.is_some());
     }
-    assert_eq!(
-        match (&added[0].kind, &added[1].kind) {
-            (EventKind::AddSession { group: a, .. }, EventKind::AddSession { group: b, .. }) =>
-                a == b,
-            _ => false,
-        },
-        true,
-        "one group"
-    );
+    let groups: Vec<_> = added
+        .iter()
+        .map(|e| match &e.kind {
+            EventKind::AddSession { group, .. } => *group,
+            _ => None,
+        })
+        .collect();
+    assert_eq!(groups[0], groups[1], "one group");
 }
 
 #[test]
@@ -494,7 +386,10 @@ fn the_coordinator_switches_the_kiosk_to_spanish_and_it_stays_spanish() {
         Utc::now(),
     )
     .expect("store");
-    assert_eq!(store.setting("language").expect("setting").as_deref(), Some("es"));
+    assert_eq!(
+        store.setting("language").expect("setting").as_deref(),
+        Some("es")
+    );
 }
 
 /// A camera that can be unplugged.

@@ -1,18 +1,21 @@
 //! Every kiosk screen rendered headlessly with Slint's software renderer, in English and in
 //! Spanish, written to `target/screenshots/` to be looked at, and checked for what a mentor must
-//! see.
+//! see. The coordinator screens are filled by the real desk thread from a seeded database.
+
+mod support;
 
 use std::rc::Rc;
 
 use chrono::{Duration, TimeZone as _, Utc};
+use kiosk::app::{preview_pixels, Request};
 use kiosk::engine::{Confirmation, Direction, Rejection, ScanOutcome};
-use kiosk::ui::{self, KioskState, MainWindow, Screen};
+use kiosk::ui::{self, KioskState, MainWindow, Panel, Screen, Tab};
 use pm_shared::{EventId, Language, MentorId, TimeZone};
 use slint::platform::software_renderer::{
     MinimalSoftwareWindow, PremultipliedRgbaColor, RepaintBufferType,
 };
 use slint::platform::{Platform, WindowAdapter};
-use slint::ComponentHandle;
+use slint::{ComponentHandle, Model as _};
 
 const W: u32 = 1280;
 const H: u32 = 800;
@@ -79,23 +82,44 @@ fn every_screen_in_english_and_spanish() {
     let app = MainWindow::new().expect("ui");
     window.set_size(slint::PhysicalSize::new(W, H));
     app.show().expect("show");
-    let now = Utc
-        .with_ymd_and_hms(2026, 10, 5, 13, 2, 0)
-        .single()
-        .expect("now");
-    let zone = TimeZone::new("America/Chicago").expect("tz");
+    let dir = tempfile::tempdir().expect("dir");
+    let desk = support::wire_desk(&app, support::seeded_engine(dir.path()), None);
+    let state = app.global::<KioskState>();
+    let wait = |what: &str, done: &dyn Fn(&MainWindow) -> bool| {
+        support::wait_for(
+            &app,
+            &desk.jobs,
+            what,
+            slint::platform::update_timers_and_animations,
+            done,
+        )
+    };
+    let send = |r: Request| desk.requests.send(r).expect("desk");
+    // A morning: María in at 9:00 and out at 11:00, Ann in at 11:00; Rosa forgot yesterday.
+    send(Request::Scan(support::badge("M-1")));
+    wait("María in", &|ui| {
+        ui.global::<KioskState>().get_mentor_name() == "María López"
+    });
+    *desk.clock.lock().expect("clock") += Duration::hours(2);
+    send(Request::Scan(support::badge("M-1")));
+    send(Request::Scan(support::badge("M-2")));
+    wait("Ann in", &|ui| {
+        ui.global::<KioskState>().get_mentor_name() == "Ann Lee"
+    });
+    ui::dismiss(&app);
+    let preview = image::open(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../assets/demo/frames/maria.png"
+    ))
+    .expect("demo frame")
+    .to_luma8();
+    state.set_preview(slint::Image::from_rgb8(preview_pixels(&preview)));
 
     let mut shots = Vec::new();
     for lang in ["en", "es"] {
         ui::set_language(lang);
-        ui::show_scan(
-            &app,
-            "Lincoln Elementary",
-            now,
-            zone,
-            true,
-            "synced 2 min ago",
-        );
+        state.set_language(lang.into());
+        state.set_screen(Screen::Scan);
         shots.push(render(&window, &format!("scan-{lang}")));
         let mentor_language = if lang == "es" {
             Language::spanish()
@@ -118,8 +142,70 @@ fn every_screen_in_english_and_spanish() {
             ui::show_outcome(&app, &ScanOutcome::Rejected(r), lang);
             shots.push(render(&window, &format!("rejected-{}-{lang}", r.code())));
         }
-        app.global::<KioskState>().set_screen(Screen::NoCamera);
+        ui::dismiss(&app);
+        state.set_screen(Screen::NoCamera);
         shots.push(render(&window, &format!("no-camera-{lang}")));
+        state.set_screen(Screen::Scan);
+
+        send(Request::OpenCoordinator);
+        wait("PIN keypad", &|ui| {
+            ui.global::<KioskState>().get_screen() == Screen::Pin
+        });
+        state.set_pin("1234".into());
+        shots.push(render(&window, &format!("pin-{lang}")));
+        send(Request::Unlock("111111".into()));
+        wait("wrong PIN", &|ui| {
+            ui.global::<KioskState>().get_pin_message() == "wrong"
+        });
+        shots.push(render(&window, &format!("pin-wrong-{lang}")));
+        send(Request::Unlock(support::PIN.into()));
+        wait("coordinator mode", &|ui| {
+            ui.global::<KioskState>().get_screen() == Screen::Coordinator
+                && ui.global::<KioskState>().get_today_rows().row_count() == 3
+        });
+        shots.push(render(&window, &format!("coordinator-today-{lang}")));
+        send(Request::CloseSession(support::rosas_check_in().to_string()));
+        wait("close dialog", &|ui| {
+            ui.global::<KioskState>().get_panel() == Panel::Close
+        });
+        shots.push(render(&window, &format!("coordinator-close-{lang}")));
+        send(Request::CancelPanel);
+        send(Request::SelectTab(Tab::Mentors));
+        wait("mentors", &|ui| {
+            ui.global::<KioskState>().get_tab() == Tab::Mentors
+                && ui.global::<KioskState>().get_panel() == Panel::None
+        });
+        shots.push(render(&window, &format!("coordinator-mentors-{lang}")));
+        send(Request::CheckWithoutBadge("M-3".into()));
+        wait("manual dialog", &|ui| {
+            ui.global::<KioskState>().get_panel() == Panel::Manual
+        });
+        state.set_reason("forgot-badge".into());
+        shots.push(render(&window, &format!("coordinator-manual-{lang}")));
+        send(Request::CancelPanel);
+        send(Request::SelectTab(Tab::Group));
+        send(Request::ToggleAttendee("M-1".into()));
+        send(Request::ToggleAttendee("M-3".into()));
+        wait("group", &|ui| {
+            ui.global::<KioskState>().get_group_count() == 2
+        });
+        shots.push(render(&window, &format!("coordinator-group-{lang}")));
+        send(Request::ToggleAttendee("M-1".into()));
+        send(Request::ToggleAttendee("M-3".into()));
+        send(Request::SelectTab(Tab::Sync));
+        wait("sync", &|ui| {
+            ui.global::<KioskState>().get_tab() == Tab::Sync
+        });
+        shots.push(render(&window, &format!("coordinator-sync-{lang}")));
+        send(Request::SelectTab(Tab::Language));
+        wait("language", &|ui| {
+            ui.global::<KioskState>().get_tab() == Tab::Language
+        });
+        shots.push(render(&window, &format!("coordinator-language-{lang}")));
+        send(Request::Lock);
+        wait("locked", &|ui| {
+            ui.global::<KioskState>().get_screen() == Screen::Scan
+        });
     }
     // Each screen draws something different; none is blank.
     for (i, a) in shots.iter().enumerate() {
@@ -138,10 +224,7 @@ fn every_screen_in_english_and_spanish() {
         &confirmation(Language::spanish(), Direction::In),
         "en",
     );
-    assert_eq!(
-        app.global::<KioskState>().get_screen(),
-        Screen::Confirmation
-    );
-    assert_eq!(app.global::<KioskState>().get_period_hours(), "62.5");
-    assert_eq!(app.global::<KioskState>().get_time(), "8:02");
+    assert_eq!(state.get_screen(), Screen::Confirmation);
+    assert_eq!(state.get_period_hours(), "62.5");
+    assert_eq!(state.get_time(), "8:02");
 }
