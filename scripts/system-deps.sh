@@ -11,6 +11,9 @@ packages=(
   libfontconfig1-dev  # Slint finds fonts through fontconfig
   fonts-dejavu-core   # at least one font, or Slint cannot draw text
   chromium          # the organizer page's end-to-end test renders it headless
+  xvfb              # a private X server: the kiosk window's end-to-end test (kiosk --demo)
+  # The libraries winit loads at run time to open the kiosk window on X11.
+  libx11-xcb1 libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0
 )
 
 if ! command -v cargo >/dev/null 2>&1; then

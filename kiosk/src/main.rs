@@ -124,6 +124,8 @@ fn run_ui(cli: &Cli) -> anyhow::Result<()> {
         },
     );
     let _tick = wire(&window, &requests);
+    // A kiosk fills its screen; the demo is a window among others.
+    window.window().set_fullscreen(!cli.demo);
     window.run().context("the kiosk window failed")?;
 
     stop.store(true, Ordering::Relaxed);

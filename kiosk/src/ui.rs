@@ -91,6 +91,16 @@ pub fn dismiss(ui: &MainWindow) {
     });
 }
 
+/// "morning" before noon, "afternoon" until 6 p.m., then "evening", at the school.
+pub fn part_of_day(t: DateTime<Utc>, zone: pm_shared::TimeZone) -> &'static str {
+    use chrono::Timelike;
+    match t.with_timezone(&zone.tz()).hour() {
+        0..=11 => "morning",
+        12..=17 => "afternoon",
+        _ => "evening",
+    }
+}
+
 /// Shows what a scan led to: a confirmation in the mentor's language, or a kind rejection in
 /// the kiosk's.
 pub fn show_outcome(ui: &MainWindow, outcome: &ScanOutcome, kiosk_language: &str) {
@@ -115,6 +125,7 @@ fn fill_confirmation(state: &KioskState<'_>, c: &Confirmation) {
     state.set_mentor_name(name.into());
     state.set_checked_in(c.direction == Direction::In);
     state.set_time(local_clock(c.at, c.time_zone).into());
+    state.set_part_of_day(part_of_day(c.at, c.time_zone).into());
     state.set_today_hours(format_duration(c.today).into());
     state.set_period_hours(format_hours(c.period_time).into());
     state.set_threshold_hours(format_hours(c.threshold).into());

@@ -191,6 +191,13 @@ fn a_badge_shown_to_the_camera_is_confirmed_then_the_scan_screen_returns() {
         .map(|e| e.kind)
         .collect();
     assert_eq!(kinds, vec![EventKind::CheckIn, EventKind::CheckOut]);
+
+    // Back after lunch: greeted for the afternoon.
+    rig.advance_clock(Duration::hours(2));
+    rig.requests
+        .send(Request::Scan(badge("M-2")))
+        .expect("desk");
+    rig.wait_text("Good afternoon, Ann Lee!");
 }
 
 #[test]

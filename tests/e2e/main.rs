@@ -2,5 +2,6 @@
 
 mod cli;
 mod kiosk_core;
+mod kiosk_ui;
 mod organizer_page;
 mod server_ingest;
