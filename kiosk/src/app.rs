@@ -87,6 +87,9 @@ pub enum Request {
     ToggleAttendee(String),
     SaveGroup(String),
     SetLanguage(String),
+    /// Finish what was asked before, then stop (the window keeps senders in its callbacks, so
+    /// the channel alone never closes while it lives).
+    Shutdown,
 }
 
 /// How the desk reports sync health: from the store (a real kiosk), or "demo".
@@ -102,7 +105,7 @@ pub struct DeskSettings {
     pub camera: Option<Arc<ScannerStats>>,
 }
 
-/// Starts the desk thread; it ends when every sender of `requests` is gone.
+/// Starts the desk thread; it ends on [`Request::Shutdown`] or when every sender is gone.
 pub fn spawn_desk(
     engine: Engine,
     requests: Receiver<Request>,
@@ -114,6 +117,9 @@ pub fn spawn_desk(
         let mut desk = Desk::new(engine, poster, clock, settings);
         desk.start();
         while let Ok(request) = requests.recv() {
+            if matches!(request, Request::Shutdown) {
+                break;
+            }
             desk.handle(request);
         }
     })

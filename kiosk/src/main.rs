@@ -130,7 +130,7 @@ fn run_ui(cli: &Cli) -> anyhow::Result<()> {
 
     stop.store(true, Ordering::Relaxed);
     drop(scanner);
-    drop(requests);
+    let _ = requests.send(Request::Shutdown);
     let _ = desk.join();
     if let Some(worker) = worker {
         let _ = worker.join();

@@ -31,6 +31,7 @@ struct Rig {
     clock: Arc<Mutex<DateTime<Utc>>>,
     dir: tempfile::TempDir,
     _tick: slint::Timer,
+    desk: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Rig {
@@ -53,6 +54,7 @@ impl Rig {
             clock: wired.clock,
             dir,
             _tick: wired.tick,
+            desk: Some(wired.desk),
         };
         rig.wait_for("the school's name in the header", |ui| {
             ui.global::<KioskState>().get_school_name() == "Lincoln Elementary"
@@ -226,6 +228,25 @@ fn a_flyer_or_a_forged_badge_gets_a_kind_rejection_and_records_nothing() {
     rig.requests.send(Request::Scan(forged)).expect("desk");
     rig.wait_text("This badge cannot be used");
     assert_eq!(rig.events().len(), before);
+}
+
+#[test]
+fn the_desk_finishes_what_was_asked_then_stops_on_shutdown() {
+    let mut rig = Rig::new();
+    rig.requests
+        .send(Request::Scan(badge("M-1")))
+        .expect("desk");
+    rig.requests.send(Request::Shutdown).expect("desk");
+    rig.desk
+        .take()
+        .expect("desk thread")
+        .join()
+        .expect("the desk stops");
+    assert_eq!(
+        rig.events().len(),
+        2,
+        "the scan sent before shutdown is on disk"
+    );
 }
 
 #[test]

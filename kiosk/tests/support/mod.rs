@@ -117,6 +117,7 @@ pub struct Wired {
     pub requests: Sender<Request>,
     pub clock: Arc<Mutex<DateTime<Utc>>>,
     pub tick: slint::Timer,
+    pub desk: std::thread::JoinHandle<()>,
 }
 
 pub fn wire_desk(ui: &MainWindow, engine: Engine, camera: Option<Arc<ScannerStats>>) -> Wired {
@@ -125,7 +126,7 @@ pub fn wire_desk(ui: &MainWindow, engine: Engine, camera: Option<Arc<ScannerStat
     let read: Clock = Arc::new(move || *hand.lock().expect("clock"));
     let (requests, inbox) = channel();
     let (post, jobs) = channel();
-    spawn_desk(
+    let desk = spawn_desk(
         engine,
         inbox,
         UiPoster::Channel(post),
@@ -141,6 +142,7 @@ pub fn wire_desk(ui: &MainWindow, engine: Engine, camera: Option<Arc<ScannerStat
         requests,
         clock,
         tick,
+        desk,
     }
 }
 
