@@ -185,7 +185,15 @@ fn main() {
     let idle = run(&window, &ui, None, seconds);
     report("camera off", idle, seconds);
     let preview = run(&window, &ui, Some(empty_room), seconds);
-    report("camera at 30 fps, nobody there (live preview)", preview, seconds);
+    report(
+        "camera at 30 fps, nobody there (live preview)",
+        preview,
+        seconds,
+    );
     let busy = run(&window, &ui, Some(demo), seconds);
-    report("camera at 30 fps, demo badges, scans committing", busy, seconds);
+    report(
+        "camera at 30 fps, demo badges, scans committing",
+        busy,
+        seconds,
+    );
 }

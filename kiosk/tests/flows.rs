@@ -349,6 +349,26 @@ fn the_coordinator_checks_in_a_mentor_without_her_badge_only_with_a_reason() {
 }
 
 #[test]
+fn the_coordinator_finds_a_mentor_by_name_without_accents() {
+    let rig = Rig::new();
+    rig.unlock();
+    rig.click("tab mentors");
+    rig.wait_text("check in Rosa Díaz");
+    rig.wait_text("search");
+    ElementHandle::find_by_accessible_label(&rig.ui, "search")
+        .next()
+        .expect("search box")
+        .set_accessible_value("maria");
+    rig.wait_for("only María listed", |ui| {
+        ElementHandle::find_by_accessible_label(ui, "check in Rosa Díaz")
+            .next()
+            .is_none()
+    });
+    assert!(rig.shows("check in María López"));
+    assert!(!rig.shows("check in Ann Lee"));
+}
+
+#[test]
 fn the_coordinator_records_a_group_session_for_several_mentors_in_one_step() {
     let rig = Rig::new();
     rig.unlock();
