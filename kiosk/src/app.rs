@@ -785,7 +785,12 @@ impl Desk {
             .map(|m| MentorRow {
                 id: m.id.as_str().into(),
                 name: m.name.as_str().into(),
-                hours: ui::format_hours(Duration::milliseconds(m.period_time_ms)).into(),
+                hours: ui::format_hours(
+                    self.engine
+                        .period_time(&m.id, now)
+                        .unwrap_or_else(|_| Duration::milliseconds(m.period_time_ms)),
+                )
+                .into(),
                 in_now: in_now.contains(&m.id),
                 selected: self.attendees.contains(&m.id),
             })

@@ -426,6 +426,48 @@ impl Engine {
         Ok((timeline, unreflected))
     }
 
+    /// Stipend time this period as far as this kiosk knows: the roster's merged total plus the
+    /// counted sessions with events the roster did not include yet.
+    fn merged_period_time(
+        &self,
+        mentor: &MentorId,
+        sessions: &[Session],
+        unreflected: &HashSet<EventId>,
+        now: DateTime<Utc>,
+    ) -> Duration {
+        let rules = self.rules();
+        let current_period = rules
+            .periods
+            .period_of(local_date(now, self.time_zone()))
+            .name;
+        let new_since_roster = sessions
+            .iter()
+            .filter(|s| s.period == current_period && rules.counts_toward_stipend(s.category))
+            .filter(|s| s.events.iter().any(|id| unreflected.contains(id)))
+            .filter_map(Session::counted_duration)
+            .fold(Duration::zero(), |a, b| a + b);
+        let roster_time = self
+            .roster()
+            .filter(|r| r.current_period == current_period)
+            .and_then(|r| r.mentor(mentor))
+            .map(|m| Duration::milliseconds(m.period_time_ms))
+            .unwrap_or_else(Duration::zero);
+        roster_time + new_since_roster
+    }
+
+    /// A mentor's stipend time this period, merged as far as this kiosk knows (the coordinator's
+    /// mentor list).
+    pub fn period_time(
+        &self,
+        mentor: &MentorId,
+        now: DateTime<Utc>,
+    ) -> Result<Duration, KioskError> {
+        let rules = self.rules();
+        let (timeline, unreflected) = self.timeline(mentor, now, &rules)?;
+        let sessions = sessionize(&timeline, &rules, now);
+        Ok(self.merged_period_time(mentor, &sessions, &unreflected, now))
+    }
+
     fn confirmation(
         &self,
         event: &Event,
@@ -444,20 +486,7 @@ impl Engine {
             .filter_map(elapsed)
             .fold(Duration::zero(), |a, b| a + b);
         let roster_mentor = self.roster().and_then(|r| r.mentor(&event.mentor));
-        let current_period = rules.periods.period_of(today).name;
-        let new_since_roster = sessions
-            .iter()
-            .filter(|s| s.period == current_period && rules.counts_toward_stipend(s.category))
-            .filter(|s| s.events.iter().any(|id| unreflected.contains(id)))
-            .filter_map(Session::counted_duration)
-            .fold(Duration::zero(), |a, b| a + b);
-        let roster_time = roster_mentor
-            .filter(|_| {
-                self.roster()
-                    .is_some_and(|r| r.current_period == current_period)
-            })
-            .map(|m| Duration::milliseconds(m.period_time_ms))
-            .unwrap_or_else(Duration::zero);
+        let period_time = self.merged_period_time(&event.mentor, &sessions, &unreflected, now);
         Confirmation {
             mentor: event.mentor.clone(),
             name: roster_mentor.map(|m| m.name.clone()),
@@ -468,7 +497,7 @@ impl Engine {
             at: event.at,
             time_zone: zone,
             today: today_time,
-            period_time: roster_time + new_since_roster,
+            period_time,
             threshold: rules.threshold(),
             provisional,
             event: event.id,

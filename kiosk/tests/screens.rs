@@ -176,6 +176,13 @@ fn every_screen_in_english_and_spanish() {
                 && ui.global::<KioskState>().get_panel() == Panel::None
         });
         shots.push(render(&window, &format!("coordinator-mentors-{lang}")));
+        // Hours include this morning's session, which the roster (pulled at 9:00) does not.
+        let maria = state
+            .get_mentor_rows()
+            .iter()
+            .find(|m| m.name == "María López")
+            .expect("María listed");
+        assert_eq!(maria.hours, "62");
         send(Request::CheckWithoutBadge("M-3".into()));
         wait("manual dialog", &|ui| {
             ui.global::<KioskState>().get_panel() == Panel::Manual
