@@ -459,8 +459,15 @@ impl Desk {
             school,
             clock: ui::local_clock(now, zone),
             sync_state,
+            // "8:02" today; with its date when the last sync is older (a kiosk offline for days).
             sync_time: last_success
-                .map(|t| ui::local_clock(t, zone))
+                .map(|t| {
+                    if local_date(t, zone) == local_date(now, zone) {
+                        ui::local_clock(t, zone)
+                    } else {
+                        format!("{} {}", local_date(t, zone), ui::local_clock(t, zone))
+                    }
+                })
                 .unwrap_or_default(),
             pending: status.pending,
             sync_error: status.last_error.unwrap_or_default(),
