@@ -433,9 +433,18 @@ impl Desk {
                 self.poster
                     .post(move |ui| ui::show_outcome(ui, &outcome, &language));
             }
-            // The scan is not recorded and nothing is shown as if it were; the mentor sees the
-            // scan screen still waiting, and the log says why (without names).
-            Err(e) => eprintln!("kiosk: scan not recorded: {e}"),
+            // Not recorded (a full or failing disk): the mentor is told so, never shown a
+            // check-in that is not on disk; the log says why, without names.
+            Err(e) => {
+                eprintln!("kiosk: scan not recorded: {e}");
+                let language = self.language.clone();
+                self.poster.post(move |ui| {
+                    ui::set_language(&language);
+                    let state = ui.global::<KioskState>();
+                    state.set_rejection("failed".into());
+                    state.set_screen(Screen::Rejection);
+                });
+            }
         }
     }
 

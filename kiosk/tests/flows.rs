@@ -231,6 +231,32 @@ fn a_flyer_or_a_forged_badge_gets_a_kind_rejection_and_records_nothing() {
 }
 
 #[test]
+fn a_scan_the_disk_cannot_take_says_not_saved_and_shows_no_check_in() {
+    let rig = Rig::new();
+    let before = rig.events().len();
+    // Another connection holds the database exclusively: the desk's commit waits out its busy
+    // timeout (10 s) and fails. The window keeps drawing and answering meanwhile.
+    let blocker = rusqlite::Connection::open(kiosk::db_path(rig.dir.path())).expect("db");
+    blocker
+        .execute_batch("BEGIN EXCLUSIVE")
+        .expect("exclusive lock");
+    rig.requests
+        .send(Request::Scan(badge("M-2")))
+        .expect("desk");
+    rig.wait_text("Not saved");
+    assert!(rig.shows("Please scan again. If this keeps happening, tell the coordinator."));
+    assert!(!rig.shows("Good morning, Ann Lee!"));
+    blocker.execute_batch("ROLLBACK").expect("release");
+    assert_eq!(rig.events().len(), before, "nothing half-written");
+    // The next scan goes through.
+    rig.click("Not saved");
+    rig.requests
+        .send(Request::Scan(badge("M-2")))
+        .expect("desk");
+    rig.wait_text("Good morning, Ann Lee!");
+}
+
+#[test]
 fn the_desk_finishes_what_was_asked_then_stops_on_shutdown() {
     let mut rig = Rig::new();
     rig.requests

@@ -142,6 +142,8 @@ fn every_screen_in_english_and_spanish() {
             ui::show_outcome(&app, &ScanOutcome::Rejected(r), lang);
             shots.push(render(&window, &format!("rejected-{}-{lang}", r.code())));
         }
+        state.set_rejection("failed".into());
+        shots.push(render(&window, &format!("rejected-failed-{lang}")));
         ui::dismiss(&app);
         state.set_screen(Screen::NoCamera);
         shots.push(render(&window, &format!("no-camera-{lang}")));
