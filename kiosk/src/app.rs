@@ -75,6 +75,8 @@ pub enum Request {
     Lock,
     SelectTab(Tab),
     Search(String),
+    /// An initial tapped (the same one again clears it).
+    PickLetter(String),
     CloseSession(String),
     CheckWithoutBadge(String),
     AdjustTime(i64),
@@ -183,6 +185,7 @@ pub fn wire(ui: &MainWindow, requests: &Sender<Request>) -> slint::Timer {
         });
     }
     state.on_search_changed(send(|s| Request::Search(s.to_string())));
+    state.on_pick_letter(send(|s| Request::PickLetter(s.to_string())));
     state.on_close_session(send(|s| Request::CloseSession(s.to_string())));
     state.on_check_without_badge(send(|s| Request::CheckWithoutBadge(s.to_string())));
     state.on_toggle_attendee(send(|s| Request::ToggleAttendee(s.to_string())));
@@ -307,6 +310,8 @@ struct Desk {
     language: String,
     tab: Tab,
     search: String,
+    /// The initial the list is narrowed to, folded ("r"), or empty.
+    letter: String,
     draft: Draft,
     group_start: DateTime<Utc>,
     group_end: DateTime<Utc>,
@@ -348,6 +353,13 @@ fn fold(s: &str) -> String {
         .collect()
 }
 
+/// The folded first letter of each word of a name: "María López" → m, l.
+fn initials(name: &str) -> impl Iterator<Item = char> + '_ {
+    name.split_whitespace()
+        .filter_map(|word| fold(word).chars().next())
+        .filter(|c| c.is_alphabetic())
+}
+
 fn floor_to(t: DateTime<Utc>, minutes: i64) -> DateTime<Utc> {
     t.duration_trunc(Duration::minutes(minutes)).unwrap_or(t)
 }
@@ -371,6 +383,7 @@ impl Desk {
             language,
             tab: Tab::Today,
             search: String::new(),
+            letter: String::new(),
             draft: Draft::None,
             group_start: now,
             group_end: now,
@@ -548,6 +561,8 @@ impl Desk {
 
     fn show_locked(&mut self) {
         self.draft = Draft::None;
+        self.search.clear();
+        self.letter.clear();
         self.attendees.clear();
         self.poster.post(lock_view);
     }
@@ -557,6 +572,11 @@ impl Desk {
             Request::SelectTab(tab) => {
                 self.tab = tab;
                 self.draft = Draft::None;
+                // Each tab starts with the whole roster (the group tab has no search of its own).
+                self.search.clear();
+                self.letter.clear();
+                self.poster
+                    .post(|ui| ui.global::<KioskState>().set_search("".into()));
                 if tab == Tab::Group {
                     self.group_end = floor_to(now, 15);
                     self.group_start = self.group_end - Duration::hours(2);
@@ -565,6 +585,15 @@ impl Desk {
             }
             Request::Search(text) => {
                 self.search = text;
+                ""
+            }
+            Request::PickLetter(letter) => {
+                let letter = fold(&letter);
+                self.letter = if self.letter == letter {
+                    String::new()
+                } else {
+                    letter
+                };
                 ""
             }
             Request::CloseSession(key) => {
@@ -798,6 +827,9 @@ impl Desk {
                     || fold(&m.name).contains(&query)
                     || fold(m.id.as_str()).contains(&query)
             })
+            .filter(|m| {
+                self.letter.is_empty() || initials(&m.name).any(|i| i.to_string() == self.letter)
+            })
             .map(|m| MentorRow {
                 id: m.id.as_str().into(),
                 name: m.name.as_str().into(),
@@ -812,6 +844,16 @@ impl Desk {
             })
             .collect();
         mentors.sort_by_key(|m| fold(&m.name));
+        let letters: Vec<SharedString> = roster
+            .map(|r| r.mentors.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|m| initials(&m.name).collect::<Vec<_>>())
+            .collect::<BTreeSet<char>>()
+            .into_iter()
+            .map(|c| c.to_uppercase().to_string().into())
+            .collect();
+        let letter: SharedString = self.letter.to_uppercase().into();
         let (panel, panel_name, panel_in, panel_date, panel_start, panel_time) = match &self.draft {
             Draft::None => (
                 Panel::None,
@@ -856,6 +898,8 @@ impl Desk {
             state.set_message(message.into());
             state.set_today_rows(ModelRc::new(VecModel::from(today_rows)));
             state.set_mentor_rows(ModelRc::new(VecModel::from(mentors)));
+            state.set_letters(ModelRc::new(VecModel::from(letters)));
+            state.set_letter(letter);
             if panel != was_panel {
                 // A new dialog starts with its usual reason (none for a check without badge).
                 state.set_reason(if close_default { "forgot-checkout" } else { "" }.into());
@@ -918,6 +962,12 @@ mod tests {
     fn search_ignores_case_and_accents() {
         assert_eq!(fold("María José"), "maria jose");
         assert!(fold("Peña Núñez").contains(&fold("PENA")));
+    }
+
+    #[test]
+    fn initials_are_folded_first_letters_of_each_name() {
+        assert_eq!(initials("María  Ñúñez-Díaz").collect::<String>(), "mn");
+        assert_eq!(initials("Ann Lee").collect::<String>(), "al");
     }
 
     #[test]

@@ -395,6 +395,43 @@ fn the_coordinator_finds_a_mentor_by_name_without_accents() {
 }
 
 #[test]
+fn the_coordinator_narrows_the_list_by_tapping_an_initial() {
+    let rig = Rig::new();
+    rig.unlock();
+    rig.click("tab mentors");
+    rig.click("letter L");
+    rig.wait_for("only names with an L word", |ui| {
+        ElementHandle::find_by_accessible_label(ui, "check in Rosa Díaz")
+            .next()
+            .is_none()
+    });
+    assert!(rig.shows("check in María López"));
+    assert!(rig.shows("check in Ann Lee"));
+    rig.click("letter R");
+    rig.wait_for("only Rosa", |ui| {
+        ElementHandle::find_by_accessible_label(ui, "check in Ann Lee")
+            .next()
+            .is_none()
+    });
+    assert!(rig.shows("check in Rosa Díaz"));
+    assert!(!rig.shows("check in María López"));
+    // The same initial again shows everyone.
+    rig.click("letter R");
+    rig.wait_text("check in Ann Lee");
+    assert!(rig.shows("check in María López"));
+    // A narrowed list does not follow the coordinator to another tab.
+    rig.click("letter A");
+    rig.wait_for("only Ann", |ui| {
+        ElementHandle::find_by_accessible_label(ui, "check in Rosa Díaz")
+            .next()
+            .is_none()
+    });
+    rig.click("tab group");
+    rig.wait_text("attendee Rosa Díaz");
+    assert!(rig.shows("attendee María López"));
+}
+
+#[test]
 fn the_coordinator_records_a_group_session_for_several_mentors_in_one_step() {
     let rig = Rig::new();
     rig.unlock();
