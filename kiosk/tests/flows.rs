@@ -90,6 +90,15 @@ impl Rig {
         });
     }
 
+    /// Waits until nothing labelled `text` is on screen.
+    fn wait_gone(&self, text: &str) {
+        self.wait_for(&format!("{text:?} gone"), |ui| {
+            ElementHandle::find_by_accessible_label(ui, text)
+                .next()
+                .is_none()
+        });
+    }
+
     fn click(&self, label: &str) {
         self.wait_text(label);
         let element = ElementHandle::find_by_accessible_label(&self.ui, label)
@@ -385,11 +394,7 @@ fn the_coordinator_finds_a_mentor_by_name_without_accents() {
         .next()
         .expect("search box")
         .set_accessible_value("maria");
-    rig.wait_for("only María listed", |ui| {
-        ElementHandle::find_by_accessible_label(ui, "check in Rosa Díaz")
-            .next()
-            .is_none()
-    });
+    rig.wait_gone("check in Rosa Díaz");
     assert!(rig.shows("check in María López"));
     assert!(!rig.shows("check in Ann Lee"));
 }
@@ -400,19 +405,11 @@ fn the_coordinator_narrows_the_list_by_tapping_an_initial() {
     rig.unlock();
     rig.click("tab mentors");
     rig.click("letter L");
-    rig.wait_for("only names with an L word", |ui| {
-        ElementHandle::find_by_accessible_label(ui, "check in Rosa Díaz")
-            .next()
-            .is_none()
-    });
+    rig.wait_gone("check in Rosa Díaz");
     assert!(rig.shows("check in María López"));
     assert!(rig.shows("check in Ann Lee"));
     rig.click("letter R");
-    rig.wait_for("only Rosa", |ui| {
-        ElementHandle::find_by_accessible_label(ui, "check in Ann Lee")
-            .next()
-            .is_none()
-    });
+    rig.wait_gone("check in Ann Lee");
     assert!(rig.shows("check in Rosa Díaz"));
     assert!(!rig.shows("check in María López"));
     // The same initial again shows everyone.
@@ -421,11 +418,7 @@ fn the_coordinator_narrows_the_list_by_tapping_an_initial() {
     assert!(rig.shows("check in María López"));
     // A narrowed list does not follow the coordinator to another tab.
     rig.click("letter A");
-    rig.wait_for("only Ann", |ui| {
-        ElementHandle::find_by_accessible_label(ui, "check in Rosa Díaz")
-            .next()
-            .is_none()
-    });
+    rig.wait_gone("check in Rosa Díaz");
     rig.click("tab group");
     rig.wait_text("attendee Rosa Díaz");
     assert!(rig.shows("attendee María López"));
