@@ -373,12 +373,21 @@ impl Desk {
             .flatten()
             .unwrap_or_else(|| "en".into());
         let now = clock();
+        let setting = |key: &str| engine.store().setting(key).ok().flatten();
+        let gate = PinGate::restored(
+            setting("pin_wrong")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0),
+            setting("pin_locked_until")
+                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                .map(|t| t.to_utc()),
+        );
         Self {
             engine,
             poster,
             clock,
             settings,
-            gate: PinGate::default(),
+            gate,
             pin_opened: None,
             language,
             tab: Tab::Today,
@@ -533,6 +542,20 @@ impl Desk {
             .map(|r| r.coordinators.clone())
             .unwrap_or_default();
         let verdict = self.gate.try_unlock(pin, &coordinators, now);
+        // Failures survive a restart: switching the kiosk off does not reset the lockout.
+        let (wrong, until) = self.gate.failures();
+        let store = self.engine.store_mut();
+        let saved = store
+            .set_setting("pin_wrong", &wrong.to_string())
+            .and_then(|()| {
+                store.set_setting(
+                    "pin_locked_until",
+                    &until.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                )
+            });
+        if let Err(e) = saved {
+            eprintln!("kiosk: PIN failures not saved: {e}");
+        }
         let zone = self.engine.time_zone();
         match verdict {
             PinVerdict::Unlocked { .. } => {

@@ -34,6 +34,21 @@ pub struct PinGate {
 }
 
 impl PinGate {
+    /// A gate that remembers failures from before a restart (see [`PinGate::failures`]), so
+    /// switching the kiosk off and on does not reset the lockout.
+    pub fn restored(wrong_in_a_row: u32, locked_until: Option<DateTime<Utc>>) -> Self {
+        Self {
+            wrong_in_a_row,
+            locked_until,
+            session: None,
+        }
+    }
+
+    /// What to keep across a restart: wrong PINs in a row, and the lockout's end if any.
+    pub fn failures(&self) -> (u32, Option<DateTime<Utc>>) {
+        (self.wrong_in_a_row, self.locked_until)
+    }
+
     /// Checks `pin` against the coordinators' hashes (slow on purpose: Argon2id, so call it
     /// off the UI thread).
     pub fn try_unlock(
@@ -160,6 +175,29 @@ mod tests {
         assert!(matches!(
             gate.try_unlock("246810", &c, t(6)),
             PinVerdict::Unlocked { .. }
+        ));
+    }
+
+    #[test]
+    fn a_restart_keeps_the_count_and_the_lockout() {
+        let c = coordinators();
+        let mut gate = PinGate::default();
+        for _ in 0..3 {
+            gate.try_unlock("111111", &c, t(0));
+        }
+        let (wrong, until) = gate.failures();
+        let mut after_restart = PinGate::restored(wrong, until);
+        assert_eq!(
+            after_restart.try_unlock("111111", &c, t(0)),
+            PinVerdict::Wrong { left: 1 }
+        );
+        after_restart.try_unlock("111111", &c, t(0));
+        let (wrong, until) = after_restart.failures();
+        assert!(until.is_some());
+        let mut again = PinGate::restored(wrong, until);
+        assert!(matches!(
+            again.try_unlock("246810", &c, t(1)),
+            PinVerdict::LockedOut { .. }
         ));
     }
 

@@ -319,6 +319,39 @@ fn wrong_pins_are_refused_and_lock_the_keypad_then_the_right_pin_opens_coordinat
 }
 
 #[test]
+fn a_restart_does_not_lift_the_pin_lockout() {
+    let mut rig = Rig::new();
+    rig.click("Coordinator");
+    for _ in 0..5 {
+        rig.enter_pin("111111");
+        rig.wait_for("the PIN checked", |ui| {
+            ui.global::<KioskState>().get_pin_message() != "checking"
+        });
+    }
+    rig.wait_text("Too many wrong PINs. Try again at 9:05.");
+    rig.requests.send(Request::Shutdown).expect("desk");
+    rig.desk.take().expect("desk").join().expect("desk stops");
+
+    // The kiosk starts again on the same database.
+    let store = kiosk::open_store(rig.dir.path(), local(TODAY, 9, 1)).expect("store");
+    let engine =
+        kiosk::engine::Engine::new(store, pm_shared::KioskId::new("k1").expect("kiosk"), zone())
+            .expect("engine");
+    let wired = wire_desk(&rig.ui, engine, None);
+    *wired.clock.lock().expect("clock") = local(TODAY, 9, 1);
+    rig.jobs = wired.jobs;
+    rig.requests = wired.requests;
+    rig.clock = wired.clock;
+    rig._tick = wired.tick;
+    rig.desk = Some(wired.desk);
+    rig.click("Cancel");
+    rig.click("Coordinator");
+    rig.enter_pin(PIN);
+    rig.wait_text("Too many wrong PINs. Try again at 9:05.");
+    assert_eq!(rig.screen(), Screen::Pin);
+}
+
+#[test]
 fn the_coordinator_closes_a_forgotten_check_out_at_a_chosen_time() {
     let rig = Rig::new();
     rig.unlock();
