@@ -841,10 +841,15 @@ impl Desk {
             .map(|s| &s.mentor)
             .collect();
         let query = fold(self.search.trim());
+        // Only the Mentors and Group tabs list mentors, and only Mentors shows hours (a timeline
+        // read per mentor): other tabs' clicks do not pay for them.
+        let listed = matches!(self.tab, Tab::Mentors | Tab::Group);
+        let with_hours = self.tab == Tab::Mentors;
         let mut mentors: Vec<MentorRow> = roster
             .map(|r| r.mentors.as_slice())
             .unwrap_or_default()
             .iter()
+            .filter(|_| listed)
             .filter(|m| {
                 query.is_empty()
                     || fold(&m.name).contains(&query)
@@ -856,12 +861,16 @@ impl Desk {
             .map(|m| MentorRow {
                 id: m.id.as_str().into(),
                 name: m.name.as_str().into(),
-                hours: ui::format_hours(
-                    self.engine
-                        .period_time(&m.id, now)
-                        .unwrap_or_else(|_| Duration::milliseconds(m.period_time_ms)),
-                )
-                .into(),
+                hours: if with_hours {
+                    ui::format_hours(
+                        self.engine
+                            .period_time(&m.id, now)
+                            .unwrap_or_else(|_| Duration::milliseconds(m.period_time_ms)),
+                    )
+                    .into()
+                } else {
+                    SharedString::default()
+                },
                 in_now: in_now.contains(&m.id),
                 selected: self.attendees.contains(&m.id),
             })

@@ -215,11 +215,10 @@ impl Engine {
     ) -> Result<Confirmation, KioskError> {
         let zone = self.time_zone();
         let (mut timeline, mut unreflected) = self.timeline(&mentor, at, rules)?;
-        let sessions = sessionize(&timeline, rules, at);
-        let open = open_check_ins(&sessions, &mentor);
-        let (kind, direction) = match decide_scan(&open, at, zone, rules) {
-            ScanAction::CheckIn => (EventKind::CheckIn, Direction::In),
-            ScanAction::CheckOut { .. } => (EventKind::CheckOut, Direction::Out),
+        let direction = self.direction_on(&timeline, &mentor, at, rules);
+        let kind = match direction {
+            Direction::In => EventKind::CheckIn,
+            Direction::Out => EventKind::CheckOut,
         };
         let event = self.store.append(NewEvent {
             id: new_event_id(at),
@@ -244,12 +243,23 @@ impl Engine {
     ) -> Result<Direction, KioskError> {
         let rules = self.rules();
         let (timeline, _) = self.timeline(mentor, at, &rules)?;
-        let sessions = sessionize(&timeline, &rules, at);
+        Ok(self.direction_on(&timeline, mentor, at, &rules))
+    }
+
+    /// The toggle rule on a timeline already read.
+    fn direction_on(
+        &self,
+        timeline: &[Observed],
+        mentor: &MentorId,
+        at: DateTime<Utc>,
+        rules: &ProgramRules,
+    ) -> Direction {
+        let sessions = sessionize(timeline, rules, at);
         let open = open_check_ins(&sessions, mentor);
-        Ok(match decide_scan(&open, at, self.time_zone(), &rules) {
+        match decide_scan(&open, at, self.time_zone(), rules) {
             ScanAction::CheckIn => Direction::In,
             ScanAction::CheckOut { .. } => Direction::Out,
-        })
+        }
     }
 
     /// A coordinator checks a mentor in or out without her badge (forgotten, broken camera).

@@ -84,9 +84,11 @@ fn run_ui(cli: &Cli) -> anyhow::Result<()> {
     let window = MainWindow::new().context("cannot open the kiosk window")?;
     let poster = UiPoster::EventLoop(window.as_weak());
     let stop = Arc::new(AtomicBool::new(false));
+    // The demo keeps nothing: its data lives in a temporary folder removed at exit.
+    let demo_dir = std::env::temp_dir().join(format!("pm-kiosk-demo-{}", std::process::id()));
     let (engine, scanner, worker, sync) = if cli.demo {
-        let dir = std::env::temp_dir().join(format!("pm-kiosk-demo-{}", std::process::id()));
-        let engine = kiosk::demo::engine(&dir, system_time_zone(), Utc::now())?;
+        let dir = &demo_dir;
+        let engine = kiosk::demo::engine(dir, system_time_zone(), Utc::now())?;
         let frames = kiosk::demo::camera()?;
         let scanner = Scanner::start_with_preview(
             move || Box::new(frames),
@@ -136,9 +138,7 @@ fn run_ui(cli: &Cli) -> anyhow::Result<()> {
         let _ = worker.join();
     }
     if cli.demo {
-        let _ = std::fs::remove_dir_all(
-            std::env::temp_dir().join(format!("pm-kiosk-demo-{}", std::process::id())),
-        );
+        let _ = std::fs::remove_dir_all(&demo_dir);
     }
     Ok(())
 }
