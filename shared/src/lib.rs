@@ -21,12 +21,15 @@ pub use badge::{
     NotAClaim, BADGE_TAG, MAX_GENERATION, SECRET_BYTES,
 };
 pub use error::DomainError;
-pub use event::{Event, EventKind, Observed, Source};
+pub use event::{Delivery, Event, EventKind, Observed, Source};
 pub use ids::{EventId, KioskId, Language, MentorId, SchoolId, SeriesId, TimeZone};
 pub use pin::{check_pin, hash_pin, verify_pin, MIN_PIN_DIGITS};
-pub use roster::{BadgeGeneration, Coordinator, Roster, RosterMentor, School};
+pub use roster::{
+    BadgeGeneration, Coordinator, RecentSession, ReviewEntry, Roster, RosterMentor, School,
+};
 pub use rules::{HourCategory, MonthDay, Period, PeriodName, PeriodScheme, ProgramRules};
 pub use sessionize::{
-    hours_2dp, open_check_ins, period_totals, sessionize, PeriodTotals, ReviewReason, Session,
+    hours_2dp, open_check_ins, period_totals, review_items, sessionize, PeriodTotals,
+    ReviewReason, Session,
 };
 pub use toggle::{decide_scan, is_repeat_scan, OpenCheckIn, ScanAction};

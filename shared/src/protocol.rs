@@ -7,7 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Event, EventId, KioskId, MentorId, PeriodName, Roster, SeriesId};
 
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version 2: check-outs name their check-in, kiosk-level clock events, rosters with recent
+/// sessions and the review queue. The server still accepts version 1 uploads (and answers a
+/// roster pull without `protocol=2` in version 1's shape), so upgrade the server first.
+pub const PROTOCOL_VERSION: u32 = 2;
+/// The oldest version the server still accepts.
+pub const OLDEST_PROTOCOL_VERSION: u32 = 1;
 /// Most events a kiosk sends in one upload; the server refuses larger batches.
 pub const MAX_BATCH_EVENTS: usize = 1000;
 
@@ -64,11 +69,46 @@ pub struct RosterResponse {
 #[serde(deny_unknown_fields)]
 pub struct StipendPayment {
     pub mentor: MentorId,
+    /// The canonical period name (`2026-fall`); anything else is refused.
     pub period: PeriodName,
     /// Decimal text, e.g. `600.00`: money is never a float.
     pub amount: String,
     pub paid_on: NaiveDate,
     pub reference: String,
+    /// A further payment for a mentor and period already paid (a second installment).
+    #[serde(default)]
+    pub additional: bool,
+    /// Pay a mentor who has not reached the threshold in that period (an exception).
+    #[serde(default)]
+    pub not_eligible: bool,
+}
+
+/// POST /api/v1/reviews/{item}: an organizer resolves a review item. Who resolved it comes
+/// from the token, never from the body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewResolution {
+    pub action: ReviewAction,
+    #[serde(default)]
+    pub start: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub end: Option<DateTime<Utc>>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewAction {
+    /// Count the session as recorded (organizers only).
+    Approve,
+    /// Set the start and/or end.
+    SetTimes,
+    /// The session (or event) counts for nothing.
+    Void,
+    /// A set-aside event counts like any other (organizers only).
+    Accept,
+    /// A set-aside event stays out for good (organizers only).
+    Reject,
 }
 
 /// Every 4xx/5xx body: a stable code for programs, a sentence for people.
@@ -89,7 +129,7 @@ mod tests {
             kiosk: KioskId::new("k-1").expect("kiosk"),
             series: SeriesId::from_parts(1_780_000_000_000, [1; 10]),
             sequence: 1,
-            mentor: MentorId::new("M-1").expect("mentor"),
+            mentor: Some(MentorId::new("M-1").expect("mentor")),
             at: "2026-10-05T13:02:00Z".parse().expect("instant"),
             time_zone: TimeZone::new("America/Chicago").expect("tz"),
             kind: EventKind::CheckIn,
@@ -159,7 +199,7 @@ mod tests {
             rules: ProgramRules::default(),
             current_period: PeriodName("2026-fall".into()),
             mentors: vec![RosterMentor {
-                id: e.mentor.clone(),
+                id: MentorId::new("M-1").expect("mentor"),
                 name: "María López".into(),
                 language: Language::spanish(),
                 badge: Some(BadgeGeneration {
@@ -174,12 +214,50 @@ mod tests {
                 pin_hash: "$argon2id$...".into(),
             }],
             open_check_ins: vec![e.clone()],
+            recent: vec![RecentSession {
+                mentor: MentorId::new("M-1").expect("mentor"),
+                item: e.id,
+                events: vec![e.clone()],
+                reasons: vec![ReviewReason::Open],
+                credited_ms: 0,
+            }],
+            review: vec![],
         };
         round_trip(&RosterResponse {
             protocol: PROTOCOL_VERSION,
             version: roster.version.clone(),
             roster: Some(roster),
         });
+    }
+
+    #[test]
+    fn protocol_1_events_still_parse() {
+        // A check-out from a kiosk not yet upgraded names no check-in.
+        let mut json = serde_json::to_value(event()).expect("to value");
+        json["kind"] = serde_json::json!({"type": "check_out"});
+        let parsed: Event = serde_json::from_value(json).expect("protocol 1 check-out");
+        assert_eq!(parsed.kind, EventKind::CheckOut { check_in: None });
+        assert!(parsed.is_well_formed());
+        // A protocol 2 check-out names it, and round-trips.
+        let mut out = event();
+        out.kind = EventKind::CheckOut {
+            check_in: Some(event().id),
+        };
+        round_trip(&out);
+        // A clock check names no mentor and comes from the kiosk itself.
+        let mut check = event();
+        check.mentor = None;
+        check.kind = EventKind::ClockCheck {
+            server_clock: check.at,
+        };
+        check.source = Source::System;
+        round_trip(&check);
+        assert!(check.is_well_formed());
+        check.mentor = event().mentor;
+        assert!(!check.is_well_formed(), "a clock check is not a mentor's");
+        let mut nobody = event();
+        nobody.mentor = None;
+        assert!(!nobody.is_well_formed(), "a check-in names a mentor");
     }
 
     #[test]

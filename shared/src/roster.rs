@@ -2,7 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{BadgeStatus, Event, Language, MentorId, PeriodName, ProgramRules, SchoolId, TimeZone};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::{
+    BadgeStatus, Event, EventId, HourCategory, Language, MentorId, PeriodName, ProgramRules,
+    ReviewReason, SchoolId, Session, TimeZone,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Roster {
@@ -16,8 +21,57 @@ pub struct Roster {
     pub revoked: Vec<MentorId>,
     pub coordinators: Vec<Coordinator>,
     /// Check-ins with no check-out yet, from every kiosk of the school (merged on the server),
-    /// so a mentor who checked in at one kiosk is checked out at another.
+    /// so a mentor who checked in at one kiosk is checked out at another. (Protocol 1 kiosks
+    /// read only this; protocol 2 kiosks read `recent`.)
     pub open_check_ins: Vec<Event>,
+    /// Every session of the school's mentors from the last 14 school-local days, and every open
+    /// one, from every kiosk: their events (so a kiosk never takes as open what another closed)
+    /// and the server's verdict (so it shows what the server will credit).
+    #[serde(default)]
+    pub recent: Vec<RecentSession>,
+    /// The school's review queue, for the coordinator's "Needs review" tab.
+    #[serde(default)]
+    pub review: Vec<ReviewEntry>,
+}
+
+/// A session as the server merged it, with the events it was made of.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecentSession {
+    pub mentor: MentorId,
+    pub item: EventId,
+    pub events: Vec<Event>,
+    pub reasons: Vec<ReviewReason>,
+    pub credited_ms: i64,
+}
+
+/// One review item of the school, as the coordinator's screen lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewEntry {
+    pub item: EventId,
+    pub mentor: MentorId,
+    pub category: HourCategory,
+    pub local_date: NaiveDate,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub reasons: Vec<ReviewReason>,
+}
+
+impl ReviewEntry {
+    pub fn from_session(s: &Session) -> Self {
+        Self {
+            item: s.item,
+            mentor: s.mentor.clone(),
+            category: s.category,
+            local_date: s.local_date,
+            start: s.start,
+            end: s.end,
+            reasons: s.reasons.clone(),
+        }
+    }
+    /// A set-aside event: only an organizer can decide it.
+    pub fn organizer_only(&self) -> bool {
+        self.reasons.contains(&ReviewReason::SetAside)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

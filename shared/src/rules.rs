@@ -158,6 +158,11 @@ impl PeriodScheme {
     pub fn period_named(&self, name: &str) -> Result<Period, DomainError> {
         let bad = || DomainError::InvalidPeriod(name.to_owned());
         let (year, kind) = name.trim().split_once('-').ok_or_else(bad)?;
+        // Exactly the canonical form (`2026-fall`): `+2026-fall` or `02026-fall` would parse to
+        // the same year but never match a stored name.
+        if year.len() != 4 || !year.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
         let year: i32 = year.parse().map_err(|_| bad())?;
         if !(1000..=9998).contains(&year) {
             return Err(bad());
@@ -259,9 +264,15 @@ pub struct ProgramRules {
     pub earliest_plausible_date: NaiveDate,
     /// Events dated more than this many hours after "now" are implausible (a clock in the future).
     pub future_tolerance_hours: u32,
-    /// A kiosk whose clock was off by more than this many seconds when it delivered events has
-    /// those events' sessions flagged for review.
+    /// A kiosk whose clock was off by more than this many seconds when it recorded events
+    /// (as the clock checks and jumps around them say) has those events' sessions flagged for
+    /// review; a wall-clock jump larger than this is recorded as a clock-jump event.
     pub clock_skew_tolerance_secs: u32,
+    /// A scan within this many minutes after a check-in is not a check-out ("already checked
+    /// in"), and within this many minutes after a check-out is not a check-in ("already checked
+    /// out"): nobody volunteers for three minutes. The sessionizer takes a second check-in
+    /// within it as the same arrival.
+    pub min_session_minutes: u32,
 }
 
 impl Default for ProgramRules {
@@ -279,6 +290,7 @@ impl Default for ProgramRules {
             earliest_plausible_date: NaiveDate::from_ymd_opt(2020, 1, 1).unwrap_or(NaiveDate::MIN),
             future_tolerance_hours: 24,
             clock_skew_tolerance_secs: 300,
+            min_session_minutes: 10,
         }
     }
 }
@@ -302,6 +314,15 @@ impl ProgramRules {
                 "session cap must be a positive number of hours, at most a week".into(),
             ));
         }
+        if self.min_session_minutes > 120
+            || self.min_session() >= self.session_cap()
+            || self.duplicate_window_secs > 3600
+        {
+            return Err(DomainError::InvalidRules(
+                "the already-checked-in window must be at most 120 minutes and shorter than the session cap"
+                    .into(),
+            ));
+        }
         Ok(())
     }
     pub fn threshold(&self) -> Duration {
@@ -318,6 +339,9 @@ impl ProgramRules {
     }
     pub fn clock_skew_tolerance(&self) -> Duration {
         Duration::seconds(i64::from(self.clock_skew_tolerance_secs))
+    }
+    pub fn min_session(&self) -> Duration {
+        Duration::minutes(i64::from(self.min_session_minutes))
     }
     pub fn counts_toward_stipend(&self, category: HourCategory) -> bool {
         self.counting_categories.contains(&category)
@@ -366,6 +390,14 @@ mod tests {
         assert!(PeriodScheme::default().period_named("2026-year").is_err());
         assert!(PeriodScheme::default().period_named("fall-2026").is_err());
         assert!(PeriodScheme::default().period_named("99999-fall").is_err());
+        assert!(PeriodScheme::default().period_named("+2026-fall").is_err());
+        assert!(PeriodScheme::default().period_named("0226-fall").is_err());
+        assert_eq!(
+            PeriodScheme::default()
+                .period_named(" 2026-fall ")
+                .map(|p| p.name.0),
+            Ok("2026-fall".to_owned())
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{EventId, KioskId, ProgramRules, TimeZone};
+use crate::{EventId, KioskId, ProgramRules, Session, TimeZone};
 
 /// A check-in with no check-out yet, from any kiosk of the school.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +23,10 @@ pub enum ScanAction {
         check_in: EventId,
         since: DateTime<Utc>,
     },
+    /// She checked in at `since`, less than the minimum session ago: nothing is recorded.
+    AlreadyIn { since: DateTime<Utc> },
+    /// She checked out at `at`, less than the minimum session ago: nothing is recorded.
+    AlreadyOut { at: DateTime<Utc> },
 }
 
 /// A scan is a check-out only if the mentor's latest open check-in is on the same school-local
@@ -30,28 +34,49 @@ pub enum ScanAction {
 /// older open check-in stays open for a coordinator to review: a mentor who forgot to check out
 /// yesterday is checked *in* this morning, never credited 24 hours.
 ///
+/// Within the minimum session after that check-in the scan records nothing ("already checked
+/// in"), and within it after her latest check-out nothing either ("already checked out"):
+/// nobody volunteers for three minutes, and an accidental second scan must not close the
+/// session or open a new one.
+///
 /// A check-in dated after the scan (a kiosk clock running ahead) never pairs: the scan is a
 /// check-in, and the sessionizer flags what needs review.
+///
+/// `sessions` are the mentor's, merged from every kiosk as far as the caller knows.
 pub fn decide_scan(
-    open_check_ins: &[OpenCheckIn],
+    sessions: &[Session],
     scan_at: DateTime<Utc>,
     time_zone: TimeZone,
     rules: &ProgramRules,
 ) -> ScanAction {
-    let Some(latest) = open_check_ins.iter().max_by_key(|o| (o.at, o.event)) else {
-        return ScanAction::CheckIn;
-    };
     let tz = time_zone.tz();
-    let same_day =
-        latest.at.with_timezone(&tz).date_naive() == scan_at.with_timezone(&tz).date_naive();
-    let elapsed = scan_at - latest.at;
-    if same_day && elapsed >= chrono::Duration::zero() && elapsed <= rules.session_cap() {
-        ScanAction::CheckOut {
-            check_in: latest.event,
-            since: latest.at,
+    let day = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
+    let zero = chrono::Duration::zero();
+    let badge = || sessions.iter().filter(|s| !s.entered && !s.is_set_aside());
+    let latest_open = badge()
+        .filter(|s| s.is_open())
+        .filter_map(|s| Some((s.start?, s.opened_by?)))
+        .max();
+    if let Some((since, check_in)) = latest_open {
+        let elapsed = scan_at - since;
+        if day(since) == day(scan_at) && elapsed >= zero && elapsed <= rules.session_cap() {
+            return if elapsed < rules.min_session() {
+                ScanAction::AlreadyIn { since }
+            } else {
+                ScanAction::CheckOut { check_in, since }
+            };
         }
-    } else {
-        ScanAction::CheckIn
+    }
+    let latest_out = badge()
+        .filter(|s| s.opened_by.is_some() && !s.is_open())
+        .filter_map(|s| s.end)
+        .filter(|end| *end <= scan_at)
+        .max();
+    match latest_out {
+        Some(at) if scan_at - at < rules.min_session() && day(at) == day(scan_at) => {
+            ScanAction::AlreadyOut { at }
+        }
+        _ => ScanAction::CheckIn,
     }
 }
 
@@ -71,111 +96,133 @@ pub fn is_repeat_scan(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Event, EventKind, MentorId, Observed, SeriesId, Source};
     use chrono::TimeZone as _;
 
     fn chicago() -> TimeZone {
         TimeZone::new("America/Chicago").expect("tz")
     }
-    fn local(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+    fn local(d: u32, h: u32, min: u32) -> DateTime<Utc> {
         chicago()
             .tz()
-            .with_ymd_and_hms(y, m, d, h, min, 0)
+            .with_ymd_and_hms(2026, 10, d, h, min, 0)
             .single()
             .expect("unambiguous")
             .with_timezone(&Utc)
     }
-    fn open(n: u8, at: DateTime<Utc>) -> OpenCheckIn {
-        OpenCheckIn {
-            event: EventId::from_parts(u64::from(n), [n; 10]),
-            kiosk: KioskId::new("k1").expect("kiosk"),
-            at,
+    /// Sessions from scans: (kind, at) with check-outs naming the latest check-in.
+    fn sessions(scans: &[(bool, DateTime<Utc>)]) -> Vec<Session> {
+        let mut events = Vec::new();
+        let mut last_in = None;
+        for (n, (is_in, at)) in scans.iter().enumerate() {
+            let id = EventId::from_parts(n as u64 + 1, [n as u8; 10]);
+            let kind = if *is_in {
+                last_in = Some(id);
+                EventKind::CheckIn
+            } else {
+                EventKind::CheckOut { check_in: last_in }
+            };
+            events.push(Observed::local(Event {
+                id,
+                kiosk: KioskId::new("k1").expect("kiosk"),
+                series: SeriesId::from_parts(0, [0; 10]),
+                sequence: n as u64 + 1,
+                mentor: Some(MentorId::new("M1").expect("mentor")),
+                at: *at,
+                time_zone: chicago(),
+                kind,
+                source: Source::BadgeScan {
+                    generation: 1,
+                    provisional: false,
+                    badge_hash: "h".into(),
+                },
+            }));
         }
+        crate::sessionize(&events, &ProgramRules::default(), local(30, 12, 0))
     }
-    fn check(open_check_ins: &[OpenCheckIn], at: DateTime<Utc>, out: bool) {
-        let action = decide_scan(open_check_ins, at, chicago(), &ProgramRules::default());
-        assert_eq!(
-            matches!(action, ScanAction::CheckOut { .. }),
-            out,
-            "{action:?}"
-        );
+    fn action(scans: &[(bool, DateTime<Utc>)], at: DateTime<Utc>) -> ScanAction {
+        decide_scan(&sessions(scans), at, chicago(), &ProgramRules::default())
     }
 
     #[test]
     fn nothing_open_means_check_in() {
-        check(&[], local(2026, 10, 5, 8, 0), false);
+        assert_eq!(action(&[], local(5, 8, 0)), ScanAction::CheckIn);
     }
 
     #[test]
     fn same_morning_means_check_out_of_the_latest() {
-        let first = open(1, local(2026, 10, 5, 7, 0));
-        let latest = open(2, local(2026, 10, 5, 8, 0));
-        let action = decide_scan(
-            &[latest.clone(), first],
-            local(2026, 10, 5, 10, 0),
-            chicago(),
-            &ProgramRules::default(),
-        );
+        let got = action(&[(true, local(5, 8, 0))], local(5, 10, 0));
+        assert!(matches!(got, ScanAction::CheckOut { since, .. } if since == local(5, 8, 0)));
+    }
+
+    #[test]
+    fn a_second_scan_soon_after_records_nothing() {
         assert_eq!(
-            action,
-            ScanAction::CheckOut {
-                check_in: latest.event,
-                since: latest.at
+            action(&[(true, local(5, 8, 2))], local(5, 8, 5)),
+            ScanAction::AlreadyIn {
+                since: local(5, 8, 2)
             }
         );
+        assert!(matches!(
+            action(&[(true, local(5, 8, 2))], local(5, 8, 12)),
+            ScanAction::CheckOut { .. }
+        ));
+        let day = [(true, local(5, 8, 0)), (false, local(5, 10, 0))];
+        assert_eq!(
+            action(&day, local(5, 10, 4)),
+            ScanAction::AlreadyOut {
+                at: local(5, 10, 0)
+            }
+        );
+        assert_eq!(action(&day, local(5, 10, 10)), ScanAction::CheckIn);
     }
 
     #[test]
     fn forgotten_check_out_yesterday_means_check_in_today() {
-        check(
-            &[open(1, local(2026, 10, 4, 8, 0))],
-            local(2026, 10, 5, 8, 0),
-            false,
+        assert_eq!(
+            action(&[(true, local(4, 8, 0))], local(5, 8, 0)),
+            ScanAction::CheckIn
         );
     }
 
     #[test]
     fn the_day_is_school_local_not_utc() {
         // 18:30 and 19:30 in Chicago are different UTC dates but the same school day.
-        check(
-            &[open(1, local(2026, 10, 5, 18, 30))],
-            local(2026, 10, 5, 19, 30),
-            true,
-        );
+        assert!(matches!(
+            action(&[(true, local(5, 18, 30))], local(5, 19, 30)),
+            ScanAction::CheckOut { .. }
+        ));
         // 23:30 and 00:30 are one UTC date but two school days.
-        check(
-            &[open(1, local(2026, 10, 5, 23, 30))],
-            local(2026, 10, 6, 0, 30),
-            false,
+        assert_eq!(
+            action(&[(true, local(5, 23, 30))], local(6, 0, 30)),
+            ScanAction::CheckIn
         );
     }
 
     #[test]
     fn over_the_cap_means_check_in() {
-        check(
-            &[open(1, local(2026, 10, 5, 6, 0))],
-            local(2026, 10, 5, 14, 0),
-            true,
-        );
-        check(
-            &[open(1, local(2026, 10, 5, 6, 0))],
-            local(2026, 10, 5, 14, 1),
-            false,
+        assert!(matches!(
+            action(&[(true, local(5, 6, 0))], local(5, 14, 0)),
+            ScanAction::CheckOut { .. }
+        ));
+        assert_eq!(
+            action(&[(true, local(5, 6, 0))], local(5, 14, 1)),
+            ScanAction::CheckIn
         );
     }
 
     #[test]
     fn a_check_in_from_the_future_never_pairs() {
-        check(
-            &[open(1, local(2026, 10, 5, 11, 0))],
-            local(2026, 10, 5, 10, 0),
-            false,
+        assert_eq!(
+            action(&[(true, local(5, 11, 0))], local(5, 10, 0)),
+            ScanAction::CheckIn
         );
     }
 
     #[test]
     fn repeat_window() {
         let rules = ProgramRules::default();
-        let t = local(2026, 10, 5, 8, 0);
+        let t = local(5, 8, 0);
         assert!(!is_repeat_scan(None, t, &rules));
         assert!(is_repeat_scan(
             Some(t),

@@ -62,7 +62,7 @@ impl Log {
             kiosk: KioskId::new(kiosk).expect("kiosk"),
             series: SeriesId::from_parts(0, [0; 10]),
             sequence: n,
-            mentor: MentorId::new(mentor).expect("mentor"),
+            mentor: Some(MentorId::new(mentor).expect("mentor")),
             at,
             time_zone: tz(),
             kind,
@@ -78,7 +78,21 @@ impl Log {
         self.scan(EventKind::CheckIn, mentor, "k1", at)
     }
     fn check_out(&mut self, mentor: &str, at: &str) -> EventId {
-        self.scan(EventKind::CheckOut, mentor, "k1", at)
+        self.scan(OUT, mentor, "k1", at)
+    }
+    /// A protocol 2 check-out, naming the check-in it closes.
+    fn check_out_of(&mut self, check_in: EventId, mentor: &str, kiosk: &str, at: &str) -> EventId {
+        self.scan(
+            EventKind::CheckOut {
+                check_in: Some(check_in),
+            },
+            mentor,
+            kiosk,
+            at,
+        )
+    }
+    fn organizer(&mut self, mentor: &str, at: &str, kind: EventKind) -> EventId {
+        self.push(mentor, "server", local(at), kind, organizer())
     }
     fn correct(&mut self, mentor: &str, at: &str, kind: EventKind) -> EventId {
         self.push(mentor, "k1", local(at), kind, coordinator())
@@ -106,6 +120,16 @@ fn scan_source(provisional: bool) -> Source {
     }
 }
 
+/// A protocol 1 check-out: it names no check-in and pairs by time.
+const OUT: EventKind = EventKind::CheckOut { check_in: None };
+
+fn organizer() -> Source {
+    Source::Organizer {
+        organizer: "Olga".into(),
+        reason: "checked with the teacher".into(),
+    }
+}
+
 fn coordinator() -> Source {
     Source::Coordinator {
         coordinator: "Ana".into(),
@@ -119,6 +143,16 @@ type Shape = (
     Option<DateTime<Utc>>,
     Vec<ReviewReason>,
 );
+
+/// As if every event had arrived in its own upload, with the kiosk's clock off by `offset_ms`.
+fn set_delivery_offsets(log: &mut Log, offset_ms: i64) {
+    for e in &mut log.events {
+        e.delivery = Some(Delivery {
+            offset_ms,
+            through_sequence: e.event.sequence,
+        });
+    }
+}
 
 /// (start, end, reasons) per session, for compact expectations.
 fn shape(sessions: &[Session]) -> Vec<Shape> {
@@ -229,7 +263,7 @@ fn two_check_ins_from_two_kiosks() {
     let mut log = Log::new();
     log.scan(EventKind::CheckIn, "M1", "k1", "2026-10-05 08:00");
     log.scan(EventKind::CheckIn, "M1", "k2", "2026-10-05 08:01");
-    log.scan(EventKind::CheckOut, "M1", "k1", "2026-10-05 10:00");
+    log.scan(OUT, "M1", "k1", "2026-10-05 10:00");
     let sessions = log.sessions();
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0].events.len(), 3);
@@ -239,7 +273,7 @@ fn two_check_ins_from_two_kiosks() {
     let mut log = Log::new();
     log.scan(EventKind::CheckIn, "M1", "k1", "2026-10-05 08:00");
     log.scan(EventKind::CheckIn, "M1", "k2", "2026-10-05 09:00");
-    log.scan(EventKind::CheckOut, "M1", "k1", "2026-10-05 10:00");
+    log.scan(OUT, "M1", "k1", "2026-10-05 10:00");
     assert_eq!(
         shape(&log.sessions()),
         vec![
@@ -261,7 +295,7 @@ fn two_check_ins_from_two_kiosks() {
 fn check_in_at_one_kiosk_and_out_at_another_pair_up() {
     let mut log = Log::new();
     log.scan(EventKind::CheckIn, "M1", "k1", "2026-10-05 08:00");
-    log.scan(EventKind::CheckOut, "M1", "k2", "2026-10-05 10:15");
+    log.scan(OUT, "M1", "k2", "2026-10-05 10:15");
     let sessions = log.sessions();
     assert_eq!(hours(&sessions[0]), Some(2.25));
     assert_eq!(sessions[0].kiosk.as_str(), "k1");
@@ -299,7 +333,7 @@ fn a_session_over_midnight_needs_approval() {
         log.sessions()[0].reasons,
         vec![ReviewReason::AcrossMidnight]
     );
-    log.correct(
+    log.organizer(
         "M1",
         "2026-10-06 09:00",
         EventKind::ApproveSession { check_in },
@@ -319,7 +353,7 @@ fn a_session_over_the_cap_needs_approval_or_a_corrected_end() {
         events: log.events.clone(),
         next: log.next,
     };
-    approved.correct(
+    approved.organizer(
         "M1",
         "2026-10-06 09:00",
         EventKind::ApproveSession { check_in },
@@ -378,21 +412,15 @@ fn a_kiosk_with_a_wrong_clock() {
     let check_in = log.check_in("M1", "2026-10-05 08:00");
     log.check_out("M1", "2026-10-05 10:00");
     // The server saw this kiosk's clock 2 hours off when these events arrived.
-    for e in &mut log.events {
-        e.kiosk_clock_offset_ms = Some(2 * 3_600_000);
-    }
+    set_delivery_offsets(&mut log, 2 * 3_600_000);
     assert_eq!(
         log.sessions()[0].reasons,
         vec![ReviewReason::KioskClockSkew]
     );
-    for e in &mut log.events {
-        e.kiosk_clock_offset_ms = Some(-20_000); // 20 s: within tolerance
-    }
+    set_delivery_offsets(&mut log, -20_000); // 20 s: within tolerance
     assert_eq!(log.sessions()[0].reasons, vec![]);
-    for e in &mut log.events {
-        e.kiosk_clock_offset_ms = Some(2 * 3_600_000);
-    }
-    log.correct(
+    set_delivery_offsets(&mut log, 2 * 3_600_000);
+    log.organizer(
         "M1",
         "2026-10-06 09:00",
         EventKind::ApproveSession { check_in },
@@ -414,7 +442,7 @@ fn absurd_dates_are_kept_and_flagged() {
         "M1",
         "k1",
         Utc.timestamp_opt(7_200, 0).single().expect("epoch"),
-        EventKind::CheckOut,
+        OUT,
         scan_source(false),
     );
     log.check_in("M1", "2027-09-01 08:00"); // after now() + 24 h
@@ -431,7 +459,7 @@ fn absurd_dates_are_kept_and_flagged() {
     );
     // An approval does not make a 1970 date count: void it and add the real session instead.
     let check_in = sessions[0].opened_by.expect("opened");
-    log.correct(
+    log.organizer(
         "M1",
         "2026-10-06 09:00",
         EventKind::ApproveSession { check_in },
@@ -542,7 +570,7 @@ fn provisional_badges_count_once_verified() {
         "M9",
         "k1",
         local("2026-10-05 10:00"),
-        EventKind::CheckOut,
+        OUT,
         scan_source(true),
     );
     assert_eq!(
@@ -601,7 +629,7 @@ fn open_check_ins_feed_the_toggle_rule() {
     assert_eq!(open.len(), 1);
     assert_eq!((open[0].event, open[0].kiosk.as_str()), (check_in, "k2"));
     let action = decide_scan(
-        &open,
+        &log.sessions(),
         local("2026-10-05 10:00"),
         tz(),
         &ProgramRules::default(),
@@ -610,25 +638,307 @@ fn open_check_ins_feed_the_toggle_rule() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Trustworthy hours: pairing, overlaps, resolutions, clock checks, set-aside events.
+
+fn reasons_of(sessions: &[Session]) -> Vec<Vec<ReviewReason>> {
+    sessions.iter().map(|s| s.reasons.clone()).collect()
+}
+
+#[test]
+fn a_check_out_closes_the_check_in_it_names_wherever_it_was_made() {
+    let mut log = Log::new();
+    let check_in = log.scan(EventKind::CheckIn, "M1", "ka", "2026-10-05 08:00");
+    log.check_out_of(check_in, "M1", "kb", "2026-10-05 10:00");
+    let sessions = log.sessions();
+    assert_eq!(shape(&sessions), vec![(Some(local("2026-10-05 08:00")), Some(local("2026-10-05 10:00")), vec![])]);
+    assert_eq!(sessions[0].kiosks.len(), 2, "both kiosks shaped it");
+    assert_eq!(sessions[0].item, check_in, "its review item is its check-in");
+}
+
+#[test]
+fn a_second_check_out_of_a_closed_session_goes_to_review() {
+    let mut log = Log::new();
+    let check_in = log.scan(EventKind::CheckIn, "M1", "ka", "2026-10-05 08:00");
+    log.check_out_of(check_in, "M1", "kb", "2026-10-05 10:00");
+    // Kiosk A had not heard of B's check-out and closed the session again at noon.
+    log.check_out_of(check_in, "M1", "ka", "2026-10-05 12:00");
+    let sessions = log.sessions();
+    assert_eq!(
+        shape(&sessions),
+        vec![(Some(local("2026-10-05 08:00")), Some(local("2026-10-05 10:00")), vec![ReviewReason::ClosedTwice])],
+        "the first check-out stands and nothing is credited until someone decides"
+    );
+    assert_eq!(log.totals("M1", "2026-fall").stipend_time, Duration::zero());
+    // An organizer approves it as recorded: 8:00-10:00.
+    log.organizer("M1", "2026-10-06 09:00", EventKind::ApproveSession { check_in });
+    assert_eq!(hours(&log.sessions()[0]), Some(2.0));
+}
+
+#[test]
+fn a_coordinator_close_of_a_closed_session_never_silently_wins() {
+    let mut log = Log::new();
+    let check_in = log.scan(EventKind::CheckIn, "M1", "ka", "2026-10-05 08:00");
+    log.check_out_of(check_in, "M1", "kb", "2026-10-05 10:00");
+    // At kiosk A the coordinator "closes" the session she thought open, lengthening it.
+    log.push(
+        "M1",
+        "ka",
+        local("2026-10-05 15:00"),
+        EventKind::CloseSession { check_in, end: local("2026-10-05 14:00") },
+        coordinator(),
+    );
+    assert_eq!(
+        shape(&log.sessions()),
+        vec![(Some(local("2026-10-05 08:00")), Some(local("2026-10-05 10:00")), vec![ReviewReason::ClosedTwice])]
+    );
+    // The coordinator resolves the conflict with the real end (she may: it needed review).
+    log.correct("M1", "2026-10-05 15:10", EventKind::SetTimes { item: check_in, start: None, end: Some(local("2026-10-05 10:00")) });
+    assert_eq!(hours(&log.sessions()[0]), Some(2.0));
+}
+
+#[test]
+fn a_coordinator_close_of_an_open_session_resolves_it_and_a_late_check_out_conflicts() {
+    let mut log = Log::new();
+    let check_in = log.scan(EventKind::CheckIn, "M1", "ka", "2026-10-05 08:00");
+    log.correct("M1", "2026-10-06 08:00", EventKind::CloseSession { check_in, end: local("2026-10-05 10:00") });
+    assert_eq!(hours(&log.sessions()[0]), Some(2.0));
+    // Then kiosk B, offline until now, delivers her real check-out at 11:00.
+    log.check_out_of(check_in, "M1", "kb", "2026-10-05 11:00");
+    assert_eq!(reasons_of(&log.sessions()), vec![vec![ReviewReason::ClosedTwice]]);
+}
+
+#[test]
+fn a_second_arrival_within_the_window_is_the_same_arrival() {
+    let mut log = Log::new();
+    log.scan(EventKind::CheckIn, "M1", "ka", "2026-10-05 08:00");
+    // Kiosk B was offline and did not know: it checked her in again 7 minutes later, and
+    // checked her out of that check-in at 10:00.
+    let second = log.scan(EventKind::CheckIn, "M1", "kb", "2026-10-05 08:07");
+    log.check_out_of(second, "M1", "kb", "2026-10-05 10:00");
+    let sessions = log.sessions();
+    assert_eq!(shape(&sessions), vec![(Some(local("2026-10-05 08:00")), Some(local("2026-10-05 10:00")), vec![])]);
+    assert_eq!(sessions[0].events.len(), 3);
+}
+
+#[test]
+fn overlapping_training_is_credited_once_under_its_category() {
+    let mut log = Log::new();
+    log.check_in("M1", "2026-10-05 08:00");
+    log.check_out("M1", "2026-10-05 10:00");
+    log.correct(
+        "M1",
+        "2026-10-05 11:30",
+        EventKind::AddSession { category: HourCategory::Training, start: local("2026-10-05 09:00"), end: local("2026-10-05 11:00"), group: None },
+    );
+    let sessions = log.sessions();
+    assert!(sessions.iter().all(|s| s.reasons.is_empty()), "no review needed: {sessions:?}");
+    let t = log.totals("M1", "2026-fall");
+    assert_eq!(t.by_category.get(&HourCategory::Classroom), Some(&Duration::hours(1)));
+    assert_eq!(t.by_category.get(&HourCategory::Training), Some(&Duration::hours(2)));
+    assert_eq!(t.stipend_time, Duration::hours(3), "08:00-11:00 is three hours, not four");
+}
+
+#[test]
+fn the_same_training_entered_at_two_kiosks_counts_once() {
+    let mut log = Log::new();
+    let training = |k: &str, log: &mut Log, at: &str| {
+        log.push(
+            "M1",
+            k,
+            local(at),
+            EventKind::AddSession { category: HourCategory::Training, start: local("2026-10-05 09:00"), end: local("2026-10-05 11:00"), group: None },
+            coordinator(),
+        )
+    };
+    let first = training("ka", &mut log, "2026-10-05 11:30");
+    let second = training("kb", &mut log, "2026-10-05 12:00");
+    let sessions = log.sessions();
+    let later = sessions.iter().find(|s| s.item == second).expect("second");
+    assert_eq!(later.reasons, vec![ReviewReason::Overlap], "the later-recorded one needs review");
+    assert!(sessions.iter().any(|s| s.item == first && s.reasons.is_empty()));
+    assert_eq!(log.totals("M1", "2026-fall").stipend_time, Duration::hours(2));
+    // Even approved, the same two hours are never credited twice.
+    log.organizer("M1", "2026-10-06 09:00", EventKind::ApproveSession { check_in: second });
+    assert_eq!(log.totals("M1", "2026-fall").stipend_time, Duration::hours(2));
+}
+
+#[test]
+fn overlapping_badge_sessions_put_the_later_one_in_review() {
+    let mut log = Log::new();
+    let a = log.scan(EventKind::CheckIn, "M1", "ka", "2026-10-05 08:00");
+    log.check_out_of(a, "M1", "ka", "2026-10-05 10:00");
+    let b = log.scan(EventKind::CheckIn, "M1", "kb", "2026-10-05 09:00");
+    log.check_out_of(b, "M1", "kb", "2026-10-05 11:00");
+    assert_eq!(reasons_of(&log.sessions()), vec![vec![], vec![ReviewReason::Overlap]]);
+    assert_eq!(log.totals("M1", "2026-fall").stipend_time, Duration::hours(2));
+    log.organizer("M1", "2026-10-06 09:00", EventKind::ApproveSession { check_in: b });
+    // Approved: the union, 08:00-11:00, never 4 hours.
+    assert_eq!(log.totals("M1", "2026-fall").stipend_time, Duration::hours(3));
+}
+
+#[test]
+fn resolutions_settle_every_kind_of_item() {
+    // A check-out with no check-in: an organizer sets the start.
+    let mut log = Log::new();
+    let out = log.check_out("M1", "2026-10-05 10:00");
+    log.organizer("M1", "2026-10-06 09:00", EventKind::SetTimes { item: out, start: Some(local("2026-10-05 08:00")), end: None });
+    assert_eq!(hours(&log.sessions()[0]), Some(2.0));
+
+    // Ends before it starts: new times.
+    let mut log = Log::new();
+    let check_in = log.check_in("M1", "2026-10-05 08:00");
+    log.correct("M1", "2026-10-05 12:00", EventKind::CloseSession { check_in, end: local("2026-10-05 07:00") });
+    assert_eq!(reasons_of(&log.sessions()), vec![vec![ReviewReason::EndBeforeStart]]);
+    log.organizer("M1", "2026-10-06 09:00", EventKind::SetTimes { item: check_in, start: None, end: Some(local("2026-10-05 09:30")) });
+    assert_eq!(hours(&log.sessions()[0]), Some(1.5));
+
+    // Over the cap: coordinator's new times beyond the cap stay over the cap; only an
+    // organizer's approval credits more than the cap.
+    let mut log = Log::new();
+    let check_in = log.check_in("M1", "2026-10-05 06:00");
+    log.check_out("M1", "2026-10-05 15:00");
+    log.correct("M1", "2026-10-05 16:00", EventKind::SetTimes { item: check_in, start: Some(local("2026-10-05 06:30")), end: None });
+    assert_eq!(reasons_of(&log.sessions()), vec![vec![ReviewReason::OverCap]]);
+    log.organizer("M1", "2026-10-06 09:00", EventKind::ApproveSession { check_in });
+    assert_eq!(hours(&log.sessions()[0]), Some(8.5));
+
+    // A coordinator's approval counts for nothing: approving is the organizer's.
+    let mut log = Log::new();
+    let check_in = log.check_in("M1", "2026-10-05 22:00");
+    log.check_out("M1", "2026-10-06 01:00");
+    log.correct("M1", "2026-10-06 09:00", EventKind::ApproveSession { check_in });
+    assert_eq!(reasons_of(&log.sessions()), vec![vec![ReviewReason::AcrossMidnight]]);
+
+    // A void of a session's item removes the whole session.
+    let mut log = Log::new();
+    let check_in = log.check_in("M1", "2026-10-05 08:00");
+    log.check_out_of(check_in, "M1", "k1", "2026-10-05 10:00");
+    log.correct("M1", "2026-10-05 11:00", EventKind::Void { target: check_in });
+    assert_eq!(log.sessions(), vec![]);
+}
+
+#[test]
+fn set_aside_events_wait_for_an_organizer() {
+    let mut log = Log::new();
+    let check_in = log.check_in("M1", "2026-10-05 08:00");
+    let out = log.check_out_of(check_in, "M1", "k1", "2026-10-05 10:00");
+    for e in &mut log.events {
+        e.set_aside = Some("not_at_school".into());
+    }
+    let sessions = log.sessions();
+    assert_eq!(sessions.len(), 2, "each set-aside event is one item");
+    assert!(sessions.iter().all(|s| s.reasons == vec![ReviewReason::SetAside] && s.end.is_none()));
+    assert_eq!(sessions[0].set_aside.as_deref(), Some("not_at_school"));
+    assert_eq!(sessions[0].start, Some(local("2026-10-05 08:00")), "the event's instant");
+    let t = log.totals("M1", "2026-fall");
+    assert_eq!((t.set_aside, t.needs_review, t.stipend_time), (2, 2, Duration::zero()));
+
+    // A coordinator cannot accept; an organizer can.
+    let mut tried = Log { events: log.events.clone(), next: log.next };
+    tried.correct("M1", "2026-10-06 08:00", EventKind::AcceptEvent { item: check_in });
+    assert_eq!(tried.sessions().len(), 2);
+    log.organizer("M1", "2026-10-06 08:00", EventKind::AcceptEvent { item: check_in });
+    log.organizer("M1", "2026-10-06 08:01", EventKind::AcceptEvent { item: out });
+    assert_eq!(shape(&log.sessions()), vec![(Some(local("2026-10-05 08:00")), Some(local("2026-10-05 10:00")), vec![])]);
+
+    // Rejected: gone, and nothing left to review.
+    let mut rejected = Log { events: tried.events.clone(), next: tried.next };
+    rejected.organizer("M1", "2026-10-06 08:00", EventKind::RejectEvent { item: check_in });
+    rejected.organizer("M1", "2026-10-06 08:00", EventKind::RejectEvent { item: out });
+    assert_eq!(rejected.sessions(), vec![]);
+}
+
+/// Sets the delivery reading of the events with these sequence numbers.
+fn delivered(log: &mut Log, sequences: std::ops::RangeInclusive<u64>, offset_ms: i64) {
+    let through = *sequences.end();
+    for e in &mut log.events {
+        if sequences.contains(&e.event.sequence) {
+            e.delivery = Some(Delivery { offset_ms, through_sequence: through });
+        }
+    }
+}
+
+fn kiosk_event(log: &mut Log, at: &str, kind: EventKind) {
+    log.push("M1", "k1", local(at), kind, Source::System);
+    if let Some(e) = log.events.last_mut() {
+        e.event.mentor = None;
+    }
+}
+
+#[test]
+fn clock_skew_is_judged_by_the_readings_around_each_event() {
+    const SIX_MIN: i64 = 6 * 60_000;
+    // The kiosk was right at its last sync (a clock check), then 6 minutes fast at this one:
+    // the events between are not parked (only one side says the clock was off).
+    let mut log = Log::new();
+    kiosk_event(&mut log, "2026-10-05 07:00", EventKind::ClockCheck { server_clock: local("2026-10-05 07:00") });
+    log.check_in("M1", "2026-10-05 08:00");
+    log.check_out("M1", "2026-10-05 10:00");
+    delivered(&mut log, 1..=3, SIX_MIN);
+    assert_eq!(reasons_of(&log.sessions()), vec![vec![]]);
+
+    // Off at both: flagged.
+    let mut log = Log::new();
+    kiosk_event(&mut log, "2026-10-05 07:06", EventKind::ClockCheck { server_clock: local("2026-10-05 07:00") });
+    log.check_in("M1", "2026-10-05 08:00");
+    log.check_out("M1", "2026-10-05 10:00");
+    delivered(&mut log, 1..=3, SIX_MIN);
+    assert_eq!(reasons_of(&log.sessions()), vec![vec![ReviewReason::KioskClockSkew]]);
+
+    // The kiosk restarted 6 minutes fast, recorded the morning, then NTP set it back (a clock
+    // jump) before it synced: the sync sees a right clock, but the jump says the morning's was
+    // not. Before this change nobody noticed.
+    let mut log = Log::new();
+    kiosk_event(&mut log, "2026-10-04 12:00", EventKind::ClockCheck { server_clock: local("2026-10-04 12:00") });
+    kiosk_event(&mut log, "2026-10-05 07:30", EventKind::Started);
+    log.check_in("M1", "2026-10-05 08:06");
+    log.check_out("M1", "2026-10-05 10:06");
+    kiosk_event(&mut log, "2026-10-05 10:30", EventKind::ClockJump { delta_ms: -SIX_MIN });
+    delivered(&mut log, 3..=5, 0);
+    assert_eq!(reasons_of(&log.sessions()), vec![vec![ReviewReason::KioskClockSkew]]);
+
+    // The same morning without the jump: the clock was right. (And a protocol 1 kiosk with
+    // nothing but the upload's reading is judged by that alone.)
+    let mut log = Log::new();
+    log.check_in("M1", "2026-10-05 08:00");
+    log.check_out("M1", "2026-10-05 10:00");
+    delivered(&mut log, 1..=2, 0);
+    assert_eq!(reasons_of(&log.sessions()), vec![vec![]]);
+}
+
+#[test]
+fn an_open_session_is_a_review_item_only_once_its_day_is_over() {
+    let mut log = Log::new();
+    log.check_in("M1", "2026-10-05 08:00");
+    let sessions = log.sessions();
+    assert!(sessions[0].is_open());
+    assert!(review_items(&sessions, local("2026-10-05 11:00")).is_empty(), "she is in today");
+    assert_eq!(review_items(&sessions, local("2026-10-06 00:01")).len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Properties over random timelines.
 
 /// A random timeline of up to 30 events for 2 mentors over a week that includes the fall-back
-/// DST day in Chicago, with corrections referring to earlier events.
+/// DST day in Chicago: scans (with and without the check-in they close), corrections and
+/// resolutions by coordinators and organizers referring to earlier events, set-aside events,
+/// and kiosk-level clock events.
 fn arb_timeline() -> impl Strategy<Value = Vec<Observed>> {
     let step = (
-        0u8..8,
+        0u8..14,
         0i64..(7 * 24 * 4),
         0u8..2,
         0usize..64,
         any::<bool>(),
         prop::option::of(-600_000i64..600_000),
         0i64..40,
+        0u8..8,
     );
     prop::collection::vec(step, 0..30).prop_map(|steps| {
         let base = local("2026-10-29 00:00");
         let mut log = Log::new();
         let mut ids: Vec<EventId> = Vec::new();
-        for (kind, quarter, mentor, target, flag, offset, len) in steps {
+        for (kind, quarter, mentor, target, flag, offset, len, extra) in steps {
             let at = base + Duration::minutes(15 * quarter);
             let mentor = if mentor == 0 { "M1" } else { "M2" };
             let target_id = if ids.is_empty() {
@@ -636,36 +946,56 @@ fn arb_timeline() -> impl Strategy<Value = Vec<Observed>> {
             } else {
                 Some(ids[target % ids.len()])
             };
+            let later = at + Duration::minutes(15 * len);
             let kind = match (kind, target_id) {
                 (0..=2, _) | (_, None) => EventKind::CheckIn,
-                (3..=4, _) => EventKind::CheckOut,
-                (5, Some(t)) => EventKind::CloseSession {
-                    check_in: t,
-                    end: at + Duration::minutes(15 * len),
+                (3, _) => OUT,
+                (4, Some(t)) => EventKind::CheckOut { check_in: Some(t) },
+                (5, Some(t)) => EventKind::CloseSession { check_in: t, end: later },
+                (6, Some(t)) => EventKind::Void { target: t },
+                (7, Some(t)) => EventKind::ApproveSession { check_in: t },
+                (8, Some(t)) => EventKind::SetTimes {
+                    item: t,
+                    start: flag.then_some(at),
+                    end: Some(later),
                 },
-                (6, Some(t)) => {
-                    if flag {
-                        EventKind::Void { target: t }
-                    } else {
-                        EventKind::ApproveSession { check_in: t }
-                    }
-                }
+                (9, Some(t)) if flag => EventKind::AcceptEvent { item: t },
+                (9, Some(t)) => EventKind::RejectEvent { item: t },
+                (10, _) => EventKind::ClockJump {
+                    delta_ms: (len - 20) * 60_000,
+                },
+                (11, _) => EventKind::Started,
                 (_, Some(_)) => EventKind::AddSession {
                     category: HourCategory::ALL[target % 4],
                     start: at,
-                    end: at + Duration::minutes(15 * len),
+                    end: later,
                     group: None,
                 },
             };
-            let source = if kind.is_correction() {
+            let kiosk_level = kind.is_kiosk_level();
+            let source = if kiosk_level {
+                Source::System
+            } else if kind.is_organizer_only() || (kind.is_correction() && extra % 2 == 0) {
+                organizer()
+            } else if kind.is_correction() {
                 coordinator()
             } else {
                 scan_source(flag && kind == EventKind::CheckIn)
             };
-            let id = log.push(mentor, if flag { "k1" } else { "k2" }, at, kind, source);
+            let kiosk = if flag { "k1" } else { "k2" };
+            let id = log.push(mentor, kiosk, at, kind, source);
             if let Some(e) = log.events.last_mut() {
-                e.kiosk_clock_offset_ms = offset;
+                if kiosk_level {
+                    e.event.mentor = None;
+                }
+                e.delivery = offset.map(|offset_ms| Delivery {
+                    offset_ms,
+                    through_sequence: e.event.sequence + u64::from(extra % 3),
+                });
                 e.badge_verified = flag;
+                if extra == 7 && !kiosk_level {
+                    e.set_aside = Some("not_at_school".into());
+                }
             }
             ids.push(id);
         }
@@ -744,6 +1074,39 @@ proptest! {
         );
     }
 
+    /// A mentor is never credited twice for the same minute, whatever is approved: her credited
+    /// time is at most the union of her sessions' intervals (and exactly the union of the
+    /// intervals of the sessions that count).
+    #[test]
+    fn credited_time_never_exceeds_the_union_of_intervals(events in arb_timeline()) {
+        let sessions = sessionize(&events, &ProgramRules::default(), now());
+        for mentor in ["M1", "M2"] {
+            let mine: Vec<&Session> = sessions.iter().filter(|s| s.mentor.as_str() == mentor).collect();
+            let credited: i64 = mine.iter().filter_map(|s| s.counted_duration()).map(|d| d.num_milliseconds()).sum();
+            let spans = |only_counted: bool| {
+                let mut v: Vec<(DateTime<Utc>, DateTime<Utc>)> = mine
+                    .iter()
+                    .filter(|s| !only_counted || s.reasons.is_empty())
+                    .filter_map(|s| match (s.start, s.end) { (Some(a), Some(b)) if b > a => Some((a, b)), _ => None })
+                    .collect();
+                v.sort();
+                let mut total = 0i64;
+                let mut cur: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
+                for (a, b) in v {
+                    match cur {
+                        Some((ca, cb)) if a <= cb => cur = Some((ca, cb.max(b))),
+                        Some((ca, cb)) => { total += (cb - ca).num_milliseconds(); cur = Some((a, b)); }
+                        None => cur = Some((a, b)),
+                    }
+                }
+                if let Some((ca, cb)) = cur { total += (cb - ca).num_milliseconds(); }
+                total
+            };
+            prop_assert!(credited <= spans(false), "{mentor}: {credited} > {}", spans(false));
+            prop_assert_eq!(credited, spans(true));
+        }
+    }
+
     /// Around the fall-back and spring-forward days in Chicago, a complete session's hours are the
     /// real elapsed time and its day is the school-local date of its start.
     #[test]
@@ -754,7 +1117,7 @@ proptest! {
         let end = start + Duration::minutes(len_min);
         let mut log = Log::new();
         log.push("M1", "k1", start, EventKind::CheckIn, scan_source(false));
-        log.push("M1", "k1", end, EventKind::CheckOut, scan_source(false));
+        log.push("M1", "k1", end, OUT, scan_source(false));
         let s = &log.sessions()[0];
         let zone = tz().tz();
         prop_assert_eq!(s.local_date, start.with_timezone(&zone).date_naive());

@@ -1,0 +1,102 @@
+//! Was the kiosk's clock right when it recorded an event? Each kiosk series carries clock
+//! readings: the kiosk's own clock checks (its clock against the server's at a sync), the
+//! server's reading of every upload, clock jumps (the wall clock moved against the monotonic
+//! clock) and restarts (what the clock said before is unknown). An event is judged by the
+//! readings that bracket it *by sequence number in its series*, carried across jumps, never
+//! across a restart: it is skewed only when every bracket that says something says the clock
+//! was off by more than the tolerance.
+
+use std::collections::HashMap;
+
+use chrono::Duration;
+
+use crate::{EventKind, Observed, SeriesId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Reading {
+    /// The clock was off by this many milliseconds (kiosk minus server).
+    Offset(i64),
+    /// The clock moved by this many milliseconds: the offset after is the offset before plus it.
+    Jump(i64),
+    /// The program restarted: nothing before says anything about after.
+    Restart,
+}
+
+/// Readings per series, by position: an event with sequence `n` sits at `2n`; the server's
+/// reading of an upload that ended at sequence `n` sits at `2n + 1`, just after it.
+#[derive(Debug, Default)]
+pub(crate) struct ClockModel {
+    series: HashMap<SeriesId, Vec<(u128, Reading)>>,
+}
+
+impl ClockModel {
+    pub(crate) fn new(events: &[&Observed]) -> Self {
+        let mut series: HashMap<SeriesId, Vec<(u128, Reading)>> = HashMap::new();
+        for o in events {
+            let e = &o.event;
+            let at = u128::from(e.sequence) * 2;
+            let reading = match e.kind {
+                EventKind::ClockCheck { server_clock } => Some(Reading::Offset(
+                    e.at.signed_duration_since(server_clock).num_milliseconds(),
+                )),
+                EventKind::ClockJump { delta_ms } => Some(Reading::Jump(delta_ms)),
+                EventKind::Started => Some(Reading::Restart),
+                _ => None,
+            };
+            let readings = series.entry(e.series).or_default();
+            if let Some(r) = reading {
+                readings.push((at, r));
+            }
+            if let Some(d) = o.delivery {
+                readings.push((
+                    u128::from(d.through_sequence) * 2 + 1,
+                    Reading::Offset(d.offset_ms),
+                ));
+            }
+        }
+        for readings in series.values_mut() {
+            readings.sort_unstable();
+            readings.dedup();
+        }
+        Self { series }
+    }
+
+    /// Whether the readings around this event say its kiosk's clock was off by more than
+    /// `tolerance` when it was recorded.
+    pub(crate) fn skewed(&self, o: &Observed, tolerance: Duration) -> bool {
+        let Some(readings) = self.series.get(&o.event.series) else {
+            return false;
+        };
+        let position = u128::from(o.event.sequence) * 2;
+        let split = readings.partition_point(|(pos, _)| *pos < position);
+        let mut estimates = Vec::with_capacity(2);
+        // Before: the nearest offset, carried forward across the jumps after it.
+        let mut carried: i64 = 0;
+        for (_, r) in readings[..split].iter().rev() {
+            match *r {
+                Reading::Offset(o) => {
+                    estimates.push(o.saturating_add(carried));
+                    break;
+                }
+                Reading::Jump(d) => carried = carried.saturating_add(d),
+                Reading::Restart => break,
+            }
+        }
+        // After: the nearest offset, carried back across the jumps before it.
+        let mut carried: i64 = 0;
+        for (pos, r) in &readings[split..] {
+            match *r {
+                // A reading at the event's own position is the event itself (a jump or check).
+                _ if *pos == position => continue,
+                Reading::Offset(o) => {
+                    estimates.push(o.saturating_sub(carried));
+                    break;
+                }
+                Reading::Jump(d) => carried = carried.saturating_add(d),
+                Reading::Restart => break,
+            }
+        }
+        let limit = tolerance.num_milliseconds();
+        !estimates.is_empty() && estimates.iter().all(|e| e.saturating_abs() > limit)
+    }
+}

@@ -1,0 +1,562 @@
+//! Events → sessions for one mentor: verdicts on set-aside events, voids, pairing, resolutions,
+//! the checks, overlaps, approvals and crediting, in that order (see the module above).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+
+use super::clock::ClockModel;
+use super::credit::Credited;
+use super::{ReviewReason, Session};
+use crate::{EventId, EventKind, HourCategory, MentorId, Observed, ProgramRules, TimeZone};
+
+/// Turns every mentor's events into sessions (and set-aside events into review items), sorted
+/// by mentor, then date and start. `now` is the caller's clock, used only to recognise events
+/// dated in the future. Kiosk-level events (clock checks) in `events` inform the clock checks.
+pub fn sessionize(events: &[Observed], rules: &ProgramRules, now: DateTime<Utc>) -> Vec<Session> {
+    let unique = deduplicate(events);
+    let clock = ClockModel::new(&unique);
+    let mut by_mentor: BTreeMap<&MentorId, Vec<&Observed>> = BTreeMap::new();
+    for o in unique {
+        if let (Some(mentor), false) = (&o.event.mentor, o.event.kind.is_kiosk_level()) {
+            by_mentor.entry(mentor).or_default().push(o);
+        }
+    }
+    let mut sessions = Vec::new();
+    for (mentor, timeline) in by_mentor {
+        let context = Context {
+            rules,
+            now,
+            clock: &clock,
+        };
+        sessions.extend(MentorTimeline::new(mentor, timeline, context).sessions());
+    }
+    sessions.sort_by(|a, b| {
+        (&a.mentor, a.local_date, a.start, a.end, a.item).cmp(&(
+            &b.mentor,
+            b.local_date,
+            b.start,
+            b.end,
+            b.item,
+        ))
+    });
+    sessions
+}
+
+/// One copy of each event id, chosen the same way whatever the input order, then in timeline
+/// order (instant, then id).
+fn deduplicate(events: &[Observed]) -> Vec<&Observed> {
+    let mut unique: Vec<&Observed> = events.iter().collect();
+    unique.sort_by(|a, b| a.event.id.cmp(&b.event.id).then_with(|| a.cmp(b)));
+    unique.dedup_by_key(|o| o.event.id);
+    unique.sort_by_key(|o| (o.event.at, o.event.id));
+    unique
+}
+
+#[derive(Clone, Copy)]
+struct Context<'a> {
+    rules: &'a ProgramRules,
+    now: DateTime<Utc>,
+    clock: &'a ClockModel,
+}
+
+struct MentorTimeline<'a> {
+    mentor: &'a MentorId,
+    cx: Context<'a>,
+    /// Events that count (never set aside, or accepted), in timeline order.
+    active: Vec<&'a Observed>,
+    /// Set-aside events still waiting for an organizer's verdict.
+    pending: Vec<&'a Observed>,
+    voided: HashSet<EventId>,
+    /// Closes, new times and approvals, by the id they name.
+    resolutions: HashMap<EventId, Vec<&'a Observed>>,
+}
+
+/// A session while it is being assembled: its events, before resolutions and checks.
+#[derive(Default)]
+struct Draft<'a> {
+    opening: Option<&'a Observed>,
+    closing: Option<&'a Observed>,
+    /// Check-outs of an already closed session (outside the window): a conflict.
+    extra_closings: Vec<&'a Observed>,
+    /// The same arrival or departure seen again (a double scan, a second kiosk).
+    absorbed: Vec<&'a Observed>,
+}
+
+/// A finished session and what the cross-session steps need.
+struct Built {
+    session: Session,
+    /// (recorded at, id) of the opening: "later-recorded" for overlaps, and credit order.
+    recorded: (DateTime<Utc>, EventId),
+    approved: bool,
+}
+
+impl<'a> MentorTimeline<'a> {
+    fn new(mentor: &'a MentorId, all: Vec<&'a Observed>, cx: Context<'a>) -> Self {
+        // An organizer's latest verdict on each set-aside event.
+        let mut verdicts: HashMap<EventId, ((DateTime<Utc>, EventId), bool)> = HashMap::new();
+        for o in &all {
+            let (item, accept) = match o.event.kind {
+                EventKind::AcceptEvent { item } => (item, true),
+                EventKind::RejectEvent { item } => (item, false),
+                _ => continue,
+            };
+            if o.set_aside.is_some() || !o.event.source.is_organizer() {
+                continue;
+            }
+            let key = (o.event.at, o.event.id);
+            let entry = verdicts.entry(item).or_insert((key, accept));
+            if key > entry.0 {
+                *entry = (key, accept);
+            }
+        }
+        let mut active = Vec::new();
+        let mut pending = Vec::new();
+        for o in all {
+            let verdict = verdicts.get(&o.event.id).map(|(_, accept)| *accept);
+            match (&o.set_aside, verdict) {
+                (Some(_), None) => pending.push(o),
+                (Some(_), Some(false)) => {}
+                // Approvals and verdicts count only from organizers (the server sets aside
+                // any other, and a kiosk never makes one).
+                _ if o.event.kind.is_organizer_only() && !o.event.source.is_organizer() => {}
+                _ => active.push(o),
+            }
+        }
+        let voided: HashSet<EventId> = active
+            .iter()
+            .filter_map(|o| match o.event.kind {
+                EventKind::Void { target } => Some(target),
+                _ => None,
+            })
+            .collect();
+        let mut resolutions: HashMap<EventId, Vec<&Observed>> = HashMap::new();
+        for o in &active {
+            let named = match o.event.kind {
+                EventKind::CloseSession { check_in, .. } | EventKind::ApproveSession { check_in } => {
+                    check_in
+                }
+                EventKind::SetTimes { item, .. } => item,
+                _ => continue,
+            };
+            if !voided.contains(&o.event.id) {
+                resolutions.entry(named).or_default().push(o);
+            }
+        }
+        Self {
+            mentor,
+            cx,
+            active,
+            pending,
+            voided,
+            resolutions,
+        }
+    }
+
+    fn sessions(&self) -> Vec<Session> {
+        let drafts = self.pair();
+        let mut built: Vec<Built> = drafts
+            .into_iter()
+            .filter(|d| d.opening.is_none_or(|o| !self.voided.contains(&o.event.id)))
+            .filter_map(|d| self.finish(d))
+            .collect();
+        mark_overlaps(&mut built);
+        for b in &mut built {
+            if b.approved {
+                b.session.reasons.retain(|r| !r.approvable());
+            }
+            b.session.reasons.sort();
+            b.session.reasons.dedup();
+        }
+        credit(&mut built);
+        let mut sessions: Vec<Session> = built.into_iter().map(|b| b.session).collect();
+        sessions.extend(self.pending.iter().map(|o| self.set_aside_item(o)));
+        sessions
+    }
+
+    /// Pairs check-ins with check-outs: by the check-in a check-out names, else by time.
+    fn pair(&self) -> Vec<Draft<'a>> {
+        let window = self.cx.rules.min_session();
+        let mut drafts: Vec<Draft> = Vec::new();
+        // Every check-in id (opening or absorbed) → its draft.
+        let mut owner: HashMap<EventId, usize> = HashMap::new();
+        // The latest check-in still open, for check-outs that name none.
+        let mut open: Option<usize> = None;
+        // The latest check-out that ended or began a draft, for double scans.
+        let mut last_out: Option<(DateTime<Utc>, usize)> = None;
+        let mut deferred: Vec<&Observed> = Vec::new();
+        for &o in &self.active {
+            let at = o.event.at;
+            match o.event.kind {
+                EventKind::CheckIn => {
+                    if let Some(i) = open {
+                        let since = drafts[i].opening.map(|c| at - c.event.at);
+                        if since.is_some_and(|s| s >= chrono::Duration::zero() && s <= window) {
+                            drafts[i].absorbed.push(o);
+                            owner.insert(o.event.id, i);
+                            continue;
+                        }
+                    }
+                    drafts.push(Draft {
+                        opening: Some(o),
+                        ..Draft::default()
+                    });
+                    owner.insert(o.event.id, drafts.len() - 1);
+                    open = Some(drafts.len() - 1);
+                }
+                EventKind::CheckOut { .. } if self.voided.contains(&o.event.id) => {}
+                EventKind::CheckOut {
+                    check_in: Some(named),
+                } => match owner.get(&named) {
+                    Some(&i) => close(&mut drafts, i, o, window, &mut open, &mut last_out),
+                    None => deferred.push(o),
+                },
+                EventKind::CheckOut { check_in: None } => {
+                    if let Some(i) = open {
+                        close(&mut drafts, i, o, window, &mut open, &mut last_out);
+                    } else if let Some((_, i)) = last_out.filter(|(t, _)| at - *t <= window) {
+                        drafts[i].absorbed.push(o);
+                    } else {
+                        drafts.push(Draft {
+                            closing: Some(o),
+                            ..Draft::default()
+                        });
+                        last_out = Some((at, drafts.len() - 1));
+                    }
+                }
+                EventKind::AddSession { .. } if !self.voided.contains(&o.event.id) => {
+                    drafts.push(Draft {
+                        opening: Some(o),
+                        ..Draft::default()
+                    });
+                }
+                _ => {}
+            }
+        }
+        // Check-outs naming a check-in recorded later in time (another kiosk's clock behind).
+        for o in deferred {
+            let named = match o.event.kind {
+                EventKind::CheckOut { check_in } => check_in,
+                _ => None,
+            };
+            match named.and_then(|n| owner.get(&n).copied()) {
+                Some(i) => close(&mut drafts, i, o, window, &mut open, &mut last_out),
+                None => drafts.push(Draft {
+                    closing: Some(o),
+                    ..Draft::default()
+                }),
+            }
+        }
+        // A voided second arrival changes nothing; drop it from the history it would join.
+        for d in &mut drafts {
+            d.absorbed.retain(|o| !self.voided.contains(&o.event.id));
+        }
+        drafts
+    }
+
+    fn local_date(&self, t: DateTime<Utc>, zone: TimeZone) -> chrono::NaiveDate {
+        t.with_timezone(&zone.tz()).date_naive()
+    }
+
+    fn implausible(&self, t: DateTime<Utc>, zone: TimeZone) -> bool {
+        let latest = self
+            .cx
+            .now
+            .checked_add_signed(self.cx.rules.future_tolerance())
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        self.local_date(t, zone) < self.cx.rules.earliest_plausible_date || t > latest
+    }
+
+    /// Reasons that follow from a session's times alone.
+    fn time_reasons(
+        &self,
+        start: Option<DateTime<Utc>>,
+        end: Option<DateTime<Utc>>,
+        zone: TimeZone,
+    ) -> Vec<ReviewReason> {
+        let mut reasons = Vec::new();
+        match (start, end) {
+            (None, _) => reasons.push(ReviewReason::CheckOutWithoutCheckIn),
+            (Some(_), None) => reasons.push(ReviewReason::Open),
+            (Some(s), Some(e)) => {
+                if e < s {
+                    reasons.push(ReviewReason::EndBeforeStart);
+                } else if e - s > self.cx.rules.session_cap() {
+                    reasons.push(ReviewReason::OverCap);
+                }
+                if self.local_date(s, zone) != self.local_date(e, zone) {
+                    reasons.push(ReviewReason::AcrossMidnight);
+                }
+            }
+        }
+        if start
+            .into_iter()
+            .chain(end)
+            .any(|t| self.implausible(t, zone))
+        {
+            reasons.push(ReviewReason::ImplausibleDate);
+        }
+        reasons
+    }
+
+    fn skewed(&self, o: Option<&Observed>) -> bool {
+        o.is_some_and(|o| {
+            self.cx
+                .clock
+                .skewed(o, self.cx.rules.clock_skew_tolerance())
+        })
+    }
+
+    fn finish(&self, d: Draft<'a>) -> Option<Built> {
+        let anchor = d.opening.or(d.closing)?;
+        let zone = anchor.event.time_zone;
+        let (category, entered, recorded_start, recorded_end) =
+            match d.opening.map(|o| &o.event.kind) {
+                Some(EventKind::AddSession {
+                    category,
+                    start,
+                    end,
+                    ..
+                }) => (*category, true, Some(*start), Some(*end)),
+                Some(_) => (
+                    HourCategory::Classroom,
+                    false,
+                    d.opening.map(|o| o.event.at),
+                    d.closing.map(|c| c.event.at),
+                ),
+                None => (
+                    HourCategory::Classroom,
+                    false,
+                    None,
+                    d.closing.map(|c| c.event.at),
+                ),
+            };
+        let mut recorded: Vec<&Observed> = d.opening.into_iter().chain(d.closing).collect();
+        recorded.extend(d.absorbed.iter().copied());
+        recorded.extend(d.extra_closings.iter().copied());
+        let unverified = recorded
+            .iter()
+            .any(|o| o.event.source.is_provisional() && !o.badge_verified);
+        let recorded_implausible = recorded
+            .iter()
+            .any(|o| self.implausible(o.event.at, zone));
+
+        // What the recorded events alone say.
+        let mut base = self.time_reasons(recorded_start, recorded_end, zone);
+        if recorded_implausible {
+            base.push(ReviewReason::ImplausibleDate);
+        }
+        if unverified {
+            base.push(ReviewReason::UnverifiedBadge);
+        }
+        if !entered && (self.skewed(d.opening) || self.skewed(d.closing)) {
+            base.push(ReviewReason::KioskClockSkew);
+        }
+        if !d.extra_closings.is_empty() {
+            base.push(ReviewReason::ClosedTwice);
+        }
+
+        // Resolutions naming this session (its item, or an arrival absorbed into it): the
+        // coordinators' first, then the organizers', each in timeline order, so the latest of
+        // the strongest wins.
+        let item = anchor.event.id;
+        let named: BTreeSet<EventId> = std::iter::once(item)
+            .chain(
+                d.absorbed
+                    .iter()
+                    .filter(|o| o.event.kind == EventKind::CheckIn)
+                    .map(|o| o.event.id),
+            )
+            .collect();
+        let mut resolutions: Vec<&Observed> = named
+            .iter()
+            .filter_map(|id| self.resolutions.get(id))
+            .flatten()
+            .copied()
+            .collect();
+        resolutions.sort_by_key(|o| (o.event.source.is_organizer(), o.event.at, o.event.id));
+        let (mut start, mut end) = (recorded_start, recorded_end);
+        let (mut start_set, mut end_set, mut unrequested, mut approved) =
+            (false, false, false, false);
+        for r in &resolutions {
+            let (new_start, new_end) = match r.event.kind {
+                EventKind::ApproveSession { .. } => {
+                    approved |= r.event.source.is_organizer();
+                    continue;
+                }
+                EventKind::CloseSession { end, .. } => (None, Some(end)),
+                EventKind::SetTimes { start, end, .. } => (start, end),
+                _ => continue,
+            };
+            // Organizers decide; a coordinator resolves what needs review (new times resolve
+            // a conflict too), but a change to a session that was closed and fine is a
+            // conflict for review, never a silent win.
+            let resolving = matches!(r.event.kind, EventKind::SetTimes { .. }) && unrequested;
+            if r.event.source.is_organizer() || !base.is_empty() || resolving {
+                unrequested = false;
+                if let Some(s) = new_start {
+                    start = Some(s);
+                    start_set = true;
+                }
+                if let Some(e) = new_end {
+                    end = Some(e);
+                    end_set = true;
+                }
+            } else if new_start.is_some_and(|s| Some(s) != start)
+                || new_end.is_some_and(|e| Some(e) != end)
+            {
+                unrequested = true;
+            }
+        }
+        let mut reasons = if start_set || end_set {
+            let mut r = self.time_reasons(start, end, zone);
+            let kept: Vec<&Observed> = [(!start_set).then_some(d.opening), (!end_set).then_some(d.closing)]
+                .into_iter()
+                .flatten()
+                .flatten()
+                .collect();
+            if kept.iter().any(|o| self.implausible(o.event.at, zone)) {
+                r.push(ReviewReason::ImplausibleDate);
+            }
+            if unverified {
+                r.push(ReviewReason::UnverifiedBadge);
+            }
+            if !entered && kept.iter().any(|o| self.skewed(Some(o))) {
+                r.push(ReviewReason::KioskClockSkew);
+            }
+            r
+        } else {
+            base
+        };
+        if unrequested {
+            reasons.push(ReviewReason::ClosedTwice);
+        }
+
+        let mut constituents = recorded;
+        constituents.extend(resolutions.iter().copied());
+        constituents.sort_by_key(|o| (o.event.at, o.event.id));
+        let kiosks: BTreeSet<_> = constituents.iter().map(|o| o.event.kiosk.clone()).collect();
+        let local_date = self.local_date(start.or(end).unwrap_or(anchor.event.at), zone);
+        Some(Built {
+            recorded: (anchor.event.at, item),
+            approved,
+            session: Session {
+                mentor: self.mentor.clone(),
+                item,
+                category,
+                start,
+                end,
+                time_zone: zone,
+                local_date,
+                period: self.cx.rules.periods.period_of(local_date).name,
+                opened_by: d.opening.map(|o| o.event.id),
+                kiosk: anchor.event.kiosk.clone(),
+                kiosks: kiosks.into_iter().collect(),
+                events: constituents.iter().map(|o| o.event.id).collect(),
+                reasons,
+                credited_ms: 0,
+                set_aside: None,
+                entered,
+            },
+        })
+    }
+
+    fn set_aside_item(&self, o: &Observed) -> Session {
+        let e = &o.event;
+        let local_date = self.local_date(e.at, e.time_zone);
+        let (category, entered) = match e.kind {
+            EventKind::AddSession { category, .. } => (category, true),
+            _ => (HourCategory::Classroom, false),
+        };
+        Session {
+            mentor: self.mentor.clone(),
+            item: e.id,
+            category,
+            start: Some(e.at),
+            end: None,
+            time_zone: e.time_zone,
+            local_date,
+            period: self.cx.rules.periods.period_of(local_date).name,
+            opened_by: None,
+            kiosk: e.kiosk.clone(),
+            kiosks: vec![e.kiosk.clone()],
+            events: vec![e.id],
+            reasons: vec![ReviewReason::SetAside],
+            credited_ms: 0,
+            set_aside: o.set_aside.clone(),
+            entered,
+        }
+    }
+}
+
+/// Closes draft `i` with check-out `o`; a check-out of an already closed draft is absorbed
+/// within the window (the same departure scanned twice) and a conflict outside it.
+fn close<'a>(
+    drafts: &mut [Draft<'a>],
+    i: usize,
+    o: &'a Observed,
+    window: chrono::Duration,
+    open: &mut Option<usize>,
+    last_out: &mut Option<(DateTime<Utc>, usize)>,
+) {
+    let draft = &mut drafts[i];
+    match draft.closing {
+        None => {
+            draft.closing = Some(o);
+            if *open == Some(i) {
+                *open = None;
+            }
+            *last_out = Some((o.event.at, i));
+        }
+        Some(first) if (o.event.at - first.event.at).abs() <= window => draft.absorbed.push(o),
+        Some(_) => draft.extra_closings.push(o),
+    }
+}
+
+/// Two badge sessions, or two entered sessions, that overlap: the later-recorded needs review.
+fn mark_overlaps(built: &mut [Built]) {
+    let mut order: Vec<usize> = (0..built.len())
+        .filter(|&i| interval(&built[i].session).is_some())
+        .collect();
+    order.sort_by_key(|&i| (interval(&built[i].session), built[i].recorded));
+    let mut live: Vec<usize> = Vec::new();
+    let mut later: Vec<usize> = Vec::new();
+    for i in order {
+        let Some((start, _)) = interval(&built[i].session) else {
+            continue;
+        };
+        live.retain(|&j| interval(&built[j].session).is_some_and(|(_, end)| end > start));
+        for &j in &live {
+            if built[i].session.entered == built[j].session.entered {
+                later.push(if built[i].recorded > built[j].recorded { i } else { j });
+            }
+        }
+        live.push(i);
+    }
+    for i in later {
+        built[i].session.reasons.push(ReviewReason::Overlap);
+    }
+}
+
+/// A session's interval, if it has a positive one.
+fn interval(s: &Session) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    match (s.start, s.end) {
+        (Some(a), Some(b)) if b > a && !s.is_set_aside() => Some((a, b)),
+        _ => None,
+    }
+}
+
+/// Credits every counting session its minutes not already credited: entered sessions first
+/// (they take the minutes they share with a badge session), each kind in recorded order.
+fn credit(built: &mut [Built]) {
+    let mut order: Vec<usize> = (0..built.len())
+        .filter(|&i| built[i].session.reasons.is_empty())
+        .collect();
+    order.sort_by_key(|&i| (!built[i].session.entered, built[i].recorded));
+    let mut credited = Credited::default();
+    for i in order {
+        if let Some((start, end)) = interval(&built[i].session) {
+            built[i].session.credited_ms = credited.take(start, end).num_milliseconds();
+        }
+    }
+}
