@@ -73,6 +73,8 @@ fn main() {
         revoked: vec![],
         coordinators: vec![],
         open_check_ins: vec![],
+        recent: vec![],
+        review: vec![],
     };
     let start = Utc
         .with_ymd_and_hms(2026, 9, 1, 13, 0, 0)

@@ -86,6 +86,7 @@ fn run(
         clock,
         DeskSettings {
             sync: SyncMode::Demo,
+            watch_clock: false,
             camera: scanner.as_ref().map(|s| s.stats.clone()),
         },
     );

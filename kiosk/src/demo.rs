@@ -83,8 +83,10 @@ pub fn badge_texts() -> Result<Vec<(MentorId, String)>, KioskError> {
 /// The demo roster, as a server would send it.
 pub fn roster(zone: TimeZone, now: DateTime<Utc>) -> Result<Roster, KioskError> {
     let rules = ProgramRules {
-        // The simulated camera shows each badge again within seconds: toggle quickly.
+        // The simulated camera shows each badge again within seconds: toggle quickly (a real
+        // kiosk says "already checked in" for ten minutes).
         duplicate_window_secs: 4,
+        min_session_minutes: 0,
         ..ProgramRules::default()
     };
     let current_period: PeriodName = rules.periods.period_of(local_date(now, zone)).name;
@@ -117,6 +119,8 @@ pub fn roster(zone: TimeZone, now: DateTime<Utc>) -> Result<Roster, KioskError> 
             pin_hash: hash_pin(DEMO_PIN, &rand::random())?,
         }],
         open_check_ins: Vec::new(),
+        recent: Vec::new(),
+        review: Vec::new(),
     })
 }
 

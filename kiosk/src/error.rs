@@ -29,6 +29,9 @@ pub enum KioskError {
     },
     #[error("{0}")]
     Invalid(String),
+    /// She checked in (or out) less than the minimum session ago: nothing was recorded.
+    #[error("she checked in or out only minutes ago: nothing recorded")]
+    TooSoon,
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

@@ -122,6 +122,7 @@ fn run_ui(cli: &Cli) -> anyhow::Result<()> {
         clock,
         DeskSettings {
             sync,
+            watch_clock: sync == SyncMode::Server,
             camera: Some(scanner.stats.clone()),
         },
     );

@@ -6,6 +6,22 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use pm_shared::{Event, EventId, EventKind, KioskId, MentorId, Roster, SeriesId, Source, TimeZone};
+
+/// The active series and the last number used in it (by a mentor's event or the kiosk's own).
+fn next_number(tx: &Connection) -> Result<(SeriesId, u64), KioskError> {
+    let (series, last): (String, u64) = tx
+        .prepare_cached(
+            "SELECT s.id, MAX(
+                 COALESCE((SELECT MAX(sequence) FROM events e WHERE e.series = s.id), 0),
+                 COALESCE((SELECT MAX(sequence) FROM clock_events c WHERE c.series = s.id), 0))
+             FROM series s WHERE s.active = 1",
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let series: SeriesId = series
+        .parse()
+        .map_err(|_| corrupt(format!("series id {series:?}")))?;
+    Ok((series, last))
+}
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::KioskError;
@@ -47,6 +63,17 @@ const MIGRATIONS: &[&str] = &[
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
      );",
+    // 3: kiosk-level events (clock checks and jumps), numbered in the same series as the
+    // mentors' events but kept apart from them.
+    "CREATE TABLE clock_events (
+        id TEXT PRIMARY KEY,
+        series TEXT NOT NULL REFERENCES series(id),
+        sequence INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        body TEXT NOT NULL,
+        delivered_at TEXT,
+        UNIQUE (series, sequence)
+     );",
 ];
 
 /// What is to be recorded; the store numbers it in the kiosk's series.
@@ -73,6 +100,8 @@ pub struct StoredRoster {
 pub struct StoredEvent {
     pub event: Event,
     pub delivered_at: Option<DateTime<Utc>>,
+    /// The server set it aside on receipt (it counts for nothing until an organizer accepts it).
+    pub set_aside: Option<String>,
 }
 
 /// Sync health for the coordinator screen.
@@ -177,15 +206,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (series, last): (String, u64) = tx
-            .prepare_cached(
-                "SELECT s.id, COALESCE((SELECT MAX(sequence) FROM events e WHERE e.series = s.id), 0)
-                 FROM series s WHERE s.active = 1",
-            )?
-            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        let series: SeriesId = series
-            .parse()
-            .map_err(|_| corrupt(format!("series id {series:?}")))?;
+        let (series, last) = next_number(&tx)?;
         let mut events = Vec::with_capacity(news.len());
         for (offset, new) in (1u64..).zip(news) {
             let event = Event {
@@ -193,7 +214,7 @@ impl Store {
                 kiosk: new.kiosk,
                 series,
                 sequence: last + offset,
-                mentor: new.mentor,
+                mentor: Some(new.mentor),
                 at: new.at,
                 time_zone: new.time_zone,
                 kind: new.kind,
@@ -204,6 +225,45 @@ impl Store {
         }
         tx.commit()?;
         Ok(events)
+    }
+
+    /// Records a kiosk-level event (a clock check or jump) in the active series.
+    pub fn append_clock_event(
+        &mut self,
+        id: EventId,
+        kiosk: KioskId,
+        at: DateTime<Utc>,
+        time_zone: TimeZone,
+        kind: EventKind,
+    ) -> Result<Event, KioskError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (series, last) = next_number(&tx)?;
+        let event = Event {
+            id,
+            kiosk,
+            series,
+            sequence: last + 1,
+            mentor: None,
+            at,
+            time_zone,
+            kind,
+            source: Source::System,
+        };
+        let body = serde_json::to_string(&event).map_err(corrupt)?;
+        tx.prepare_cached(
+            "INSERT INTO clock_events (id, series, sequence, at, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![
+            event.id.to_string(),
+            series.to_string(),
+            event.sequence,
+            ts(at),
+            body
+        ])?;
+        tx.commit()?;
+        Ok(event)
     }
 
     /// A kiosk setting (`language`), if set.
@@ -261,13 +321,46 @@ impl Store {
             .pop())
     }
 
-    /// Up to `limit` undelivered events, in series order.
+    /// Up to `limit` undelivered events (mentors' and the kiosk's own), in series order.
     pub fn undelivered(&self, limit: usize) -> Result<Vec<Event>, KioskError> {
-        let rows = self.select_events(
-            "WHERE delivered_at IS NULL ORDER BY series, sequence LIMIT ?1",
-            params![limit as i64],
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT body, series, sequence FROM events WHERE delivered_at IS NULL
+             UNION ALL
+             SELECT body, series, sequence FROM clock_events WHERE delivered_at IS NULL
+             ORDER BY series, sequence LIMIT ?1",
         )?;
-        Ok(rows.into_iter().map(|r| r.event).collect())
+        let rows = stmt.query_map([limit as i64], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(serde_json::from_str(&row?).map_err(corrupt)?);
+        }
+        Ok(out)
+    }
+
+    /// The review items named by resolutions recorded here that the roster pulled at
+    /// `pulled_at` does not reflect yet (undelivered, or delivered after it).
+    pub fn resolutions_since(
+        &self,
+        pulled_at: Option<DateTime<Utc>>,
+    ) -> Result<std::collections::HashSet<EventId>, KioskError> {
+        let events = self.select_events(
+            "WHERE (delivered_at IS NULL OR delivered_at > ?1) AND is_scan = 0",
+            params![pulled_at.map(ts).unwrap_or_default()],
+        )?;
+        Ok(events
+            .into_iter()
+            .filter_map(|e| e.event.kind.resolves())
+            .collect())
+    }
+
+    /// When the kiosk last recorded a clock check, if ever.
+    pub fn last_clock_check(&self) -> Result<Option<DateTime<Utc>>, KioskError> {
+        let at: Option<String> = self.conn.query_row(
+            "SELECT MAX(at) FROM clock_events WHERE body LIKE '%\"clock_check\"%'",
+            [],
+            |r| r.get(0),
+        )?;
+        at.as_deref().map(parse_instant).transpose()
     }
 
     fn select_events(
@@ -275,20 +368,25 @@ impl Store {
         tail: &str,
         params: impl rusqlite::Params,
     ) -> Result<Vec<StoredEvent>, KioskError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!("SELECT body, delivered_at FROM events {tail}"))?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT body, delivered_at, set_aside_reason FROM events {tail}"
+        ))?;
         let rows = stmt.query_map(params, |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (body, delivered) = row?;
+            let (body, delivered, set_aside) = row?;
             let event: Event = serde_json::from_str(&body).map_err(corrupt)?;
             let delivered_at = delivered.as_deref().map(parse_instant).transpose()?;
             out.push(StoredEvent {
                 event,
                 delivered_at,
+                set_aside,
             });
         }
         Ok(out)
@@ -309,8 +407,12 @@ impl Store {
             let mut mark = tx.prepare_cached(
                 "UPDATE events SET delivered_at = ?2 WHERE id = ?1 AND delivered_at IS NULL",
             )?;
+            let mut mark_clock = tx.prepare_cached(
+                "UPDATE clock_events SET delivered_at = ?2 WHERE id = ?1 AND delivered_at IS NULL",
+            )?;
             for id in delivered {
                 mark.execute(params![id.to_string(), ts(at)])?;
+                mark_clock.execute(params![id.to_string(), ts(at)])?;
             }
             let mut aside = tx.prepare_cached(
                 "UPDATE events SET delivered_at = ?2, set_aside_reason = ?3 WHERE id = ?1",
@@ -340,20 +442,32 @@ impl Store {
             "INSERT INTO series (id, started_at, active) VALUES (?1, ?2, 1)",
             params![new.to_string(), ts(now)],
         )?;
-        let pending: Vec<(String, String)> = {
+        let pending: Vec<(String, String, String)> = {
             let mut stmt = tx.prepare(
-                "SELECT id, body FROM events WHERE delivered_at IS NULL ORDER BY series, sequence",
+                "SELECT id, body, 'events' FROM events WHERE delivered_at IS NULL
+                 UNION ALL
+                 SELECT id, body, 'clock_events' FROM clock_events WHERE delivered_at IS NULL
+",
             )?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             rows.collect::<Result<_, _>>()?
         };
-        for (n, (id, body)) in pending.into_iter().enumerate() {
-            let mut event: Event = serde_json::from_str(&body).map_err(corrupt)?;
+        let mut pending: Vec<(String, Event, String)> = pending
+            .into_iter()
+            .map(|(id, body, table)| {
+                serde_json::from_str::<Event>(&body)
+                    .map(|e| (id, e, table))
+                    .map_err(corrupt)
+            })
+            .collect::<Result<_, _>>()?;
+        pending.sort_by(|a, b| (a.1.series, a.1.sequence).cmp(&(b.1.series, b.1.sequence)));
+        for (n, (id, mut event, table)) in pending.into_iter().enumerate() {
             event.series = new;
             event.sequence = n as u64 + 1;
             let body = serde_json::to_string(&event).map_err(corrupt)?;
+            // `table` is one of two names written above, never input.
             tx.execute(
-                "UPDATE events SET series = ?2, sequence = ?3, body = ?4 WHERE id = ?1",
+                &format!("UPDATE {table} SET series = ?2, sequence = ?3, body = ?4 WHERE id = ?1"),
                 params![id, new.to_string(), event.sequence, body],
             )?;
         }
@@ -465,8 +579,12 @@ impl Store {
 
 fn insert_event(conn: &Connection, event: &Event) -> Result<(), KioskError> {
     let body = serde_json::to_string(event).map_err(corrupt)?;
-    let is_scan = matches!(event.kind, EventKind::CheckIn | EventKind::CheckOut)
+    let is_scan = matches!(event.kind, EventKind::CheckIn | EventKind::CheckOut { .. })
         && matches!(event.source, Source::BadgeScan { .. });
+    let mentor = event
+        .mentor
+        .as_ref()
+        .ok_or_else(|| corrupt("a mentor's event without a mentor"))?;
     conn.prepare_cached(
         "INSERT INTO events (id, series, sequence, mentor, at, is_scan, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
@@ -474,7 +592,7 @@ fn insert_event(conn: &Connection, event: &Event) -> Result<(), KioskError> {
             event.id.to_string(),
             event.series.to_string(),
             event.sequence,
-            event.mentor.as_str(),
+            mentor.as_str(),
             ts(event.at),
             is_scan,
             body

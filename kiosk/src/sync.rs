@@ -3,9 +3,9 @@
 
 use std::time::Duration as StdDuration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 use pm_shared::protocol::{ErrorBody, RosterResponse, UploadAck, UploadBatch, PROTOCOL_VERSION};
-use pm_shared::{KioskId, SeriesId};
+use pm_shared::{EventId, EventKind, KioskId, SeriesId, TimeZone};
 
 use crate::config::Config;
 use crate::store::Store;
@@ -71,15 +71,28 @@ impl SyncClient {
         now: impl Fn() -> DateTime<Utc>,
     ) -> Result<PushReport, KioskError> {
         let mut report = PushReport::default();
+        // The last reading of our clock against the server's: (our clock mid-request, theirs).
+        let mut reading: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
         loop {
             let events = store.undelivered(BATCH_SIZE)?;
             if events.is_empty() {
+                if report.stored + report.already_stored + report.set_aside > 0 {
+                    if let Some((ours, theirs)) = reading {
+                        self.record_clock_check(store, ours, theirs)?;
+                    }
+                }
                 return Ok(report);
             }
+            let kiosk_level: std::collections::HashSet<EventId> = events
+                .iter()
+                .filter(|e| e.kind.is_kiosk_level())
+                .map(|e| e.id)
+                .collect();
+            let sent_at = now();
             let batch = UploadBatch {
                 protocol: PROTOCOL_VERSION,
                 kiosk: self.kiosk.clone(),
-                kiosk_clock: now(),
+                kiosk_clock: sent_at,
                 events,
             };
             let mut response = self
@@ -100,6 +113,8 @@ impl SyncClient {
                         url: self.base.clone(),
                         why: format!("unreadable acknowledgement: {e}"),
                     })?;
+            let received_at = now();
+            reading = Some((sent_at + (received_at - sent_at) / 2, ack.server_clock));
             let mut delivered = ack.stored.clone();
             delivered.extend(ack.already_stored.iter().copied());
             let aside: Vec<_> = ack
@@ -107,9 +122,11 @@ impl SyncClient {
                 .iter()
                 .map(|s| (s.id, s.reason.clone()))
                 .collect();
-            store.mark_delivered(&delivered, &aside, now())?;
-            report.stored += ack.stored.len();
-            report.already_stored += ack.already_stored.len();
+            store.mark_delivered(&delivered, &aside, received_at)?;
+            // The report counts mentors' events; the kiosk's own clock checks go unmentioned.
+            let mentors = |ids: &[EventId]| ids.iter().filter(|id| !kiosk_level.contains(id)).count();
+            report.stored += mentors(&ack.stored);
+            report.already_stored += mentors(&ack.already_stored);
             report.set_aside += aside.len();
             if !ack.conflicts.is_empty() {
                 // Our numbers name other events on the server: this database is an old copy.
@@ -134,6 +151,37 @@ impl SyncClient {
         }
     }
 
+    /// Records, after a sync that delivered mentors' events, how our clock stood against the
+    /// server's: the reading that brackets the next events recorded (see the sessionizer).
+    fn record_clock_check(
+        &self,
+        store: &mut Store,
+        ours: DateTime<Utc>,
+        theirs: DateTime<Utc>,
+    ) -> Result<(), KioskError> {
+        let zone = match store.roster()? {
+            Some(r) => r.roster.school.time_zone,
+            None => TimeZone::new("UTC")?,
+        };
+        let ours = ours
+            .duration_trunc(chrono::Duration::milliseconds(1))
+            .unwrap_or(ours);
+        let id = EventId::from_parts(
+            u64::try_from(ours.timestamp_millis()).unwrap_or(0),
+            rand::random(),
+        );
+        store.append_clock_event(
+            id,
+            self.kiosk.clone(),
+            ours,
+            zone,
+            EventKind::ClockCheck {
+                server_clock: theirs,
+            },
+        )?;
+        Ok(())
+    }
+
     /// Pulls the roster if it changed. Returns whether it did.
     pub fn pull(
         &self,
@@ -145,6 +193,7 @@ impl SyncClient {
             .agent
             .get(&format!("{}/api/v1/roster", self.base))
             .query("since", &since)
+            .query("protocol", PROTOCOL_VERSION.to_string())
             .header("Authorization", &format!("Bearer {}", self.token))
             .call()
             .map_err(|e| self.unreachable(e))?;

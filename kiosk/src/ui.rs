@@ -2,7 +2,6 @@
 //! `.slint` files in `ui/` hold the screens; gettext catalogs in `translations/` are bundled in.
 
 use chrono::{DateTime, Duration, Utc};
-use pm_shared::hours_2dp;
 
 use crate::engine::{Confirmation, Direction, ScanOutcome};
 
@@ -27,14 +26,14 @@ pub fn format_duration(d: Duration) -> String {
     format!("{} h {} min", minutes / 60, minutes % 60)
 }
 
-/// Hours with at most one decimal: "62.5", "100".
+/// Hours with at most one decimal, cut (never rounded up): "62.5", "99.9", "100". Rounding
+/// once, down, means a mentor is never shown 100 of 100 before she has 100 hours.
 pub fn format_hours(d: Duration) -> String {
-    let h = hours_2dp(d);
-    let one = (h * 10.0).round() / 10.0;
-    if one.fract() == 0.0 {
-        format!("{one:.0}")
+    let tenths = d.num_milliseconds().max(0) / 360_000;
+    if tenths % 10 == 0 {
+        format!("{}", tenths / 10)
     } else {
-        format!("{one:.1}")
+        format!("{}.{}", tenths / 10, tenths % 10)
     }
 }
 
@@ -106,9 +105,10 @@ pub fn part_of_day(t: DateTime<Utc>, zone: pm_shared::TimeZone) -> &'static str 
 pub fn show_outcome(ui: &MainWindow, outcome: &ScanOutcome, kiosk_language: &str) {
     let state = ui.global::<KioskState>();
     match outcome {
-        ScanOutcome::Recorded(c) | ScanOutcome::Repeat(c) => {
+        ScanOutcome::Recorded(c) | ScanOutcome::Repeat(c) | ScanOutcome::Already(c) => {
             set_language(c.language.code());
             fill_confirmation(&state, c);
+            state.set_already(matches!(outcome, ScanOutcome::Already(_)));
             state.set_provisional(c.provisional);
             state.set_screen(Screen::Confirmation);
         }
@@ -129,6 +129,11 @@ fn fill_confirmation(state: &KioskState<'_>, c: &Confirmation) {
     state.set_today_hours(format_duration(c.today).into());
     state.set_period_hours(format_hours(c.period_time).into());
     state.set_threshold_hours(format_hours(c.threshold).into());
+    state.set_pending_hours(if c.pending_review > Duration::zero() {
+        format_hours(c.pending_review).into()
+    } else {
+        "".into()
+    });
     let progress = if c.threshold > Duration::zero() {
         c.period_time.num_milliseconds() as f32 / c.threshold.num_milliseconds() as f32
     } else {
@@ -147,5 +152,8 @@ mod tests {
         assert_eq!(format_duration(Duration::minutes(95)), "1 h 35 min");
         assert_eq!(format_hours(Duration::minutes(62 * 60 + 30)), "62.5");
         assert_eq!(format_hours(Duration::hours(100)), "100");
+        // Never shown as reached before it is: 99.96 h is 99.9, not 100.
+        assert_eq!(format_hours(Duration::milliseconds(359_856_000)), "99.9");
+        assert_eq!(format_hours(Duration::minutes(59)), "0.9");
     }
 }

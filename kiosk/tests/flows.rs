@@ -195,13 +195,20 @@ fn a_badge_shown_to_the_camera_is_confirmed_then_the_scan_screen_returns() {
     assert!(rig.shows("62 of 100 hours this period"));
     mock_elapsed_time(StdDuration::from_millis(5_100));
     assert_eq!(rig.screen(), Screen::Scan);
-    let kinds: Vec<EventKind> = rig
+    let mine: Vec<_> = rig
         .events()
         .into_iter()
-        .filter(|e| e.mentor.as_str() == "M-2")
-        .map(|e| e.kind)
+        .filter(|e| e.mentor_str() == "M-2")
         .collect();
-    assert_eq!(kinds, vec![EventKind::CheckIn, EventKind::CheckOut]);
+    assert_eq!(mine.len(), 2);
+    assert_eq!(mine[0].kind, EventKind::CheckIn);
+    assert_eq!(
+        mine[1].kind,
+        EventKind::CheckOut {
+            check_in: Some(mine[0].id)
+        },
+        "the check-out names the check-in it closes"
+    );
 
     // Back after lunch: greeted for the afternoon.
     rig.advance_clock(Duration::hours(2));
@@ -396,7 +403,7 @@ fn the_coordinator_checks_in_a_mentor_without_her_badge_only_with_a_reason() {
     rig.wait_text("Check in Ann Lee without a badge");
     rig.click("save");
     rig.wait_text("Choose a reason first.");
-    assert!(!rig.events().iter().any(|e| e.mentor.as_str() == "M-2"));
+    assert!(!rig.events().iter().any(|e| e.mentor_str() == "M-2"));
     rig.click("reason forgot-badge");
     rig.click("save");
     rig.wait_text("Saved.");
@@ -404,7 +411,7 @@ fn the_coordinator_checks_in_a_mentor_without_her_badge_only_with_a_reason() {
     let event = rig
         .events()
         .into_iter()
-        .find(|e| e.mentor.as_str() == "M-2")
+        .find(|e| e.mentor_str() == "M-2")
         .expect("Ann's check-in");
     assert_eq!(event.kind, EventKind::CheckIn);
     assert_eq!(
@@ -478,7 +485,7 @@ fn the_coordinator_records_a_group_session_for_several_mentors_in_one_step() {
         .filter(|e| matches!(e.kind, EventKind::AddSession { .. }))
         .collect();
     assert_eq!(added.len(), 2);
-    let mut mentors: Vec<&str> = added.iter().map(|e| e.mentor.as_str()).collect();
+    let mut mentors: Vec<&str> = added.iter().map(|e| e.mentor_str()).collect();
     mentors.sort();
     assert_eq!(mentors, ["M-1", "M-2"]);
     for e in &added {

@@ -67,6 +67,7 @@ fn confirmation(language: Language, direction: Direction) -> ScanOutcome {
         },
         time_zone: zone,
         today: Duration::hours(2),
+        pending_review: Duration::zero(),
         period_time: Duration::minutes(62 * 60 + 30),
         threshold: Duration::hours(100),
         provisional: false,

@@ -30,6 +30,11 @@ pub struct Event {
 }
 
 impl Event {
+    /// The mentor's id as text, empty for a kiosk-level event.
+    pub fn mentor_str(&self) -> &str {
+        self.mentor.as_ref().map(|m| m.as_str()).unwrap_or_default()
+    }
+
     /// Kiosk-level events (clock checks) name no mentor; every other kind names one. The wire
     /// format cannot say this by itself, so both sides check it.
     pub fn is_well_formed(&self) -> bool {

@@ -217,6 +217,8 @@ mod tests {
             recent: vec![RecentSession {
                 mentor: MentorId::new("M-1").expect("mentor"),
                 item: e.id,
+                category: HourCategory::Classroom,
+                period: PeriodName("2026-fall".into()),
                 events: vec![e.clone()],
                 reasons: vec![ReviewReason::Open],
                 credited_ms: 0,

@@ -39,6 +39,8 @@ pub struct Roster {
 pub struct RecentSession {
     pub mentor: MentorId,
     pub item: EventId,
+    pub category: HourCategory,
+    pub period: PeriodName,
     pub events: Vec<Event>,
     pub reasons: Vec<ReviewReason>,
     pub credited_ms: i64,

@@ -33,8 +33,8 @@ fn main() {
             active: true,
         })
         .collect();
-    db.upsert_mentors(&mentors).expect("mentors");
     let now = Utc::now();
+    db.upsert_mentors(&mentors, now).expect("mentors");
     let hashes: Vec<String> = mentors
         .iter()
         .map(|m| pm_shared::badge_hash(&db.issue_badge(&m.id, now).expect("badge")))
@@ -53,13 +53,19 @@ fn main() {
             kiosk: kiosk.clone(),
             series,
             sequence: i as u64 + 1,
-            mentor: mentors[i % 40].id.clone(),
+            mentor: Some(mentors[i % 40].id.clone()),
             at: start + Duration::minutes(i as i64),
             time_zone: zone,
+            // Protocol 2: a check-out names the check-in 40 events before it.
             kind: if (i / 40) % 2 == 0 {
                 EventKind::CheckIn
             } else {
-                EventKind::CheckOut
+                EventKind::CheckOut {
+                    check_in: Some(EventId::from_parts(
+                        (i - 40) as u64,
+                        [((i - 40) % 251) as u8; 10],
+                    )),
+                }
             },
             source: Source::BadgeScan {
                 generation: 1,
@@ -141,7 +147,7 @@ fn main() {
                         e.kiosk.as_str(),
                         e.series.to_string(),
                         e.sequence,
-                        e.mentor.as_str(),
+                        e.mentor.as_ref().map(|m| m.as_str()),
                         e.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                         serde_json::to_string(e).expect("json"),
                         received

@@ -53,7 +53,7 @@ fn main() {
                 active: true,
             })
             .collect();
-        db.upsert_mentors(&mentors).expect("mentors");
+        db.upsert_mentors(&mentors, first_day - Duration::days(7)).expect("mentors");
         let hashes: Vec<String> = mentors
             .iter()
             .map(|m| {
@@ -70,24 +70,34 @@ fn main() {
         for day in 0..(EVENTS_PER_MENTOR / 2) as i64 {
             for (m, mentor) in mentors.iter().enumerate() {
                 let arrive = first_day + Duration::days(day) + Duration::minutes(m as i64);
+                // UUIDv7 keeps only some bits of the first random bytes: put the school in the last ones.
+                let id = |sequence: u64| {
+                    EventId::from_parts(
+                        sequence,
+                        [1, 2, 3, 4, 5, 6, 7, 8, (s % 256) as u8, (s / 256) as u8],
+                    )
+                };
+                // Protocol 2: the check-out names the check-in it closes.
+                let check_in = id(sequence + 1);
                 for (kind, at) in [
                     (EventKind::CheckIn, arrive),
-                    (EventKind::CheckOut, arrive + Duration::hours(2)),
+                    (
+                        EventKind::CheckOut {
+                            check_in: Some(check_in),
+                        },
+                        arrive + Duration::hours(2),
+                    ),
                 ] {
                     sequence += 1;
                     events.push(Event {
-                        // UUIDv7 keeps only some bits of the first random bytes: put the school in the last ones.
-                        id: EventId::from_parts(
-                            sequence,
-                            [1, 2, 3, 4, 5, 6, 7, 8, (s % 256) as u8, (s / 256) as u8],
-                        ),
+                        id: id(sequence),
                         kiosk: kiosk.clone(),
                         series: SeriesId::from_parts(s as u64, [9; 10]),
                         sequence,
-                        mentor: mentor.id.clone(),
+                        mentor: Some(mentor.id.clone()),
                         at,
                         time_zone: zone,
-                        kind,
+                        kind: kind.clone(),
                         source: Source::BadgeScan {
                             generation: 1,
                             provisional: false,

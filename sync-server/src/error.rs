@@ -15,6 +15,10 @@ pub enum ServerError {
     Unauthorized,
     #[error("{0}")]
     Forbidden(String),
+    /// The request is well formed but clashes with what is recorded (a second payment, an item
+    /// already resolved).
+    #[error("{0}")]
+    Conflict(String),
     #[error("{path}, line {line}: {why}")]
     Csv {
         path: String,

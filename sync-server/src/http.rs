@@ -4,21 +4,21 @@
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use pm_shared::protocol::{
-    ErrorBody, RosterResponse, StipendPayment, UploadBatch, MAX_BATCH_EVENTS, PROTOCOL_VERSION,
+    ErrorBody, ReviewResolution, StipendPayment, UploadBatch, MAX_BATCH_EVENTS, PROTOCOL_VERSION,
 };
 use pm_shared::SchoolId;
 use serde::Deserialize;
 
-use crate::db::Db;
+use crate::db::{Db, OrganizerScope};
 use crate::storage::Storage;
-use crate::{report, roster, ServerError};
+use crate::{payments, report, review, roster, ServerError};
 
 /// Largest request body accepted: a full batch of events with room to spare.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -60,6 +60,7 @@ impl From<ServerError> for ApiError {
             ServerError::NotFound { .. } => {
                 ApiError(StatusCode::NOT_FOUND, "not_found", e.to_string())
             }
+            ServerError::Conflict(_) => ApiError(StatusCode::CONFLICT, "conflict", e.to_string()),
             ServerError::Invalid(_) | ServerError::Domain(_) => {
                 ApiError(StatusCode::BAD_REQUEST, "invalid", e.to_string())
             }
@@ -81,7 +82,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/events", post(upload))
         .route("/api/v1/roster", get(get_roster))
         .route("/api/v1/reports/hours", get(get_hours))
-        .route("/api/v1/stipends", post(post_stipend))
+        .route("/api/v1/stipends", post(post_stipend).get(get_stipends))
+        .route("/api/v1/stipends/{id}/void", post(void_stipend))
+        .route("/api/v1/reviews", get(get_reviews))
+        .route("/api/v1/reviews/{item}", post(post_review))
         .fallback(|| async {
             ApiError(
                 StatusCode::NOT_FOUND,
@@ -169,6 +173,8 @@ async fn upload(
 #[derive(Deserialize)]
 struct RosterQuery {
     since: Option<String>,
+    /// The kiosk's protocol version; without it, the roster is shaped for protocol 1.
+    protocol: Option<u32>,
 }
 
 async fn get_roster(
@@ -183,11 +189,19 @@ async fn get_roster(
     })
     .await?;
     let unchanged = query.since.as_deref() == Some(roster.version.as_str());
-    Ok(Json(RosterResponse {
-        protocol: PROTOCOL_VERSION,
-        version: roster.version.clone(),
-        roster: (!unchanged).then_some(roster),
-    })
+    let protocol = query.protocol.unwrap_or(1).clamp(1, PROTOCOL_VERSION);
+    let body = if unchanged {
+        serde_json::Value::Null
+    } else if protocol == 1 {
+        roster::protocol_1_json(&roster)?
+    } else {
+        serde_json::to_value(&roster).map_err(|e| ServerError::Corrupt(e.to_string()))?
+    };
+    Ok(Json(serde_json::json!({
+        "protocol": protocol,
+        "version": roster.version,
+        "roster": body,
+    }))
     .into_response())
 }
 
@@ -214,30 +228,8 @@ async fn get_hours(
     }
     let rows = with_db(&state, move |db| {
         let scope = db.authenticate_organizer(&token)?;
-        let school = query
-            .school
-            .filter(|s| !s.is_empty())
-            .map(SchoolId::new)
-            .transpose()?;
-        let period = query.period.filter(|p| !p.is_empty());
-        let now = Utc::now();
-        match (&school, &scope.schools) {
-            (Some(s), _) if !scope.allows(s) => {
-                Err(ServerError::Forbidden(format!("no access to school {s}")))
-            }
-            (Some(s), _) => {
-                db.school(s)?;
-                report::hours(db, Some(s), period.as_deref(), now)
-            }
-            (None, None) => report::hours(db, None, period.as_deref(), now),
-            (None, Some(list)) => {
-                let mut rows = Vec::new();
-                for s in list {
-                    rows.extend(report::hours(db, Some(s), period.as_deref(), now)?);
-                }
-                Ok(rows)
-            }
-        }
+        let schools = schools_for(db, &scope, query.school.as_deref())?;
+        report::hours(db, schools.as_deref(), query.period.as_deref(), Utc::now())
     })
     .await?;
     if format == "csv" {
@@ -261,29 +253,211 @@ async fn post_stipend(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let token = bearer(&headers)?;
-    let payment: StipendPayment = serde_json::from_slice(&body).map_err(|e| {
-        ApiError(
-            StatusCode::BAD_REQUEST,
-            "malformed",
-            format!("not a valid stipend payment: {e}"),
-        )
-    })?;
-    with_db(&state, move |db| {
+    let payment: StipendPayment = parse_json(&body, "stipend payment")?;
+    let id = with_db(&state, move |db| {
         let scope = db.authenticate_organizer(&token)?;
-        let mentor = db.mentor(&payment.mentor)?;
-        if !scope.allows(&mentor.school) {
-            return Err(ServerError::Forbidden(
-                "no access to this mentor's school".into(),
-            ));
-        }
-        db.record_stipend(&payment, &scope.name, Utc::now())
+        payments::record(
+            db,
+            &payment,
+            &scope.name,
+            scope.schools.as_deref(),
+            Utc::now(),
+        )
     })
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({"recorded": true})),
+        Json(serde_json::json!({"recorded": true, "id": id})),
     )
         .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VoidBody {
+    reason: String,
+}
+
+async fn void_stipend(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers)?;
+    let id: i64 = id.parse().map_err(|_| {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no payment {id:?}"),
+        )
+    })?;
+    let body: VoidBody = parse_json(&body, "void request")?;
+    let payment = with_db(&state, move |db| {
+        let scope = db.authenticate_organizer(&token)?;
+        payments::void(
+            db,
+            id,
+            &scope.name,
+            &body.reason,
+            scope.schools.as_deref(),
+            Utc::now(),
+        )
+    })
+    .await?;
+    Ok(Json(payment).into_response())
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    format: Option<String>,
+    school: Option<String>,
+    period: Option<String>,
+}
+
+/// `csv` or `json` (the default).
+fn format_of(format: Option<&str>) -> Result<bool, ApiError> {
+    match format.unwrap_or("json") {
+        "csv" => Ok(true),
+        "json" => Ok(false),
+        _ => Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "format is csv or json".into(),
+        )),
+    }
+}
+
+fn csv_response(name: &str, text: String) -> Response {
+    (
+        [
+            ("content-type", "text/csv; charset=utf-8".to_owned()),
+            (
+                "content-disposition",
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        text,
+    )
+        .into_response()
+}
+
+/// The payments ledger of her schools, voided payments included.
+async fn get_stipends(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers)?;
+    let csv = format_of(query.format.as_deref())?;
+    let ledger = with_db(&state, move |db| {
+        let scope = db.authenticate_organizer(&token)?;
+        let mentors: std::collections::HashMap<String, SchoolId> = db
+            .mentors(None)?
+            .into_iter()
+            .map(|m| (m.id.to_string(), m.school))
+            .collect();
+        Ok(db
+            .payments()?
+            .into_iter()
+            .filter(|p| mentors.get(&p.mentor).is_some_and(|s| scope.allows(s)))
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    if csv {
+        let records: Vec<Vec<String>> = ledger
+            .iter()
+            .map(|p| {
+                vec![
+                    p.id.to_string(),
+                    p.mentor.clone(),
+                    p.period.clone(),
+                    p.amount.clone(),
+                    p.paid_on.clone(),
+                    p.reference.clone(),
+                    p.recorded_by.clone(),
+                    p.additional.to_string(),
+                    p.not_eligible.to_string(),
+                    p.voided_at.clone().unwrap_or_default(),
+                    p.void_reason.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        let text = report::csv_text(
+            "id,mentor_id,period,amount,paid_on,reference,recorded_by,additional,not_eligible,voided_at,void_reason",
+            &records,
+        )?;
+        return Ok(csv_response("payments.csv", text));
+    }
+    Ok(Json(ledger).into_response())
+}
+
+/// The schools a request covers: the one asked for (if hers), else all of hers (`None`: all).
+fn schools_for(
+    db: &dyn Storage,
+    scope: &OrganizerScope,
+    school: Option<&str>,
+) -> Result<Option<Vec<SchoolId>>, ServerError> {
+    match school.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => {
+            let s = SchoolId::new(s)?;
+            if !scope.allows(&s) {
+                return Err(ServerError::Forbidden(format!("no access to school {s}")));
+            }
+            db.school(&s)?;
+            Ok(Some(vec![s]))
+        }
+        None => Ok(scope.schools.clone()),
+    }
+}
+
+async fn get_reviews(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers)?;
+    let csv = format_of(query.format.as_deref())?;
+    let items = with_db(&state, move |db| {
+        let scope = db.authenticate_organizer(&token)?;
+        let schools = schools_for(db, &scope, query.school.as_deref())?;
+        review::list(db, schools.as_deref(), query.period.as_deref(), Utc::now())
+    })
+    .await?;
+    if csv {
+        return Ok(csv_response("review.csv", review::to_csv(&items)?));
+    }
+    Ok(Json(items).into_response())
+}
+
+async fn post_review(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(item): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers)?;
+    let resolution: ReviewResolution = parse_json(&body, "review resolution")?;
+    let resolved = with_db(&state, move |db| {
+        let scope = db.authenticate_organizer(&token)?;
+        let by = review::Resolver {
+            name: &scope.name,
+            schools: scope.schools.as_deref(),
+        };
+        review::resolve(db, &item, &resolution, by, Utc::now())
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(resolved)).into_response())
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            format!("not a valid {what}: {e}"),
+        )
+    })
 }
 
 /// Serves until `shutdown` resolves. Tests bind port 0 and pass the listener in.

@@ -9,7 +9,7 @@ use chrono::Utc;
 use clap::{Parser, Subcommand};
 use pm_shared::{HourCategory, KioskId, MentorId, PeriodScheme, SchoolId, TimeZone};
 use sync_server::db::Db;
-use sync_server::{badges, http, import, report};
+use sync_server::{badges, http, import, payments, report, review};
 
 /// Parent Mentor sync server: merges kiosk event logs, computes hours and stipends.
 #[derive(Parser, Debug)]
@@ -97,6 +97,11 @@ enum Command {
         #[command(subcommand)]
         action: ReportAction,
     },
+    /// The review queue: list items, resolve them.
+    Review {
+        #[command(subcommand)]
+        action: ReviewAction,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -149,10 +154,15 @@ enum MentorAction {
     Deactivate {
         id: String,
     },
+    /// Moves a mentor to another school from a date on (default: today at the new school).
+    /// What she did before that date was earned at her old school and still counts.
     Move {
         id: String,
         #[arg(long)]
         school: String,
+        /// The first school-local day at the new school (YYYY-MM-DD), today at the latest.
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
     },
 }
 
@@ -189,10 +199,11 @@ enum CoordinatorAction {
 
 #[derive(Subcommand, Debug)]
 enum StipendAction {
-    /// Records that a mentor's stipend for a period was paid.
+    /// Records that a mentor's stipend for a period was paid; prints the payment's id.
     Paid {
         #[arg(long)]
         mentor: String,
+        /// The period's canonical name, e.g. 2026-fall.
         #[arg(long)]
         period: String,
         #[arg(long)]
@@ -202,6 +213,69 @@ enum StipendAction {
         /// Payment date (default: today).
         #[arg(long)]
         on: Option<chrono::NaiveDate>,
+        /// A further payment for a mentor and period already paid.
+        #[arg(long)]
+        additional: bool,
+        /// Pay her although she has not reached the threshold in that period.
+        #[arg(long)]
+        not_eligible: bool,
+    },
+    /// Voids a payment booked by mistake: it stays in the ledger, and the stipend shows as
+    /// unpaid again.
+    Void {
+        payment_id: i64,
+        #[arg(long)]
+        reason: String,
+        /// Who voids it (for the ledger).
+        #[arg(long, default_value = "command line")]
+        by: String,
+    },
+    /// The payments ledger (voided payments included), as CSV.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+enum ReviewAction {
+    /// The review queue: every session that needs review and every set-aside event. CSV
+    /// header: item,mentor_id,mentor_name,school_id,period,start,end,reasons,kiosks.
+    List {
+        #[arg(long)]
+        school: Option<String>,
+        #[arg(long)]
+        period: Option<String>,
+        #[arg(long, value_parser = ["csv", "json"], default_value = "csv")]
+        format: String,
+    },
+    /// Resolves one item (a new event naming who, when and why; nothing is edited).
+    #[command(group(clap::ArgGroup::new("action").required(true).multiple(true)
+        .args(["approve", "start", "end", "void", "accept", "reject"])))]
+    Resolve {
+        item: String,
+        /// Count the session as recorded (over the cap, across midnight, clock skew, overlap,
+        /// closed twice).
+        #[arg(long, conflicts_with_all = ["start", "end", "void", "accept", "reject"])]
+        approve: bool,
+        /// New start (RFC 3339, e.g. 2026-10-05T08:00:00-05:00).
+        #[arg(long, conflicts_with_all = ["void", "accept", "reject"])]
+        start: Option<chrono::DateTime<chrono::FixedOffset>>,
+        /// New end (RFC 3339).
+        #[arg(long, conflicts_with_all = ["void", "accept", "reject"])]
+        end: Option<chrono::DateTime<chrono::FixedOffset>>,
+        /// The session counts for nothing.
+        #[arg(long, conflicts_with_all = ["accept", "reject"])]
+        void: bool,
+        /// A set-aside event counts like any other.
+        #[arg(long, conflicts_with = "reject")]
+        accept: bool,
+        /// A set-aside event stays out for good.
+        #[arg(long)]
+        reject: bool,
+        /// Who resolves it.
+        #[arg(long)]
+        by: String,
+        /// Why: it is kept with the resolution.
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -212,6 +286,7 @@ enum ReportAction {
         format: String,
         #[arg(long)]
         school: Option<String>,
+        /// A period's name (2026-fall), or `all` for every period; default: the current one.
         #[arg(long)]
         period: Option<String>,
     },
@@ -303,15 +378,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             action: MentorAction::Import { file },
         } => {
             let mentors = import::read_mentors(&db, &file)?;
-            db.upsert_mentors(&mentors)?;
+            db.upsert_mentors(&mentors, Utc::now())?;
             println!("imported {} mentors", mentors.len());
         }
         Command::Mentor {
             action: MentorAction::Deactivate { id },
         } => db.set_mentor_active(&MentorId::new(id)?, false)?,
         Command::Mentor {
-            action: MentorAction::Move { id, school },
-        } => db.move_mentor(&MentorId::new(id)?, &SchoolId::new(school)?)?,
+            action: MentorAction::Move { id, school, from },
+        } => {
+            let school = SchoolId::new(school)?;
+            let now = Utc::now();
+            let today = now
+                .with_timezone(&db.school(&school)?.time_zone.tz())
+                .date_naive();
+            let from = from.unwrap_or(today);
+            db.move_mentor(&MentorId::new(id)?, &school, from, today, now)?;
+            println!("moved; from {from} her hours count at {school}");
+        }
         Command::Badges {
             out,
             mentor,
@@ -389,6 +473,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     amount,
                     reference,
                     on,
+                    additional,
+                    not_eligible,
                 },
         } => {
             let payment = pm_shared::protocol::StipendPayment {
@@ -397,8 +483,102 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 amount,
                 paid_on: on.unwrap_or_else(|| chrono::Local::now().date_naive()),
                 reference,
+                additional,
+                not_eligible,
             };
-            db.record_stipend(&payment, "command line", Utc::now())?;
+            let id = payments::record(&mut db, &payment, "command line", None, Utc::now())?;
+            println!("payment {id} recorded");
+        }
+        Command::Stipend {
+            action: StipendAction::Void {
+                payment_id,
+                reason,
+                by,
+            },
+        } => {
+            payments::void(&mut db, payment_id, &by, &reason, None, Utc::now())?;
+            println!("payment {payment_id} voided");
+        }
+        Command::Stipend {
+            action: StipendAction::List,
+        } => {
+            for p in db.payments()? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}{}",
+                    p.id,
+                    p.mentor,
+                    p.period,
+                    p.amount,
+                    p.paid_on,
+                    p.reference,
+                    p.voided_at
+                        .map(|at| format!("\tvoided {at}: {}", p.void_reason.unwrap_or_default()))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        Command::Review {
+            action:
+                ReviewAction::List {
+                    school,
+                    period,
+                    format,
+                },
+        } => {
+            let schools = school.map(SchoolId::new).transpose()?.map(|s| vec![s]);
+            let items = review::list(&mut db, schools.as_deref(), period.as_deref(), Utc::now())?;
+            if format == "json" {
+                println!("{}", serde_json::to_string_pretty(&items)?);
+            } else {
+                print!("{}", review::to_csv(&items)?);
+            }
+        }
+        Command::Review {
+            action:
+                ReviewAction::Resolve {
+                    item,
+                    approve,
+                    start,
+                    end,
+                    void,
+                    accept,
+                    reject,
+                    by,
+                    reason,
+                },
+        } => {
+            use pm_shared::protocol::ReviewAction as Action;
+            let action = if approve {
+                Action::Approve
+            } else if void {
+                Action::Void
+            } else if accept {
+                Action::Accept
+            } else if reject {
+                Action::Reject
+            } else {
+                Action::SetTimes
+            };
+            let resolution = pm_shared::protocol::ReviewResolution {
+                action,
+                start: start.map(|t| t.with_timezone(&Utc)),
+                end: end.map(|t| t.with_timezone(&Utc)),
+                reason,
+            };
+            let by = review::Resolver {
+                name: &by,
+                schools: None,
+            };
+            let done = review::resolve(&mut db, &item, &resolution, by, Utc::now())?;
+            if done.still_needs_review {
+                println!(
+                    "recorded; item {} still needs review: {}",
+                    done.item,
+                    done.reasons.join(";")
+                );
+            } else {
+                println!("resolved item {}", done.item);
+            }
         }
         Command::Backup { out } => {
             db.backup_to(&out)?;
@@ -416,8 +596,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     period,
                 },
         } => {
-            let school = school.map(SchoolId::new).transpose()?;
-            let rows = report::hours(&mut db, school.as_ref(), period.as_deref(), Utc::now())?;
+            let schools = school.map(SchoolId::new).transpose()?.map(|s| vec![s]);
+            let rows = report::hours(&mut db, schools.as_deref(), period.as_deref(), Utc::now())?;
             if format == "json" {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {

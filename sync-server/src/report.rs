@@ -1,6 +1,8 @@
-//! The hours report: one row per mentor for a period, as CSV (RFC 4180) or JSON.
+//! The hours report: one row per mentor and period, as CSV (RFC 4180) or JSON. Her hours from
+//! every school add up (eligibility is hers, not a school's); organizers of every school where
+//! she earned hours in the period see her row, under her current school.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use pm_shared::{
@@ -18,6 +20,7 @@ use crate::ServerError;
 pub struct HoursRow {
     pub mentor_id: String,
     pub mentor_name: String,
+    /// Her school now.
     pub school_id: String,
     /// JSON only (the CSV's columns are fixed).
     pub school_name: String,
@@ -31,71 +34,118 @@ pub struct HoursRow {
     pub eligible: bool,
     pub eligible_on: String,
     pub paid_on: String,
+    pub community_hours: String,
+    /// Set-aside events still waiting for an organizer's verdict.
+    pub set_aside: u32,
+    pub active: bool,
     pub hours_by_category: BTreeMap<HourCategory, String>,
 }
 
-pub const CSV_HEADER: &str = "mentor_id,mentor_name,school_id,period,hours,days,sessions,open_sessions,needs_review,threshold,eligible,eligible_on,paid_on";
+pub const CSV_HEADER: &str = "mentor_id,mentor_name,school_id,period,hours,days,sessions,open_sessions,needs_review,threshold,eligible,eligible_on,paid_on,community_hours,set_aside,active";
 
-/// Rows for every active mentor (of one school, or all), for `period` (default: the one
-/// containing today in each mentor's school), from materialized totals (see `totals`).
+/// Which periods a report covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeriodChoice {
+    /// The one containing today at each mentor's school.
+    Current,
+    /// One period, by its canonical name.
+    Named(PeriodName),
+    /// Every period in which a mentor has sessions or payments (and the current one for every
+    /// active mentor): what "eligible and not yet paid" needs, across periods.
+    All,
+}
+
+impl PeriodChoice {
+    /// `None` or empty: current; `all`; else a period name (refused unless it is one).
+    pub fn parse(text: Option<&str>, rules: &ProgramRules) -> Result<Self, ServerError> {
+        match text.map(str::trim).filter(|t| !t.is_empty()) {
+            None => Ok(PeriodChoice::Current),
+            Some("all") => Ok(PeriodChoice::All),
+            Some(name) => Ok(PeriodChoice::Named(rules.periods.period_named(name)?.name)),
+        }
+    }
+}
+
+/// Rows for the mentors of these schools (`None`: all), from materialized totals (see
+/// `totals`): every active mentor, plus every inactive one with sessions or payments in the
+/// period, plus every mentor who earned hours at one of these schools in it.
 pub fn hours(
     db: &mut dyn Storage,
-    school: Option<&SchoolId>,
+    schools: Option<&[SchoolId]>,
     period: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Vec<HoursRow>, ServerError> {
     let rules = db.rules()?;
-    let mentors = active_mentors(db, school)?;
+    let choice = PeriodChoice::parse(period, &rules)?;
+    let mentors = candidates(db, schools)?;
     let ids: Vec<MentorId> = mentors.iter().map(|m| m.id.clone()).collect();
     let totals = crate::totals::current(db, &ids, &rules, now)?;
-    rows(db, mentors, period, now, &rules, &totals)
+    rows(db, mentors, schools, &choice, now, &rules, &totals)
 }
 
 /// The same rows, recomputed from the whole event log without any stored totals: the
 /// reference that materialized totals are tested against.
 pub fn hours_recomputed(
     db: &dyn Storage,
-    school: Option<&SchoolId>,
+    schools: Option<&[SchoolId]>,
     period: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Vec<HoursRow>, ServerError> {
     let rules = db.rules()?;
-    let (sessions, _) = merged_sessions(db, school, &rules, now)?;
+    let choice = PeriodChoice::parse(period, &rules)?;
+    let (sessions, _) = merged_sessions(db, None, &rules, now)?;
     let totals = period_totals(&sessions, &rules);
     rows(
         db,
-        active_mentors(db, school)?,
-        period,
+        candidates(db, schools)?,
+        schools,
+        &choice,
         now,
         &rules,
         &totals,
     )
 }
 
-fn active_mentors(
+/// Every mentor who is, or ever was, at one of these schools.
+fn candidates(
     db: &dyn Storage,
-    school: Option<&SchoolId>,
+    schools: Option<&[SchoolId]>,
 ) -> Result<Vec<MentorRecord>, ServerError> {
-    Ok(db
-        .mentors(school)?
+    let all = db.mentors(None)?;
+    let Some(schools) = schools else {
+        return Ok(all);
+    };
+    let mut ever: HashSet<MentorId> = HashSet::new();
+    for s in schools {
+        ever.extend(db.mentors_ever_at(s)?);
+    }
+    Ok(all
         .into_iter()
-        .filter(|m| m.active)
+        .filter(|m| ever.contains(&m.id) || schools.contains(&m.school))
         .collect())
 }
 
 fn rows(
     db: &dyn Storage,
     mentors: Vec<MentorRecord>,
-    period: Option<&str>,
+    scope: Option<&[SchoolId]>,
+    choice: &PeriodChoice,
     now: DateTime<Utc>,
     rules: &ProgramRules,
     totals: &BTreeMap<(MentorId, PeriodName), PeriodTotals>,
 ) -> Result<Vec<HoursRow>, ServerError> {
-    let period_name: Option<PeriodName> = period
-        .map(|p| rules.periods.period_named(p).map(|p| p.name))
-        .transpose()?;
     let paid = db.paid_on()?;
-    let mut schools: std::collections::HashMap<SchoolId, School> = std::collections::HashMap::new();
+    let kiosk_schools = db.kiosk_schools()?;
+    let mut schools: HashMap<SchoolId, School> = HashMap::new();
+    let mut periods_of: HashMap<String, BTreeSet<String>> = HashMap::new();
+    if *choice == PeriodChoice::All {
+        for (m, p) in totals.keys() {
+            periods_of.entry(m.to_string()).or_default().insert(p.0.clone());
+        }
+        for (m, p) in paid.keys() {
+            periods_of.entry(m.clone()).or_default().insert(p.clone());
+        }
+    }
     let mut rows = Vec::new();
     for m in mentors {
         if !schools.contains_key(&m.school) {
@@ -104,82 +154,127 @@ fn rows(
         let Some(school) = schools.get(&m.school) else {
             continue;
         };
-        let period = match &period_name {
-            Some(p) => p.clone(),
-            None => {
-                let today = now.with_timezone(&school.time_zone.tz()).date_naive();
-                rules.periods.period_of(today).name
+        let today = now.with_timezone(&school.time_zone.tz()).date_naive();
+        let current = rules.periods.period_of(today).name;
+        let periods: Vec<PeriodName> = match choice {
+            PeriodChoice::Current => vec![current],
+            PeriodChoice::Named(p) => vec![p.clone()],
+            PeriodChoice::All => {
+                let mut set = periods_of.remove(m.id.as_str()).unwrap_or_default();
+                if m.active {
+                    set.insert(current.0);
+                }
+                set.into_iter().map(PeriodName).collect()
             }
         };
-        let t = totals.get(&(m.id.clone(), period.clone()));
-        let by_category = HourCategory::ALL
-            .iter()
-            .map(|c| {
-                let d = t
-                    .and_then(|t| t.by_category.get(c))
-                    .copied()
-                    .unwrap_or_else(chrono::Duration::zero);
-                (*c, format!("{:.2}", hours_2dp(d)))
-            })
-            .collect();
-        let paid_on = paid
-            .get(&(m.id.to_string(), period.0.clone()))
-            .cloned()
-            .unwrap_or_default();
-        rows.push(HoursRow {
-            mentor_id: m.id.to_string(),
-            mentor_name: m.name,
-            school_id: m.school.to_string(),
-            school_name: school.name.clone(),
-            period: period.0,
-            hours: format!("{:.2}", t.map(|t| t.stipend_hours()).unwrap_or(0.0)),
-            days: t.map(|t| t.days).unwrap_or(0),
-            sessions: t.map(|t| t.sessions).unwrap_or(0),
-            open_sessions: t.map(|t| t.open_sessions).unwrap_or(0),
-            needs_review: t.map(|t| t.needs_review).unwrap_or(0),
-            threshold: format!("{:.2}", rules.stipend_threshold_hours),
-            eligible: t.is_some_and(|t| t.eligible_on.is_some()),
-            eligible_on: t
-                .and_then(|t| t.eligible_on)
-                .map(|d| d.to_string())
-                .unwrap_or_default(),
-            paid_on,
-            hours_by_category: by_category,
-        });
+        for period in periods {
+            let t = totals.get(&(m.id.clone(), period.clone()));
+            let paid_on = paid
+                .get(&(m.id.to_string(), period.0.clone()))
+                .cloned()
+                .unwrap_or_default();
+            let here = scope.is_none_or(|list| list.contains(&m.school));
+            let earned_here = scope.is_some_and(|list| {
+                t.is_some_and(|t| {
+                    t.kiosks
+                        .iter()
+                        .any(|k| kiosk_schools.get(k).is_some_and(|s| list.contains(s)))
+                })
+            });
+            let has_record = t.is_some() || !paid_on.is_empty();
+            if !((here && (m.active || has_record)) || earned_here) {
+                continue;
+            }
+            rows.push(row(&m, school, period, t, paid_on, rules));
+        }
     }
+    rows.sort_by(|a, b| {
+        (&a.school_id, &a.mentor_id, &a.period).cmp(&(&b.school_id, &b.mentor_id, &b.period))
+    });
     Ok(rows)
 }
 
-pub fn to_csv(rows: &[HoursRow]) -> Result<String, ServerError> {
+fn row(
+    m: &MentorRecord,
+    school: &School,
+    period: PeriodName,
+    t: Option<&PeriodTotals>,
+    paid_on: String,
+    rules: &ProgramRules,
+) -> HoursRow {
+    let category = |c: &HourCategory| {
+        t.and_then(|t| t.by_category.get(c))
+            .copied()
+            .unwrap_or_else(chrono::Duration::zero)
+    };
+    let by_category = HourCategory::ALL
+        .iter()
+        .map(|c| (*c, format!("{:.2}", hours_2dp(category(c)))))
+        .collect();
+    HoursRow {
+        mentor_id: m.id.to_string(),
+        mentor_name: m.name.clone(),
+        school_id: m.school.to_string(),
+        school_name: school.name.clone(),
+        period: period.0,
+        hours: format!("{:.2}", t.map(|t| t.stipend_hours()).unwrap_or(0.0)),
+        days: t.map(|t| t.days).unwrap_or(0),
+        sessions: t.map(|t| t.sessions).unwrap_or(0),
+        open_sessions: t.map(|t| t.open_sessions).unwrap_or(0),
+        needs_review: t.map(|t| t.needs_review).unwrap_or(0),
+        threshold: format!("{:.2}", rules.stipend_threshold_hours),
+        eligible: t.is_some_and(|t| t.eligible_on.is_some()),
+        eligible_on: t
+            .and_then(|t| t.eligible_on)
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        paid_on,
+        community_hours: format!("{:.2}", hours_2dp(category(&HourCategory::Community))),
+        set_aside: t.map(|t| t.set_aside).unwrap_or(0),
+        active: m.active,
+        hours_by_category: by_category,
+    }
+}
+
+/// A CSV writer that makes every project CSV the same way (CRLF, RFC 4180).
+pub fn csv_text(header: &str, records: &[Vec<String>]) -> Result<String, ServerError> {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
-    w.write_record(CSV_HEADER.split(','))
-        .map_err(|e| ServerError::Invalid(e.to_string()))?;
-    for r in rows {
-        let days = r.days.to_string();
-        let sessions = r.sessions.to_string();
-        let open = r.open_sessions.to_string();
-        let review = r.needs_review.to_string();
-        w.write_record([
-            r.mentor_id.as_str(),
-            &r.mentor_name,
-            &r.school_id,
-            &r.period,
-            &r.hours,
-            &days,
-            &sessions,
-            &open,
-            &review,
-            &r.threshold,
-            if r.eligible { "true" } else { "false" },
-            &r.eligible_on,
-            &r.paid_on,
-        ])
-        .map_err(|e| ServerError::Invalid(e.to_string()))?;
+    let invalid = |e: csv::Error| ServerError::Invalid(e.to_string());
+    w.write_record(header.split(',')).map_err(invalid)?;
+    for r in records {
+        w.write_record(r).map_err(invalid)?;
     }
     let bytes = w
         .into_inner()
         .map_err(|e| ServerError::Invalid(e.to_string()))?;
     String::from_utf8(bytes).map_err(|e| ServerError::Invalid(e.to_string()))
+}
+
+pub fn to_csv(rows: &[HoursRow]) -> Result<String, ServerError> {
+    let records: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.mentor_id.clone(),
+                r.mentor_name.clone(),
+                r.school_id.clone(),
+                r.period.clone(),
+                r.hours.clone(),
+                r.days.to_string(),
+                r.sessions.to_string(),
+                r.open_sessions.to_string(),
+                r.needs_review.to_string(),
+                r.threshold.clone(),
+                r.eligible.to_string(),
+                r.eligible_on.clone(),
+                r.paid_on.clone(),
+                r.community_hours.clone(),
+                r.set_aside.to_string(),
+                r.active.to_string(),
+            ]
+        })
+        .collect();
+    csv_text(CSV_HEADER, &records)
 }

@@ -1,16 +1,21 @@
 //! Builds a school's roster for its kiosks, and the merged sessions it is computed from.
 
-use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
 use pm_shared::{
-    period_totals, sessionize, BadgeGeneration, Event, EventKind, ProgramRules, Roster,
-    RosterMentor, SchoolId, Session,
+    sessionize, BadgeGeneration, Event, EventId, EventKind, ProgramRules, RecentSession,
+    ReviewEntry, Roster, RosterMentor, SchoolId, Session,
 };
 
 use crate::storage::Storage;
 use crate::ServerError;
 
-/// Sessions from every accepted event of a school's mentors (or all schools'), merged across
-/// kiosks by the shared sessionizer. Set-aside events never count.
+/// How far back the roster tells kiosks every session (closed ones too), school-local days.
+pub const RECENT_DAYS: i64 = 14;
+
+/// Sessions from every event of a school's mentors (or all schools'), merged across kiosks by
+/// the shared sessionizer; set-aside events are review items that count for nothing.
 pub fn merged_sessions(
     db: &dyn Storage,
     school: Option<&SchoolId>,
@@ -18,13 +23,9 @@ pub fn merged_sessions(
     now: DateTime<Utc>,
 ) -> Result<(Vec<Session>, Vec<Event>), ServerError> {
     let stored = db.events(school)?;
-    let accepted: Vec<_> = stored
-        .into_iter()
-        .filter(|e| e.set_aside.is_none())
-        .map(|e| e.observed)
-        .collect();
-    let sessions = sessionize(&accepted, rules, now);
-    let events = accepted.into_iter().map(|o| o.event).collect();
+    let observed: Vec<_> = stored.into_iter().map(|e| e.observed).collect();
+    let sessions = sessionize(&observed, rules, now);
+    let events = observed.into_iter().map(|o| o.event).collect();
     Ok((sessions, events))
 }
 
@@ -38,19 +39,21 @@ pub fn build(
     let today = now.with_timezone(&school.time_zone.tz()).date_naive();
     let current_period = rules.periods.period_of(today).name;
     // Sessionize the school's mentors once, and keep their totals for the reports too.
-    let ids: Vec<_> = db
-        .mentors(Some(school_id))?
-        .into_iter()
-        .map(|m| m.id)
-        .collect();
+    let members = db.mentors(Some(school_id))?;
+    let ids: Vec<_> = members.iter().map(|m| m.id.clone()).collect();
     let snapshot = db.totals_snapshot(&ids)?;
     let computed = crate::totals::compute(snapshot, &rules, now);
     db.save_totals(&computed.totals)?;
-    let (sessions, events) = (computed.sessions, computed.accepted);
-    let totals = period_totals(&sessions, &rules);
+    let period_time: HashMap<_, _> = computed
+        .totals
+        .iter()
+        .flat_map(|c| c.totals.iter())
+        .filter(|t| t.period == current_period)
+        .map(|t| (t.mentor.clone(), t.stipend_time.num_milliseconds()))
+        .collect();
     let mut mentors = Vec::new();
     let mut revoked = Vec::new();
-    for m in db.mentors(Some(school_id))? {
+    for m in members {
         if !m.active {
             revoked.push(m.id);
             continue;
@@ -58,26 +61,50 @@ pub fn build(
         let badge = db
             .current_badge(&m.id)?
             .map(|(generation, _, hash)| BadgeGeneration { generation, hash });
-        let period_time_ms = totals
-            .get(&(m.id.clone(), current_period.clone()))
-            .map(|t| t.stipend_time.num_milliseconds())
-            .unwrap_or(0);
         mentors.push(RosterMentor {
+            period_time_ms: period_time.get(&m.id).copied().unwrap_or(0),
             id: m.id,
             name: m.name,
             language: m.language,
             badge,
-            period_time_ms,
         });
     }
-    let open_ids: std::collections::HashSet<_> = sessions
+    let kiosk_schools = db.kiosk_schools()?;
+    let here = |s: &Session| kiosk_schools.get(&s.kiosk) == Some(school_id);
+    let events: HashMap<EventId, &Event> = computed.events.iter().map(|e| (e.id, e)).collect();
+    let since = today - Duration::days(RECENT_DAYS);
+    let recent: Vec<RecentSession> = computed
+        .sessions
         .iter()
-        .filter(|s| s.is_open())
-        .filter_map(|s| s.opened_by)
+        .filter(|s| here(s) && !s.is_set_aside() && (s.local_date >= since || s.is_open()))
+        .map(|s| RecentSession {
+            mentor: s.mentor.clone(),
+            item: s.item,
+            category: s.category,
+            period: s.period.clone(),
+            events: s
+                .events
+                .iter()
+                .filter_map(|id| events.get(id).map(|e| (*e).clone()))
+                .collect(),
+            reasons: s.reasons.clone(),
+            credited_ms: s.credited_ms,
+        })
         .collect();
-    let mut open_check_ins: Vec<Event> = events
-        .into_iter()
-        .filter(|e| open_ids.contains(&e.id) && e.kind == EventKind::CheckIn)
+    let review: Vec<ReviewEntry> = computed
+        .sessions
+        .iter()
+        .filter(|s| here(s) && s.is_review_item(now))
+        .map(ReviewEntry::from_session)
+        .collect();
+    // What kiosks of protocol 1 toggle by.
+    let mut open_check_ins: Vec<Event> = computed
+        .sessions
+        .iter()
+        .filter(|s| s.is_open() && !s.entered)
+        .filter_map(|s| events.get(&s.opened_by?))
+        .filter(|e| e.kind == EventKind::CheckIn)
+        .map(|e| (*e).clone())
         .collect();
     open_check_ins.sort_by_key(|e| (e.at, e.id));
     let mut roster = Roster {
@@ -89,10 +116,27 @@ pub fn build(
         revoked,
         coordinators: db.coordinators(school_id)?,
         open_check_ins,
+        recent,
+        review,
     };
     // The version is a digest of the content: unchanged content, unchanged version.
     let content =
         serde_json::to_string(&roster).map_err(|e| ServerError::Corrupt(e.to_string()))?;
     roster.version = pm_shared::badge_hash(&content)[..16].to_owned();
     Ok(roster)
+}
+
+/// The roster as a kiosk of protocol 1 reads it: without the fields it does not know (its
+/// rules refuse unknown fields).
+pub fn protocol_1_json(roster: &Roster) -> Result<serde_json::Value, ServerError> {
+    let mut value =
+        serde_json::to_value(roster).map_err(|e| ServerError::Corrupt(e.to_string()))?;
+    if let Some(map) = value.as_object_mut() {
+        map.remove("recent");
+        map.remove("review");
+        if let Some(rules) = map.get_mut("rules").and_then(|r| r.as_object_mut()) {
+            rules.remove("min_session_minutes");
+        }
+    }
+    Ok(value)
 }

@@ -1,34 +1,65 @@
-//! The storage boundary the API, rosters and reports are written against. SQLite ([`Db`]) is
-//! the embedded default; a PostgreSQL backend implements the same trait. Nothing here names a
-//! database library's types: only domain types and this crate's records cross it.
-//! (Admin commands that only the command line runs, such as adding schools or kiosks, stay on
-//! [`Db`] until a second backend needs them.)
+//! The storage boundary the API, rosters, reports and the review queue are written against.
+//! SQLite ([`Db`]) is the embedded default; a PostgreSQL backend implements the same trait.
+//! Nothing here names a database library's types: only domain types and this crate's records
+//! cross it. (Admin commands that only the command line runs, such as adding schools or
+//! kiosks, stay on [`Db`] until a second backend needs them.)
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use pm_shared::protocol::{StipendPayment, UploadAck, UploadBatch};
-use pm_shared::{Coordinator, KioskId, MentorId, ProgramRules, School, SchoolId};
+use pm_shared::{
+    Coordinator, Event, EventId, EventKind, KioskId, MentorId, ProgramRules, School, SchoolId,
+    TimeZone,
+};
 
 use crate::db::{
-    CachedTotals, ComputedTotals, Db, MentorRecord, OrganizerScope, StoredEvent, TotalsSnapshot,
+    CachedTotals, ComputedTotals, Db, Membership, MentorRecord, OrganizerScope, Payment,
+    StoredEvent, TotalsSnapshot,
 };
 use crate::ServerError;
 
 pub trait Storage: Send {
     fn rules(&self) -> Result<ProgramRules, ServerError>;
     fn school(&self, id: &SchoolId) -> Result<School, ServerError>;
+    fn schools(&self) -> Result<Vec<School>, ServerError>;
     fn mentors(&self, school: Option<&SchoolId>) -> Result<Vec<MentorRecord>, ServerError>;
     fn mentor(&self, id: &MentorId) -> Result<MentorRecord, ServerError>;
+    /// Every mentor who ever belonged to this school.
+    fn mentors_ever_at(&self, school: &SchoolId) -> Result<Vec<MentorId>, ServerError>;
+    fn membership_history(&self, id: &MentorId) -> Result<Vec<Membership>, ServerError>;
     /// The mentor's current badge: (generation, text, hash).
     fn current_badge(
         &self,
         mentor: &MentorId,
     ) -> Result<Option<(u32, String, String)>, ServerError>;
     fn coordinators(&self, school: &SchoolId) -> Result<Vec<Coordinator>, ServerError>;
+    fn kiosk_schools(&self) -> Result<HashMap<KioskId, SchoolId>, ServerError>;
     fn events(&self, school: Option<&SchoolId>) -> Result<Vec<StoredEvent>, ServerError>;
-    /// The latest payment date per (mentor id, period name).
+    /// One mentor id's events (set-aside ones included), with her kiosks' clock events.
+    fn mentor_events(&self, mentor: &str) -> Result<Vec<StoredEvent>, ServerError>;
+    /// The mentor id an event names, if the event is stored.
+    fn event_mentor(&self, id: &EventId) -> Result<Option<String>, ServerError>;
+    /// Mentor ids on set-aside events that name no known mentor.
+    fn unknown_mentors_set_aside(&self) -> Result<Vec<String>, ServerError>;
+    /// The latest payment date per (mentor id, period name), voided payments left out.
     fn paid_on(&self) -> Result<HashMap<(String, String), String>, ServerError>;
+    fn payments(&self) -> Result<Vec<Payment>, ServerError>;
+    fn payment(&self, id: i64) -> Result<Payment, ServerError>;
+    fn is_paid(&self, mentor: &str, period: &str) -> Result<bool, ServerError>;
+    fn insert_payment(
+        &mut self,
+        payment: &StipendPayment,
+        recorded_by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64, ServerError>;
+    fn void_payment(
+        &mut self,
+        id: i64,
+        by: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Payment, ServerError>;
     fn authenticate_kiosk(&self, token: &str) -> Result<(KioskId, SchoolId), ServerError>;
     fn authenticate_organizer(&self, token: &str) -> Result<OrganizerScope, ServerError>;
     fn ingest(
@@ -38,12 +69,16 @@ pub trait Storage: Send {
         batch: &UploadBatch,
         now: DateTime<Utc>,
     ) -> Result<UploadAck, ServerError>;
-    fn record_stipend(
-        &self,
-        payment: &StipendPayment,
-        recorded_by: &str,
+    /// An organizer's resolution, recorded as a new event.
+    fn append_resolution(
+        &mut self,
+        mentor: &MentorId,
+        time_zone: TimeZone,
+        kind: EventKind,
+        organizer: &str,
+        reason: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), ServerError>;
+    ) -> Result<Event, ServerError>;
     /// These mentors' events and the change counters they reflect, consistently.
     fn totals_snapshot(&mut self, mentors: &[MentorId]) -> Result<TotalsSnapshot, ServerError>;
     fn save_totals(&mut self, computed: &[ComputedTotals]) -> Result<(), ServerError>;
@@ -61,11 +96,20 @@ impl Storage for Db {
     fn school(&self, id: &SchoolId) -> Result<School, ServerError> {
         Db::school(self, id)
     }
+    fn schools(&self) -> Result<Vec<School>, ServerError> {
+        Db::schools(self)
+    }
     fn mentors(&self, school: Option<&SchoolId>) -> Result<Vec<MentorRecord>, ServerError> {
         Db::mentors(self, school)
     }
     fn mentor(&self, id: &MentorId) -> Result<MentorRecord, ServerError> {
         Db::mentor(self, id)
+    }
+    fn mentors_ever_at(&self, school: &SchoolId) -> Result<Vec<MentorId>, ServerError> {
+        Db::mentors_ever_at(self, school)
+    }
+    fn membership_history(&self, id: &MentorId) -> Result<Vec<Membership>, ServerError> {
+        Db::membership_history(self, id)
     }
     fn current_badge(
         &self,
@@ -76,11 +120,49 @@ impl Storage for Db {
     fn coordinators(&self, school: &SchoolId) -> Result<Vec<Coordinator>, ServerError> {
         Db::coordinators(self, school)
     }
+    fn kiosk_schools(&self) -> Result<HashMap<KioskId, SchoolId>, ServerError> {
+        Db::kiosk_schools(self)
+    }
     fn events(&self, school: Option<&SchoolId>) -> Result<Vec<StoredEvent>, ServerError> {
         Db::events(self, school)
     }
+    fn mentor_events(&self, mentor: &str) -> Result<Vec<StoredEvent>, ServerError> {
+        Db::mentor_events(self, mentor)
+    }
+    fn event_mentor(&self, id: &EventId) -> Result<Option<String>, ServerError> {
+        Db::event_mentor(self, id)
+    }
+    fn unknown_mentors_set_aside(&self) -> Result<Vec<String>, ServerError> {
+        Db::unknown_mentors_set_aside(self)
+    }
     fn paid_on(&self) -> Result<HashMap<(String, String), String>, ServerError> {
         Db::paid_on(self)
+    }
+    fn payments(&self) -> Result<Vec<Payment>, ServerError> {
+        Db::payments(self)
+    }
+    fn payment(&self, id: i64) -> Result<Payment, ServerError> {
+        Db::payment(self, id)
+    }
+    fn is_paid(&self, mentor: &str, period: &str) -> Result<bool, ServerError> {
+        Db::is_paid(self, mentor, period)
+    }
+    fn insert_payment(
+        &mut self,
+        payment: &StipendPayment,
+        recorded_by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64, ServerError> {
+        Db::insert_payment(self, payment, recorded_by, now)
+    }
+    fn void_payment(
+        &mut self,
+        id: i64,
+        by: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Payment, ServerError> {
+        Db::void_payment(self, id, by, reason, now)
     }
     fn authenticate_kiosk(&self, token: &str) -> Result<(KioskId, SchoolId), ServerError> {
         Db::authenticate_kiosk(self, token)
@@ -97,13 +179,16 @@ impl Storage for Db {
     ) -> Result<UploadAck, ServerError> {
         Db::ingest(self, kiosk, school, batch, now)
     }
-    fn record_stipend(
-        &self,
-        payment: &StipendPayment,
-        recorded_by: &str,
+    fn append_resolution(
+        &mut self,
+        mentor: &MentorId,
+        time_zone: TimeZone,
+        kind: EventKind,
+        organizer: &str,
+        reason: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), ServerError> {
-        Db::record_stipend(self, payment, recorded_by, now)
+    ) -> Result<Event, ServerError> {
+        Db::append_resolution(self, mentor, time_zone, kind, organizer, reason, now)
     }
     fn totals_snapshot(&mut self, mentors: &[MentorId]) -> Result<TotalsSnapshot, ServerError> {
         Db::totals_snapshot(self, mentors)

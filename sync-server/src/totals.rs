@@ -8,28 +8,24 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use pm_shared::{
-    period_totals, sessionize, Event, EventKind, MentorId, Observed, PeriodName, PeriodTotals,
-    ProgramRules, Session,
+    period_totals, sessionize, Event, MentorId, Observed, PeriodName, PeriodTotals, ProgramRules,
+    Session,
 };
 
 use crate::db::{ComputedTotals, TotalsSnapshot};
 use crate::storage::Storage;
 use crate::ServerError;
 
-/// Sessions and per-mentor totals from a snapshot (set-aside events never count).
+/// Sessions (set-aside events as review items: they count only once an organizer accepts
+/// them) and per-mentor totals from a snapshot, with the events they came from.
 pub struct Computed {
     pub sessions: Vec<Session>,
-    pub accepted: Vec<Event>,
+    pub events: Vec<Event>,
     pub totals: Vec<ComputedTotals>,
 }
 
 pub fn compute(snapshot: TotalsSnapshot, rules: &ProgramRules, now: DateTime<Utc>) -> Computed {
-    let accepted: Vec<Observed> = snapshot
-        .events
-        .into_iter()
-        .filter(|e| e.set_aside.is_none())
-        .map(|e| e.observed)
-        .collect();
+    let accepted: Vec<Observed> = snapshot.events.into_iter().map(|e| e.observed).collect();
     let sessions = sessionize(&accepted, rules, now);
     let by_key = period_totals(&sessions, rules);
     let mut per_mentor: HashMap<MentorId, Vec<PeriodTotals>> = HashMap::new();
@@ -41,16 +37,15 @@ pub fn compute(snapshot: TotalsSnapshot, rules: &ProgramRules, now: DateTime<Utc
     let mut valid_until: HashMap<&MentorId, DateTime<Utc>> = HashMap::new();
     for o in &accepted {
         let e = &o.event;
+        let Some(mentor) = &e.mentor else {
+            continue;
+        };
         let mut instants = vec![e.at];
-        match e.kind {
-            EventKind::CloseSession { end, .. } => instants.push(end),
-            EventKind::AddSession { start, end, .. } => instants.extend([start, end]),
-            _ => {}
-        }
+        instants.extend(e.kind.instants());
         for t in instants.into_iter().filter(|t| *t > now + tolerance) {
             let until = t - tolerance;
             valid_until
-                .entry(&e.mentor)
+                .entry(mentor)
                 .and_modify(|v| *v = (*v).min(until))
                 .or_insert(until);
         }
@@ -67,7 +62,7 @@ pub fn compute(snapshot: TotalsSnapshot, rules: &ProgramRules, now: DateTime<Utc
         .collect();
     Computed {
         sessions,
-        accepted: accepted.into_iter().map(|o| o.event).collect(),
+        events: accepted.into_iter().map(|o| o.event).collect(),
         totals,
     }
 }

@@ -1,5 +1,6 @@
 //! Materialized totals must equal a recomputation from the event log after any sequence of
-//! ingests, corrections, rule changes, roster builds and the passing of time.
+//! ingests, corrections, organizers' resolutions, moves between schools, rule changes, roster
+//! builds and the passing of time.
 
 use chrono::{DateTime, Duration, TimeZone as _, Utc};
 use pm_shared::protocol::{UploadBatch, PROTOCOL_VERSION};
@@ -20,6 +21,11 @@ enum Step {
     Report,
     /// Time passes by this many hours.
     Wait(u16),
+    /// An organizer resolves the item an earlier event names: approve (0), void (1), accept
+    /// (2), or new times (3).
+    Resolve(u8, u8),
+    /// A mentor moves to the other school from a day (days after the base).
+    Move(u8, u16),
 }
 
 fn arb_step() -> impl Strategy<Value = Step> {
@@ -29,6 +35,8 @@ fn arb_step() -> impl Strategy<Value = Step> {
         2 => Just(Step::BuildRoster),
         3 => Just(Step::Report),
         2 => (1u16..2000).prop_map(Step::Wait),
+        2 => (any::<u8>(), 0u8..4).prop_map(|(pick, action)| Step::Resolve(pick, action)),
+        1 => (0u8..3, 0u16..60).prop_map(|(m, day)| Step::Move(m, day)),
     ]
 }
 
@@ -39,7 +47,8 @@ struct World {
     school: SchoolId,
     mentors: Vec<MentorId>,
     hashes: Vec<String>,
-    ids: Vec<EventId>,
+    /// Every event id recorded, with its mentor's index.
+    ids: Vec<(EventId, u8)>,
     seq: u64,
     now: DateTime<Utc>,
 }
@@ -58,6 +67,16 @@ impl World {
         let mentors: Vec<MentorId> = (0..3)
             .map(|i| MentorId::new(format!("M-{i}")).expect("id"))
             .collect();
+        db.add_school(
+            &SchoolId::new("other").expect("school"),
+            "Other",
+            TimeZone::new("America/Chicago").expect("tz"),
+        )
+        .expect("school");
+        let now = Utc
+            .with_ymd_and_hms(2026, 9, 1, 12, 0, 0)
+            .single()
+            .expect("now");
         db.upsert_mentors(
             &mentors
                 .iter()
@@ -69,12 +88,9 @@ impl World {
                     active: true,
                 })
                 .collect::<Vec<_>>(),
+            now,
         )
         .expect("mentors");
-        let now = Utc
-            .with_ymd_and_hms(2026, 9, 1, 12, 0, 0)
-            .single()
-            .expect("now");
         let hashes = mentors
             .iter()
             .map(|m| {
@@ -105,10 +121,11 @@ impl World {
             self.seq += 1;
             let at = base + Duration::minutes(15 * i64::from(quarter));
             let target =
-                (!self.ids.is_empty()).then(|| self.ids[usize::from(pick) % self.ids.len()]);
+                (!self.ids.is_empty()).then(|| self.ids[usize::from(pick) % self.ids.len()].0);
             let kind = match (kind, target) {
                 (0 | 1, _) | (_, None) => EventKind::CheckIn,
-                (2 | 3, _) => EventKind::CheckOut,
+                (2, _) => EventKind::CheckOut { check_in: None },
+                (3, t) => EventKind::CheckOut { check_in: t },
                 (4, Some(t)) => EventKind::CloseSession {
                     check_in: t,
                     end: at + Duration::hours(2),
@@ -134,13 +151,13 @@ impl World {
                 }
             };
             let id = EventId::from_parts(self.seq, [pick; 10]);
-            self.ids.push(id);
+            self.ids.push((id, m));
             events.push(Event {
                 id,
                 kiosk: self.kiosk.clone(),
                 series: SeriesId::from_parts(0, [1; 10]),
                 sequence: self.seq,
-                mentor: self.mentors[usize::from(m)].clone(),
+                mentor: Some(self.mentors[usize::from(m)].clone()),
                 at,
                 time_zone: TimeZone::new("America/Chicago").expect("tz"),
                 kind,
@@ -160,15 +177,67 @@ impl World {
             .expect("ingest");
     }
 
+    fn resolve(&mut self, pick: u8, action: u8) {
+        if self.ids.is_empty() {
+            return;
+        }
+        let (item, m) = self.ids[usize::from(pick) % self.ids.len()];
+        let base = Utc
+            .with_ymd_and_hms(2026, 7, 1, 12, 0, 0)
+            .single()
+            .expect("base");
+        let kind = match action {
+            0 => EventKind::ApproveSession { check_in: item },
+            1 => EventKind::Void { target: item },
+            2 => EventKind::AcceptEvent { item },
+            _ => EventKind::SetTimes {
+                item,
+                start: None,
+                end: Some(base + Duration::hours(i64::from(pick))),
+            },
+        };
+        let mentor = self.mentors[usize::from(m)].clone();
+        self.db
+            .append_resolution(
+                &mentor,
+                TimeZone::new("America/Chicago").expect("tz"),
+                kind,
+                "Olga",
+                "checked",
+                self.now,
+            )
+            .expect("resolution");
+    }
+
+    fn move_mentor(&mut self, m: u8, day: u16) {
+        let from = chrono::NaiveDate::from_ymd_opt(2026, 7, 1).expect("date")
+            + Duration::days(i64::from(day));
+        let today = self.now.date_naive();
+        if from > today {
+            return;
+        }
+        let mentor = self.mentors[usize::from(m)].clone();
+        self.db
+            .move_mentor(&mentor, &SchoolId::new("other").expect("school"), from, today, self.now)
+            .expect("move");
+    }
+
     fn check(&mut self) -> Result<(), TestCaseError> {
         for period in [
             None,
+            Some("all"),
             Some("2026-fall"),
             Some("2027-spring"),
             Some("2027-fall"),
         ] {
             let cached =
                 report::hours(&mut self.db, None, period, self.now).expect("cached report");
+            let school = [self.school.clone()];
+            let one = report::hours(&mut self.db, Some(&school), period, self.now)
+                .expect("one school's report");
+            let one_fresh = report::hours_recomputed(&self.db, Some(&school), period, self.now)
+                .expect("one school's recomputed report");
+            prop_assert_eq!(one, one_fresh, "school report, period {:?}", period);
             let fresh = report::hours_recomputed(&self.db, None, period, self.now)
                 .expect("recomputed report");
             prop_assert_eq!(cached, fresh, "period {:?} at {}", period, self.now);
@@ -196,6 +265,8 @@ proptest! {
                 }
                 Step::Report => world.check()?,
                 Step::Wait(hours) => world.now += Duration::hours(i64::from(hours)),
+                Step::Resolve(pick, action) => world.resolve(pick, action),
+                Step::Move(m, day) => world.move_mentor(m, day),
             }
         }
         world.check()?;

@@ -80,6 +80,8 @@ pub fn roster() -> Roster {
             pin_hash: hash_pin(PIN, &[5; 16]).expect("pin"),
         }],
         open_check_ins: vec![],
+        recent: vec![],
+        review: vec![],
     }
 }
 
@@ -133,6 +135,7 @@ pub fn wire_desk(ui: &MainWindow, engine: Engine, camera: Option<Arc<ScannerStat
         read,
         DeskSettings {
             sync: SyncMode::Server,
+            watch_clock: false,
             camera,
         },
     );

@@ -1,0 +1,343 @@
+//! Reading the merged event log, organizers' resolutions, and materialized totals.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use pm_shared::{
+    Delivery, Event, EventId, EventKind, KioskId, MentorId, Observed, PeriodName, PeriodTotals,
+    SeriesId, Source, TimeZone,
+};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::{corrupt, ts, Db, SERVER_KIOSK};
+use crate::ServerError;
+
+/// An event stored on the server, with what the server learned on receipt.
+pub struct StoredEvent {
+    pub observed: Observed,
+    pub set_aside: Option<String>,
+}
+
+/// What `totals_snapshot` read: these mentors' events (set-aside ones marked), the kiosk-level
+/// events of their kiosks' series (clock checks), and the change counters they reflect.
+#[derive(Default)]
+pub struct TotalsSnapshot {
+    pub events: Vec<StoredEvent>,
+    pub versions: HashMap<MentorId, i64>,
+}
+
+/// One mentor's totals in every period, computed from the snapshot at `version`.
+pub struct ComputedTotals {
+    pub mentor: MentorId,
+    pub version: i64,
+    /// When these totals stop being right by themselves (an event dated in the future becomes
+    /// plausible); `None`: never.
+    pub valid_until: Option<DateTime<Utc>>,
+    pub totals: Vec<PeriodTotals>,
+}
+
+#[derive(Default)]
+pub struct CachedTotals {
+    pub totals: BTreeMap<(MentorId, PeriodName), PeriodTotals>,
+    pub stale: Vec<MentorId>,
+}
+
+pub(super) fn mark_changed(conn: &Connection, mentor: &MentorId) -> Result<(), ServerError> {
+    conn.prepare_cached(
+        "INSERT INTO mentor_totals_state (mentor, changed) VALUES (?1, 1)
+         ON CONFLICT (mentor) DO UPDATE SET changed = changed + 1",
+    )?
+    .execute([mentor.as_str()])?;
+    Ok(())
+}
+
+pub(super) fn select_events(
+    conn: &Connection,
+    filter: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<StoredEvent>, ServerError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT e.body, e.badge_verified, e.clock_offset_ms, e.set_aside_reason, e.delivered_through, e.sequence, e.kiosk
+         FROM events e {filter}"
+    ))?;
+    let rows = stmt.query_map(params, |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, bool>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, Option<u64>>(4)?,
+            r.get::<_, u64>(5)?,
+            r.get::<_, String>(6)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (body, verified, offset, set_aside, through, sequence, kiosk) = row?;
+        let event: Event = serde_json::from_str(&body).map_err(corrupt)?;
+        // Organizers' resolutions are the server's own: no kiosk clock to read.
+        let delivery = (kiosk != SERVER_KIOSK).then_some(Delivery {
+            offset_ms: offset,
+            through_sequence: through.unwrap_or(sequence),
+        });
+        out.push(StoredEvent {
+            observed: Observed {
+                event,
+                badge_verified: verified,
+                delivery,
+                set_aside: set_aside.clone(),
+            },
+            set_aside,
+        });
+    }
+    Ok(out)
+}
+
+/// The kiosk-level events (clock checks and jumps) of these series.
+fn kiosk_events_of(
+    conn: &Connection,
+    series: &HashSet<SeriesId>,
+) -> Result<Vec<StoredEvent>, ServerError> {
+    let mut out = Vec::new();
+    let mut stmt = conn.prepare_cached("SELECT body FROM kiosk_events WHERE series = ?1")?;
+    for s in series {
+        let rows = stmt.query_map([s.to_string()], |r| r.get::<_, String>(0))?;
+        for row in rows {
+            let event: Event = serde_json::from_str(&row?).map_err(corrupt)?;
+            out.push(StoredEvent {
+                observed: Observed::local(event),
+                set_aside: None,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Adds the kiosk-level events of the series these events came from.
+fn with_clock_events(
+    conn: &Connection,
+    mut events: Vec<StoredEvent>,
+) -> Result<Vec<StoredEvent>, ServerError> {
+    let series: HashSet<SeriesId> = events
+        .iter()
+        .filter(|e| e.observed.event.kiosk.as_str() != SERVER_KIOSK)
+        .map(|e| e.observed.event.series)
+        .collect();
+    events.extend(kiosk_events_of(conn, &series)?);
+    Ok(events)
+}
+
+impl Db {
+    /// Every stored event (set-aside ones included, marked) of the mentors of one school now
+    /// (or of all), with the clock events of their kiosks.
+    pub fn events(&self, school: Option<&SchoolId>) -> Result<Vec<StoredEvent>, ServerError> {
+        let events = select_events(
+            &self.conn,
+            "WHERE ?1 IS NULL OR e.mentor IN (SELECT id FROM mentors WHERE school = ?1)",
+            [school.map(|s| s.as_str())],
+        )?;
+        with_clock_events(&self.conn, events)
+    }
+
+    /// One mentor's events (set-aside ones included), with the clock events of her kiosks.
+    pub fn mentor_events(&self, mentor: &str) -> Result<Vec<StoredEvent>, ServerError> {
+        let events = select_events(&self.conn, "WHERE e.mentor = ?1", [mentor])?;
+        with_clock_events(&self.conn, events)
+    }
+
+    /// The mentor id an event names (the event may be set aside, for a mentor nobody knows).
+    pub fn event_mentor(&self, id: &EventId) -> Result<Option<String>, ServerError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT mentor FROM events WHERE id = ?1")?
+            .query_row([id.to_string()], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Mentor ids on set-aside events that name no mentor of this server.
+    pub fn unknown_mentors_set_aside(&self) -> Result<Vec<String>, ServerError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT mentor FROM events
+             WHERE set_aside_reason IS NOT NULL AND mentor NOT IN (SELECT id FROM mentors)",
+        )?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Whether an organizer has already resolved this review item.
+    pub fn organizer_resolved(&self, item: &EventId) -> Result<bool, ServerError> {
+        organizer_resolved(&self.conn, item)
+    }
+
+    /// Records an organizer's resolution as a new event in the server's own series (who, when
+    /// and why are in it), and invalidates the mentor's totals in the same transaction.
+    #[allow(clippy::too_many_arguments)]
+    pub fn append_resolution(
+        &mut self,
+        mentor: &MentorId,
+        time_zone: TimeZone,
+        kind: EventKind,
+        organizer: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Event, ServerError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: Option<(String, u64)> = tx
+            .query_row("SELECT series, last FROM server_series", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let (series, sequence) = match current {
+            Some((s, last)) => (
+                s.parse::<SeriesId>()
+                    .map_err(|_| corrupt(format!("series id {s:?}")))?,
+                last + 1,
+            ),
+            None => (
+                SeriesId::from_parts(
+                    u64::try_from(now.timestamp_millis()).unwrap_or(0),
+                    rand::random(),
+                ),
+                1,
+            ),
+        };
+        let event = Event {
+            id: EventId::from_parts(
+                u64::try_from(now.timestamp_millis()).unwrap_or(0),
+                rand::random(),
+            ),
+            kiosk: KioskId::new(SERVER_KIOSK)?,
+            series,
+            sequence,
+            mentor: Some(mentor.clone()),
+            at: now,
+            time_zone,
+            kind,
+            source: Source::Organizer {
+                organizer: organizer.to_owned(),
+                reason: reason.to_owned(),
+            },
+        };
+        let body = serde_json::to_string(&event).map_err(corrupt)?;
+        tx.execute(
+            "INSERT INTO events (id, kiosk, series, sequence, mentor, at, body, received_at, clock_offset_ms, badge_verified, set_aside_reason, item)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6, 0, 1, NULL, ?8)",
+            params![
+                event.id.to_string(),
+                SERVER_KIOSK,
+                series.to_string(),
+                sequence,
+                mentor.as_str(),
+                ts(now),
+                body,
+                event.kind.resolves().map(|i| i.to_string())
+            ],
+        )?;
+        tx.execute(
+            "INSERT INTO server_series (singleton, series, last) VALUES (1, ?1, ?2)
+             ON CONFLICT (singleton) DO UPDATE SET series = ?1, last = ?2",
+            params![series.to_string(), sequence],
+        )?;
+        mark_changed(&tx, mentor)?;
+        tx.commit()?;
+        Ok(event)
+    }
+
+    /// These mentors' events and the change counters they reflect, read in one transaction so
+    /// the two agree (see `totals`).
+    pub fn totals_snapshot(&mut self, mentors: &[MentorId]) -> Result<TotalsSnapshot, ServerError> {
+        let tx = self.conn.transaction()?;
+        let mut snapshot = TotalsSnapshot::default();
+        let mut events = Vec::new();
+        for m in mentors {
+            let changed: Option<i64> = tx
+                .prepare_cached("SELECT changed FROM mentor_totals_state WHERE mentor = ?1")?
+                .query_row([m.as_str()], |r| r.get(0))
+                .optional()?;
+            snapshot.versions.insert(m.clone(), changed.unwrap_or(0));
+            events.extend(select_events(&tx, "WHERE e.mentor = ?1", [m.as_str()])?);
+        }
+        snapshot.events = with_clock_events(&tx, events)?;
+        tx.commit()?;
+        Ok(snapshot)
+    }
+
+    /// Stores freshly computed totals, for each mentor only if nothing changed since the
+    /// snapshot they were computed from.
+    pub fn save_totals(&mut self, computed: &[ComputedTotals]) -> Result<(), ServerError> {
+        let tx = self.conn.transaction()?;
+        for c in computed {
+            let updated = tx
+                .prepare_cached(
+                    "INSERT INTO mentor_totals_state (mentor, changed, computed, valid_until) VALUES (?1, ?2, ?2, ?3)
+                     ON CONFLICT (mentor) DO UPDATE SET computed = ?2, valid_until = ?3 WHERE changed = ?2",
+                )?
+                .execute(params![c.mentor.as_str(), c.version, c.valid_until.map(ts)])?;
+            if updated == 0 {
+                continue;
+            }
+            tx.prepare_cached("DELETE FROM mentor_totals WHERE mentor = ?1")?
+                .execute([c.mentor.as_str()])?;
+            for t in &c.totals {
+                let json = serde_json::to_string(t).map_err(corrupt)?;
+                tx.prepare_cached(
+                    "INSERT INTO mentor_totals (mentor, period, totals) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![c.mentor.as_str(), t.period.0, json])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Materialized totals for these mentors, and which of them are stale (changed since, or
+    /// depending on "now" and past their validity).
+    pub fn cached_totals(
+        &self,
+        mentors: &[MentorId],
+        now: DateTime<Utc>,
+    ) -> Result<CachedTotals, ServerError> {
+        let mut cached = CachedTotals::default();
+        let now = ts(now);
+        for m in mentors {
+            let state: Option<(i64, i64, Option<String>)> = self
+                .conn
+                .prepare_cached("SELECT changed, computed, valid_until FROM mentor_totals_state WHERE mentor = ?1")?
+                .query_row([m.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            match state {
+                // Never had an event: nothing to count.
+                None => continue,
+                Some((changed, computed, valid_until))
+                    if changed != computed
+                        || valid_until.as_deref().is_some_and(|v| v <= now.as_str()) =>
+                {
+                    cached.stale.push(m.clone());
+                    continue;
+                }
+                Some(_) => {}
+            }
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT totals FROM mentor_totals WHERE mentor = ?1")?;
+            let rows = stmt.query_map([m.as_str()], |r| r.get::<_, String>(0))?;
+            for row in rows {
+                let t: PeriodTotals = serde_json::from_str(&row?).map_err(corrupt)?;
+                cached
+                    .totals
+                    .insert((t.mentor.clone(), t.period.clone()), t);
+            }
+        }
+        Ok(cached)
+    }
+}
+
+use pm_shared::SchoolId;
+
+pub(super) fn organizer_resolved(conn: &Connection, item: &EventId) -> Result<bool, ServerError> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM events WHERE item = ?1 AND kiosk = ?2)")?
+        .query_row(params![item.to_string(), SERVER_KIOSK], |r| r.get(0))?)
+}

@@ -1,0 +1,261 @@
+//! A kiosk's upload: checked, then stored in one transaction, each event id once.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use pm_shared::protocol::{
+    SeriesConflict, SetAside, UploadAck, UploadBatch, OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION,
+};
+use pm_shared::{Event, KioskId, MentorId, SchoolId, SeriesId, Source};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::events::{mark_changed, organizer_resolved};
+use super::people::memberships_in;
+use super::{corrupt, school_on, ts, Db, Membership};
+use crate::ServerError;
+
+/// Why an event was set aside: stable codes, listed in the README.
+pub mod reason {
+    pub const UNKNOWN_MENTOR: &str = "unknown_mentor";
+    pub const NOT_AT_SCHOOL: &str = "not_at_school";
+    pub const BADGE_REPLACED: &str = "badge_replaced";
+    pub const BADGE_MISMATCH: &str = "badge_mismatch";
+    pub const NO_SUCH_BADGE: &str = "no_such_badge";
+    pub const ORGANIZER_ONLY: &str = "organizer_only";
+    pub const RESOLVED_BY_ORGANIZER: &str = "resolved_by_organizer";
+}
+
+impl Db {
+    /// Stores a kiosk's batch in one transaction: new events stored, resends recognised,
+    /// clashes of (kiosk, series, sequence) reported, events that cannot be accepted set aside
+    /// with a reason code (stored, never counted until an organizer accepts them).
+    pub fn ingest(
+        &mut self,
+        kiosk: &KioskId,
+        school: &SchoolId,
+        batch: &UploadBatch,
+        now: DateTime<Utc>,
+    ) -> Result<UploadAck, ServerError> {
+        if !(OLDEST_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&batch.protocol) {
+            return Err(ServerError::Invalid(format!(
+                "protocol version {} is not supported (this server speaks {OLDEST_PROTOCOL_VERSION} to {PROTOCOL_VERSION})",
+                batch.protocol
+            )));
+        }
+        if &batch.kiosk != kiosk || batch.events.iter().any(|e| &e.kiosk != kiosk) {
+            return Err(ServerError::Forbidden(
+                "a kiosk may only send its own events".into(),
+            ));
+        }
+        if let Some(bad) = batch.events.iter().find(|e| !e.is_well_formed()) {
+            return Err(ServerError::Invalid(format!(
+                "event {}: a clock event names no mentor and comes from the kiosk itself; every other event names a mentor",
+                bad.id
+            )));
+        }
+        let offset_ms = (batch.kiosk_clock - now).num_milliseconds();
+        // The clock reading of this upload holds just after its last event in each series.
+        let mut through: HashMap<SeriesId, u64> = HashMap::new();
+        for e in &batch.events {
+            let last = through.entry(e.series).or_insert(e.sequence);
+            *last = (*last).max(e.sequence);
+        }
+        let mut ack = UploadAck {
+            protocol: batch.protocol,
+            server_clock: now,
+            ..UploadAck::default()
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let received_at = ts(now);
+        let mut verifier = Verifier::new(school);
+        let mut changed: HashSet<&MentorId> = HashSet::new();
+        for event in &batch.events {
+            let id = event.id.to_string();
+            let Some(mentor) = &event.mentor else {
+                let fresh = store_kiosk_event(&tx, event, &received_at)?;
+                record(&tx, &mut ack, event, fresh, None)?;
+                continue;
+            };
+            let (verified, set_aside) = verifier.check(&tx, event, mentor)?;
+            let body = serde_json::to_string(event).map_err(corrupt)?;
+            // One statement on the common path; a unique-key collision inserts nothing.
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO events (id, kiosk, series, sequence, mentor, at, body, received_at, clock_offset_ms, badge_verified, set_aside_reason, delivered_through, item)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                )?
+                .execute(params![
+                    id,
+                    kiosk.as_str(),
+                    event.series.to_string(),
+                    event.sequence,
+                    mentor.as_str(),
+                    ts(event.at),
+                    body,
+                    received_at,
+                    offset_ms,
+                    verified,
+                    set_aside,
+                    through.get(&event.series).copied().unwrap_or(event.sequence),
+                    event.kind.resolves().map(|i| i.to_string()),
+                ])?;
+            if inserted == 1 {
+                changed.insert(mentor);
+            }
+            record(&tx, &mut ack, event, inserted == 1, set_aside)?;
+        }
+        for mentor in changed {
+            mark_changed(&tx, mentor)?;
+        }
+        tx.commit()?;
+        Ok(ack)
+    }
+}
+
+/// Stores a kiosk-level event (a clock check); whether it was new.
+fn store_kiosk_event(tx: &Connection, event: &Event, received_at: &str) -> Result<bool, ServerError> {
+    let body = serde_json::to_string(event).map_err(corrupt)?;
+    let n = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO kiosk_events (id, kiosk, series, sequence, at, body, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            event.id.to_string(),
+            event.kiosk.as_str(),
+            event.series.to_string(),
+            event.sequence,
+            ts(event.at),
+            body,
+            received_at
+        ])?;
+    Ok(n == 1)
+}
+
+/// Puts an event in exactly one list of the acknowledgement. Nothing inserted: either this id
+/// is stored already (a resend, whatever its numbers), or its (kiosk, series, sequence) names
+/// a different event.
+fn record(
+    tx: &Connection,
+    ack: &mut UploadAck,
+    event: &Event,
+    inserted: bool,
+    set_aside: Option<&'static str>,
+) -> Result<(), ServerError> {
+    if inserted {
+        match set_aside {
+            Some(reason) => ack.set_aside.push(SetAside {
+                id: event.id,
+                reason: reason.to_owned(),
+            }),
+            None => ack.stored.push(event.id),
+        }
+        return Ok(());
+    }
+    let known: bool = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE id = ?1)
+                 OR EXISTS (SELECT 1 FROM kiosk_events WHERE id = ?1)",
+        )?
+        .query_row([event.id.to_string()], |r| r.get(0))?;
+    if known {
+        ack.already_stored.push(event.id);
+    } else {
+        ack.conflicts.push(SeriesConflict {
+            id: event.id,
+            series: event.series,
+            sequence: event.sequence,
+        });
+    }
+    Ok(())
+}
+
+/// Checks events against the mentors, their schools over time and the badges this server
+/// issued, caching what it looked up for the rest of the batch. Returns (verified, set-aside
+/// reason) per event.
+struct Verifier<'a> {
+    school: &'a SchoolId,
+    /// `None`: no such mentor.
+    memberships: HashMap<MentorId, Option<Vec<Membership>>>,
+    /// (mentor, generation) → (hash issued, earliest issue time of a later generation).
+    badges: HashMap<(MentorId, u32), (Option<String>, Option<String>)>,
+}
+
+impl<'a> Verifier<'a> {
+    fn new(school: &'a SchoolId) -> Self {
+        Self {
+            school,
+            memberships: HashMap::new(),
+            badges: HashMap::new(),
+        }
+    }
+
+    fn check(
+        &mut self,
+        conn: &Connection,
+        event: &Event,
+        mentor: &MentorId,
+    ) -> Result<(bool, Option<&'static str>), ServerError> {
+        // Approving, accepting and rejecting are organizers' work: never a kiosk's.
+        if event.kind.is_organizer_only() || matches!(event.source, Source::Organizer { .. }) {
+            return Ok((false, Some(reason::ORGANIZER_ONLY)));
+        }
+        if !self.memberships.contains_key(mentor) {
+            let exists: bool = conn
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM mentors WHERE id = ?1)")?
+                .query_row([mentor.as_str()], |r| r.get(0))?;
+            let history = if exists {
+                Some(memberships_in(conn, mentor)?)
+            } else {
+                None
+            };
+            self.memberships.insert(mentor.clone(), history);
+        }
+        let Some(Some(history)) = self.memberships.get(mentor) else {
+            return Ok((false, Some(reason::UNKNOWN_MENTOR)));
+        };
+        // Her school on the day it happened: before a move she was at her old school.
+        let day = event.at.with_timezone(&event.time_zone.tz()).date_naive();
+        if school_on(history, day) != Some(self.school) {
+            return Ok((false, Some(reason::NOT_AT_SCHOOL)));
+        }
+        if let Some(item) = event.kind.resolves() {
+            if organizer_resolved(conn, &item)? {
+                return Ok((false, Some(reason::RESOLVED_BY_ORGANIZER)));
+            }
+        }
+        let Source::BadgeScan {
+            generation,
+            badge_hash,
+            ..
+        } = &event.source
+        else {
+            return Ok((true, None));
+        };
+        let key = (mentor.clone(), *generation);
+        if !self.badges.contains_key(&key) {
+            let issued: Option<String> = conn
+                .prepare_cached("SELECT hash FROM badges WHERE mentor = ?1 AND generation = ?2")?
+                .query_row(params![mentor.as_str(), generation], |r| r.get(0))
+                .optional()?;
+            let replaced_at: Option<String> = conn
+                .prepare_cached(
+                    "SELECT MIN(issued_at) FROM badges WHERE mentor = ?1 AND generation > ?2",
+                )?
+                .query_row(params![mentor.as_str(), generation], |r| r.get(0))?;
+            self.badges.insert(key.clone(), (issued, replaced_at));
+        }
+        let (issued, replaced_at) = self.badges.get(&key).cloned().unwrap_or_default();
+        let replaced_before_scan = replaced_at.is_some_and(|at| at <= ts(event.at));
+        Ok(match issued {
+            Some(hash) if &hash == badge_hash && replaced_before_scan => {
+                (false, Some(reason::BADGE_REPLACED))
+            }
+            Some(hash) if &hash == badge_hash => (true, None),
+            Some(_) => (false, Some(reason::BADGE_MISMATCH)),
+            None => (false, Some(reason::NO_SUCH_BADGE)),
+        })
+    }
+}

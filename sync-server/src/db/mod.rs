@@ -1,0 +1,296 @@
+//! The server's SQLite storage, one file per job: `people` (schools, kiosks, coordinators,
+//! organizers, mentors and their school over time, badges), `ingest` (a kiosk's upload, checked
+//! and stored exactly once), `events` (reading the merged log, organizers' resolutions,
+//! materialized totals), `payments` (stipends). This file: opening, the schema, backups.
+
+mod events;
+mod ingest;
+mod payments;
+mod people;
+
+use std::path::Path;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use pm_shared::{Language, MentorId, ProgramRules, SchoolId};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use crate::ServerError;
+
+pub use events::{CachedTotals, ComputedTotals, StoredEvent, TotalsSnapshot};
+pub use payments::{normalize_amount, Payment};
+
+/// The kiosk id the server records organizers' resolutions under (kiosk ids it issues start
+/// with `k-`, so no kiosk can be called this).
+pub const SERVER_KIOSK: &str = "server";
+
+const MIGRATIONS: &[&str] = &[
+    "
+CREATE TABLE program (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), rules TEXT NOT NULL);
+CREATE TABLE schools (id TEXT PRIMARY KEY, name TEXT NOT NULL, time_zone TEXT NOT NULL);
+CREATE TABLE kiosks (
+    id TEXT PRIMARY KEY, school TEXT NOT NULL REFERENCES schools(id), name TEXT NOT NULL,
+    token_hash TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE coordinators (
+    school TEXT NOT NULL REFERENCES schools(id), name TEXT NOT NULL, pin_hash TEXT NOT NULL,
+    PRIMARY KEY (school, name));
+CREATE TABLE mentors (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, school TEXT NOT NULL REFERENCES schools(id),
+    language TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE badges (
+    mentor TEXT NOT NULL REFERENCES mentors(id), generation INTEGER NOT NULL,
+    text TEXT NOT NULL, hash TEXT NOT NULL, issued_at TEXT NOT NULL,
+    PRIMARY KEY (mentor, generation));
+CREATE TABLE events (
+    id TEXT PRIMARY KEY, kiosk TEXT NOT NULL, series TEXT NOT NULL, sequence INTEGER NOT NULL,
+    mentor TEXT NOT NULL, at TEXT NOT NULL, body TEXT NOT NULL,
+    received_at TEXT NOT NULL, clock_offset_ms INTEGER NOT NULL,
+    badge_verified INTEGER NOT NULL, set_aside_reason TEXT,
+    UNIQUE (kiosk, series, sequence));
+CREATE INDEX events_by_mentor ON events (mentor, at);
+",
+    "
+CREATE TABLE organizers (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, all_schools INTEGER NOT NULL,
+    schools TEXT NOT NULL, token_hash TEXT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE stipend_payments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, mentor TEXT NOT NULL REFERENCES mentors(id),
+    period TEXT NOT NULL, amount TEXT NOT NULL, paid_on TEXT NOT NULL, reference TEXT NOT NULL,
+    recorded_at TEXT NOT NULL, recorded_by TEXT NOT NULL);
+CREATE INDEX stipends_by_mentor ON stipend_payments (mentor, period);
+",
+    "
+CREATE TABLE mentor_totals_state (
+    mentor TEXT PRIMARY KEY, changed INTEGER NOT NULL, computed INTEGER NOT NULL DEFAULT 0,
+    valid_until TEXT);
+CREATE TABLE mentor_totals (
+    mentor TEXT NOT NULL, period TEXT NOT NULL, totals TEXT NOT NULL, PRIMARY KEY (mentor, period));
+INSERT INTO mentor_totals_state (mentor, changed) SELECT DISTINCT mentor, 1 FROM events;
+",
+    // 4: trustworthy hours. Where each upload's clock reading holds; the review item a
+    // correction names; kiosk-level events (clock checks) apart from mentors' events; a
+    // mentor's school over time; payments that can be additional or voided, at most one
+    // otherwise; set-aside reasons as stable codes; every total recomputed by the new rules.
+    "
+ALTER TABLE events ADD COLUMN delivered_through INTEGER;
+ALTER TABLE events ADD COLUMN item TEXT;
+CREATE INDEX events_by_item ON events (item) WHERE item IS NOT NULL;
+CREATE INDEX events_set_aside ON events (set_aside_reason) WHERE set_aside_reason IS NOT NULL;
+CREATE TABLE kiosk_events (
+    id TEXT PRIMARY KEY, kiosk TEXT NOT NULL, series TEXT NOT NULL, sequence INTEGER NOT NULL,
+    at TEXT NOT NULL, body TEXT NOT NULL, received_at TEXT NOT NULL,
+    UNIQUE (kiosk, series, sequence));
+CREATE INDEX kiosk_events_by_series ON kiosk_events (series, sequence);
+CREATE TABLE memberships (
+    mentor TEXT NOT NULL REFERENCES mentors(id), school TEXT NOT NULL REFERENCES schools(id),
+    from_date TEXT NOT NULL, recorded_at TEXT NOT NULL, PRIMARY KEY (mentor, from_date));
+CREATE INDEX memberships_by_school ON memberships (school);
+INSERT INTO memberships (mentor, school, from_date, recorded_at)
+    SELECT id, school, '0001-01-01', '' FROM mentors;
+ALTER TABLE stipend_payments ADD COLUMN additional INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stipend_payments ADD COLUMN not_eligible INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stipend_payments ADD COLUMN voided_at TEXT;
+ALTER TABLE stipend_payments ADD COLUMN voided_by TEXT;
+ALTER TABLE stipend_payments ADD COLUMN void_reason TEXT;
+UPDATE stipend_payments SET additional = 1
+    WHERE id NOT IN (SELECT MIN(id) FROM stipend_payments GROUP BY mentor, period);
+CREATE UNIQUE INDEX one_payment_per_period ON stipend_payments (mentor, period)
+    WHERE additional = 0 AND voided_at IS NULL;
+CREATE TABLE server_series (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1), series TEXT NOT NULL, last INTEGER NOT NULL);
+UPDATE events SET set_aside_reason = CASE set_aside_reason
+    WHEN 'unknown mentor' THEN 'unknown_mentor'
+    WHEN 'mentor is not at this kiosk''s school' THEN 'not_at_school'
+    WHEN 'badge had been replaced before this scan' THEN 'badge_replaced'
+    WHEN 'badge does not match the one issued' THEN 'badge_mismatch'
+    WHEN 'no such badge was issued' THEN 'no_such_badge'
+    ELSE set_aside_reason END
+    WHERE set_aside_reason IS NOT NULL;
+UPDATE mentor_totals_state SET changed = changed + 1;
+",
+];
+
+pub struct Db {
+    pub(crate) conn: Connection,
+}
+
+pub fn sha256_hex(text: &str) -> String {
+    pm_shared::badge_hash(text)
+}
+
+pub(crate) fn random_base32(bytes: usize) -> String {
+    let secret: Vec<u8> = (0..bytes).map(|_| rand::random::<u8>()).collect();
+    data_encoding::BASE32_NOPAD.encode(&secret)
+}
+
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+pub(crate) fn corrupt(e: impl std::fmt::Display) -> ServerError {
+    ServerError::Corrupt(e.to_string())
+}
+
+/// An UPDATE that changed no row named something that does not exist.
+pub(crate) fn found(rows: usize, what: &'static str, id: &str) -> Result<(), ServerError> {
+    if rows == 0 {
+        Err(ServerError::NotFound {
+            what,
+            id: id.to_owned(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// A mentor as imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MentorRecord {
+    pub id: MentorId,
+    pub name: String,
+    /// Her school now (her school on earlier dates: [`Db::membership_history`]).
+    pub school: SchoolId,
+    pub language: Language,
+    pub active: bool,
+}
+
+/// A mentor's school from a school-local date on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub school: SchoolId,
+    pub from: NaiveDate,
+}
+
+/// Her school on `date`, from her memberships (any order).
+pub fn school_on(memberships: &[Membership], date: NaiveDate) -> Option<&SchoolId> {
+    memberships
+        .iter()
+        .filter(|m| m.from <= date)
+        .max_by_key(|m| m.from)
+        .map(|m| &m.school)
+}
+
+/// What an organizer may see: some schools, or all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganizerScope {
+    pub name: String,
+    /// `None`: every school.
+    pub schools: Option<Vec<SchoolId>>,
+}
+
+impl OrganizerScope {
+    pub fn allows(&self, school: &SchoolId) -> bool {
+        self.schools
+            .as_ref()
+            .is_none_or(|list| list.contains(school))
+    }
+}
+
+impl Db {
+    pub fn open(path: &Path) -> Result<Self, ServerError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut db = Self { conn };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    fn migrate(&mut self) -> Result<(), ServerError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
+        let version: i64 = tx
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0);
+        let supported = MIGRATIONS.len() as i64;
+        if version > supported {
+            return Err(ServerError::Invalid(format!(
+                "database schema {version} is newer than this server ({supported})"
+            )));
+        }
+        for m in &MIGRATIONS[version as usize..] {
+            tx.execute_batch(m)?;
+        }
+        tx.execute("DELETE FROM schema_version", [])?;
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES (?1)",
+            [supported],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn rules(&self) -> Result<ProgramRules, ServerError> {
+        let text: Option<String> = self
+            .conn
+            .query_row("SELECT rules FROM program", [], |r| r.get(0))
+            .optional()?;
+        match text {
+            Some(t) => serde_json::from_str(&t).map_err(corrupt),
+            None => Ok(ProgramRules::default()),
+        }
+    }
+
+    pub fn set_rules(&mut self, rules: &ProgramRules) -> Result<(), ServerError> {
+        rules.validate()?;
+        let text = serde_json::to_string(rules).map_err(corrupt)?;
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO program (singleton, rules) VALUES (1, ?1) ON CONFLICT (singleton) DO UPDATE SET rules = ?1",
+            [text],
+        )?;
+        // Every materialized total was computed under the old rules.
+        tx.execute("UPDATE mentor_totals_state SET changed = changed + 1", [])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// An online, consistent copy of the whole database (safe while serving).
+    pub fn backup_to(&self, out: &Path) -> Result<(), ServerError> {
+        if out.exists() {
+            return Err(ServerError::Invalid(format!(
+                "{} exists already",
+                out.display()
+            )));
+        }
+        self.conn.backup(rusqlite::MAIN_DB, out, None)?;
+        Ok(())
+    }
+
+    /// Replaces this database's content with a backup's (the server must be stopped).
+    pub fn restore_from(&mut self, backup: &Path) -> Result<(), ServerError> {
+        let check =
+            Connection::open_with_flags(backup, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let ok: String = check.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        if ok != "ok" {
+            return Err(ServerError::Invalid(format!(
+                "backup {} is damaged: {ok}",
+                backup.display()
+            )));
+        }
+        drop(check);
+        self.conn.restore(
+            rusqlite::MAIN_DB,
+            backup,
+            None::<fn(rusqlite::backup::Progress)>,
+        )?;
+        // A backup from an older server is brought up to date like any database.
+        self.migrate()
+    }
+
+    pub fn event_count(&self) -> Result<u64, ServerError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?)
+    }
+
+    pub fn integrity_check(&self) -> Result<String, ServerError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+}

@@ -1,0 +1,429 @@
+//! Schools, kiosks, coordinators, organizers, mentors (and their school over time), badges.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use pm_shared::{KioskId, Language, MentorId, SchoolId, TimeZone};
+use rusqlite::{params, OptionalExtension};
+
+use super::{
+    found, random_base32, school_on, sha256_hex, ts, Db, MentorRecord, Membership, OrganizerScope,
+};
+use crate::ServerError;
+
+/// Since always: the first membership of a mentor imported into a school.
+const SINCE_ALWAYS: &str = "0001-01-01";
+
+impl Db {
+    pub fn add_school(&self, id: &SchoolId, name: &str, zone: TimeZone) -> Result<(), ServerError> {
+        self.conn.execute(
+            "INSERT INTO schools (id, name, time_zone) VALUES (?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET name = ?2, time_zone = ?3",
+            params![id.as_str(), name, zone.name()],
+        )?;
+        Ok(())
+    }
+
+    pub fn school(&self, id: &SchoolId) -> Result<pm_shared::School, ServerError> {
+        let row: Option<(String, String)> = self
+            .conn
+            .prepare_cached("SELECT name, time_zone FROM schools WHERE id = ?1")?
+            .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let (name, zone) = row.ok_or_else(|| ServerError::NotFound {
+            what: "school",
+            id: id.to_string(),
+        })?;
+        Ok(pm_shared::School {
+            id: id.clone(),
+            name,
+            time_zone: TimeZone::new(&zone)?,
+        })
+    }
+
+    pub fn schools(&self) -> Result<Vec<pm_shared::School>, ServerError> {
+        let ids: Vec<String> = {
+            let mut stmt = self.conn.prepare("SELECT id FROM schools ORDER BY id")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        ids.into_iter()
+            .map(|id| self.school(&SchoolId::new(id)?))
+            .collect()
+    }
+
+    pub fn school_exists(&self, id: &SchoolId) -> Result<bool, ServerError> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM schools WHERE id = ?1)",
+            [id.as_str()],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Registers a kiosk; returns its token (`<kiosk-id>.<secret>`), shown once and stored
+    /// only hashed.
+    pub fn add_kiosk(
+        &self,
+        school: &SchoolId,
+        name: &str,
+    ) -> Result<(KioskId, String), ServerError> {
+        self.school(school)?;
+        let id = KioskId::new(format!("k-{}", random_base32(5).to_ascii_lowercase()))?;
+        let token = format!("{id}.{}", random_base32(20));
+        self.conn.execute(
+            "INSERT INTO kiosks (id, school, name, token_hash) VALUES (?1, ?2, ?3, ?4)",
+            params![id.as_str(), school.as_str(), name, sha256_hex(&token)],
+        )?;
+        Ok((id, token))
+    }
+
+    pub fn revoke_kiosk(&self, id: &KioskId) -> Result<(), ServerError> {
+        let n = self
+            .conn
+            .execute("UPDATE kiosks SET revoked = 1 WHERE id = ?1", [id.as_str()])?;
+        found(n, "kiosk", id.as_str())
+    }
+
+    /// Every kiosk's school (revoked ones too: their events still happened there).
+    pub fn kiosk_schools(&self) -> Result<HashMap<KioskId, SchoolId>, ServerError> {
+        let mut stmt = self.conn.prepare_cached("SELECT id, school FROM kiosks")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (kiosk, school) = row?;
+            out.insert(KioskId::new(kiosk)?, SchoolId::new(school)?);
+        }
+        Ok(out)
+    }
+
+    /// The kiosk and its school a bearer token belongs to, if it is valid and not revoked.
+    pub fn authenticate_kiosk(&self, token: &str) -> Result<(KioskId, SchoolId), ServerError> {
+        let (id, _) = token.split_once('.').ok_or(ServerError::Unauthorized)?;
+        let row: Option<(String, String, bool)> = self
+            .conn
+            .query_row(
+                "SELECT school, token_hash, revoked FROM kiosks WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        match row {
+            Some((school, hash, false)) if hash == sha256_hex(token) => {
+                Ok((KioskId::new(id)?, SchoolId::new(school)?))
+            }
+            _ => Err(ServerError::Unauthorized),
+        }
+    }
+
+    pub fn add_coordinator(
+        &self,
+        school: &SchoolId,
+        name: &str,
+        pin_hash: &str,
+    ) -> Result<(), ServerError> {
+        self.school(school)?;
+        self.conn.execute(
+            "INSERT INTO coordinators (school, name, pin_hash) VALUES (?1, ?2, ?3)
+             ON CONFLICT (school, name) DO UPDATE SET pin_hash = ?3",
+            params![school.as_str(), name, pin_hash],
+        )?;
+        Ok(())
+    }
+
+    pub fn coordinators(
+        &self,
+        school: &SchoolId,
+    ) -> Result<Vec<pm_shared::Coordinator>, ServerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, pin_hash FROM coordinators WHERE school = ?1 ORDER BY name")?;
+        let rows = stmt.query_map([school.as_str()], |r| {
+            Ok(pm_shared::Coordinator {
+                name: r.get(0)?,
+                pin_hash: r.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Inserts or updates mentors by id, all in one transaction. A new mentor belongs to her
+    /// school since always; a row that names another school for a known mentor moves her from
+    /// today (school-local), never rewriting where she earned her hours before.
+    pub fn upsert_mentors(
+        &mut self,
+        mentors: &[MentorRecord],
+        now: DateTime<Utc>,
+    ) -> Result<(), ServerError> {
+        let mut zones: HashMap<SchoolId, TimeZone> = HashMap::new();
+        for m in mentors {
+            if !zones.contains_key(&m.school) {
+                zones.insert(m.school.clone(), self.school(&m.school)?.time_zone);
+            }
+        }
+        let tx = self.conn.transaction()?;
+        for m in mentors {
+            let current: Option<String> = tx
+                .query_row(
+                    "SELECT school FROM mentors WHERE id = ?1",
+                    [m.id.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            tx.execute(
+                "INSERT INTO mentors (id, name, school, language, active) VALUES (?1, ?2, ?3, ?4, 1)
+                 ON CONFLICT (id) DO UPDATE SET name = ?2, school = ?3, language = ?4, active = 1",
+                params![m.id.as_str(), m.name, m.school.as_str(), m.language.code()],
+            )?;
+            let from = match current {
+                None => SINCE_ALWAYS.to_owned(),
+                Some(s) if s == m.school.as_str() => continue,
+                Some(_) => {
+                    let zone = zones.get(&m.school).map(|z| z.tz());
+                    zone.map(|z| now.with_timezone(&z).date_naive().to_string())
+                        .unwrap_or_else(|| now.date_naive().to_string())
+                }
+            };
+            tx.execute(
+                "INSERT INTO memberships (mentor, school, from_date, recorded_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (mentor, from_date) DO UPDATE SET school = ?2, recorded_at = ?4",
+                params![m.id.as_str(), m.school.as_str(), from, ts(now)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Deactivating stops new scans (the roster revokes her badge); it never removes earned
+    /// hours, eligibility or an unpaid stipend from the reports, and she can still be paid.
+    pub fn set_mentor_active(&self, id: &MentorId, active: bool) -> Result<(), ServerError> {
+        let n = self.conn.execute(
+            "UPDATE mentors SET active = ?2 WHERE id = ?1",
+            params![id.as_str(), active],
+        )?;
+        found(n, "mentor", id.as_str())
+    }
+
+    /// Moves a mentor to `school` from the school-local date `from` on (not after `today`):
+    /// what she did before it was done at her old school and counts there.
+    pub fn move_mentor(
+        &mut self,
+        id: &MentorId,
+        school: &SchoolId,
+        from: NaiveDate,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServerError> {
+        self.school(school)?;
+        self.mentor(id)?;
+        if from > today {
+            return Err(ServerError::Invalid(format!(
+                "a move takes effect on a date up to today ({today}), not {from}"
+            )));
+        }
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO memberships (mentor, school, from_date, recorded_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (mentor, from_date) DO UPDATE SET school = ?2, recorded_at = ?4",
+            params![id.as_str(), school.as_str(), from.to_string(), ts(now)],
+        )?;
+        let history = memberships_in(&tx, id)?;
+        let current = school_on(&history, today).unwrap_or(school);
+        tx.execute(
+            "UPDATE mentors SET school = ?2 WHERE id = ?1",
+            params![id.as_str(), current.as_str()],
+        )?;
+        // Where her events count may have changed: her totals are recomputed.
+        super::events::mark_changed(&tx, id)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Her schools over time.
+    pub fn membership_history(&self, id: &MentorId) -> Result<Vec<Membership>, ServerError> {
+        memberships_in(&self.conn, id)
+    }
+
+    /// Every mentor who ever belonged to this school.
+    pub fn mentors_ever_at(&self, school: &SchoolId) -> Result<Vec<MentorId>, ServerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT mentor FROM memberships WHERE school = ?1 ORDER BY mentor")?;
+        let rows = stmt.query_map([school.as_str()], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(MentorId::new(row?)?);
+        }
+        Ok(out)
+    }
+
+    pub fn mentors(&self, school: Option<&SchoolId>) -> Result<Vec<MentorRecord>, ServerError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, name, school, language, active FROM mentors
+             WHERE ?1 IS NULL OR school = ?1 ORDER BY school, id",
+        )?;
+        let rows = stmt.query_map([school.map(|s| s.as_str())], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, bool>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, name, school, language, active) = row?;
+            out.push(MentorRecord {
+                id: MentorId::new(id)?,
+                name,
+                school: SchoolId::new(school)?,
+                language: Language::new(language)?,
+                active,
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn mentor(&self, id: &MentorId) -> Result<MentorRecord, ServerError> {
+        let row: Option<(String, String, String, bool)> = self
+            .conn
+            .prepare_cached("SELECT name, school, language, active FROM mentors WHERE id = ?1")?
+            .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .optional()?;
+        let (name, school, language, active) = row.ok_or_else(|| ServerError::NotFound {
+            what: "mentor",
+            id: id.to_string(),
+        })?;
+        Ok(MentorRecord {
+            id: id.clone(),
+            name,
+            school: SchoolId::new(school)?,
+            language: Language::new(language)?,
+            active,
+        })
+    }
+
+    /// The mentor's current badge: (generation, text, hash).
+    pub fn current_badge(
+        &self,
+        mentor: &MentorId,
+    ) -> Result<Option<(u32, String, String)>, ServerError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT generation, text, hash FROM badges WHERE mentor = ?1 ORDER BY generation DESC LIMIT 1",
+            )?
+            .query_row([mentor.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?)
+    }
+
+    /// Issues a badge of the next generation (which revokes the previous one).
+    pub fn issue_badge(
+        &self,
+        mentor: &MentorId,
+        now: DateTime<Utc>,
+    ) -> Result<String, ServerError> {
+        let generation = self.current_badge(mentor)?.map(|b| b.0 + 1).unwrap_or(1);
+        let secret: [u8; pm_shared::SECRET_BYTES] = rand::random();
+        let text = pm_shared::badge_text(mentor, generation, &secret)?;
+        self.conn.execute(
+            "INSERT INTO badges (mentor, generation, text, hash, issued_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![mentor.as_str(), generation, text, sha256_hex(&text), ts(now)],
+        )?;
+        Ok(text)
+    }
+
+    /// Registers an organizer; returns her token (`<organizer-id>.<secret>`), stored hashed.
+    pub fn add_organizer(
+        &self,
+        name: &str,
+        schools: Option<&[SchoolId]>,
+    ) -> Result<String, ServerError> {
+        if name.trim().is_empty() {
+            return Err(ServerError::Invalid("an organizer needs a name".into()));
+        }
+        if let Some(list) = schools {
+            for s in list {
+                self.school(s)?;
+            }
+        }
+        let id = format!("o-{}", random_base32(5).to_ascii_lowercase());
+        let token = format!("{id}.{}", random_base32(20));
+        let list = schools
+            .map(|l| l.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","))
+            .unwrap_or_default();
+        self.conn
+            .execute(
+                "INSERT INTO organizers (id, name, all_schools, schools, token_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, name.trim(), schools.is_none(), list, sha256_hex(&token)],
+            )
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    ServerError::Invalid(format!("an organizer named {name:?} exists already"))
+                }
+                other => other.into(),
+            })?;
+        Ok(token)
+    }
+
+    pub fn revoke_organizer(&self, name: &str) -> Result<(), ServerError> {
+        let n = self
+            .conn
+            .execute("UPDATE organizers SET revoked = 1 WHERE name = ?1", [name])?;
+        found(n, "organizer", name)
+    }
+
+    pub fn authenticate_organizer(&self, token: &str) -> Result<OrganizerScope, ServerError> {
+        let (id, _) = token.split_once('.').ok_or(ServerError::Unauthorized)?;
+        let row: Option<(String, bool, String, String, bool)> = self
+            .conn
+            .query_row(
+                "SELECT name, all_schools, schools, token_hash, revoked FROM organizers WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?;
+        match row {
+            Some((name, all, schools, hash, false)) if hash == sha256_hex(token) => {
+                Ok(OrganizerScope {
+                    name,
+                    schools: if all {
+                        None
+                    } else {
+                        Some(
+                            schools
+                                .split(',')
+                                .filter(|s| !s.is_empty())
+                                .map(SchoolId::new)
+                                .collect::<Result<_, _>>()?,
+                        )
+                    },
+                })
+            }
+            _ => Err(ServerError::Unauthorized),
+        }
+    }
+}
+
+pub(super) fn memberships_in(
+    conn: &rusqlite::Connection,
+    id: &MentorId,
+) -> Result<Vec<Membership>, ServerError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT school, from_date FROM memberships WHERE mentor = ?1 ORDER BY from_date",
+    )?;
+    let rows = stmt.query_map([id.as_str()], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (school, from) = row?;
+        out.push(Membership {
+            school: SchoolId::new(school)?,
+            from: from
+                .parse()
+                .map_err(|_| super::corrupt(format!("membership date {from:?}")))?,
+        });
+    }
+    Ok(out)
+}

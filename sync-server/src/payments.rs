@@ -1,0 +1,80 @@
+//! Recording a stipend payment: the checks a careful payroll makes before money is booked.
+
+use chrono::{DateTime, Utc};
+use pm_shared::protocol::StipendPayment;
+use pm_shared::SchoolId;
+
+use crate::review::checked_text;
+use crate::storage::Storage;
+use crate::ServerError;
+
+/// Records a payment after checking it: the period is written canonically (`2026-fall`), the
+/// mentor is hers to pay (`schools`: `None` for all), she reached the threshold in that period
+/// (unless `not_eligible`), and she was not paid for it already (unless `additional`). Returns
+/// the payment's id.
+pub fn record(
+    db: &mut dyn Storage,
+    payment: &StipendPayment,
+    recorded_by: &str,
+    schools: Option<&[SchoolId]>,
+    now: DateTime<Utc>,
+) -> Result<i64, ServerError> {
+    let mentor = db.mentor(&payment.mentor)?;
+    if schools.is_some_and(|list| !list.contains(&mentor.school)) {
+        return Err(ServerError::Forbidden(
+            "no access to this mentor's school".into(),
+        ));
+    }
+    let rules = db.rules()?;
+    let period = rules.periods.period_named(&payment.period.0)?;
+    if period.name != payment.period {
+        return Err(ServerError::Invalid(format!(
+            "write the period as {} (not {:?})",
+            period.name, payment.period.0
+        )));
+    }
+    checked_text("reference (check or transfer number)", &payment.reference)?;
+    crate::db::normalize_amount(&payment.amount)?;
+    if !payment.additional && db.is_paid(payment.mentor.as_str(), &period.name.0)? {
+        return Err(ServerError::Conflict(format!(
+            "{} was already paid for {}: record an additional payment, or void the first one",
+            payment.mentor, period.name
+        )));
+    }
+    if !payment.not_eligible {
+        let totals = crate::totals::current(db, &[payment.mentor.clone()], &rules, now)?;
+        let eligible = totals
+            .get(&(payment.mentor.clone(), period.name.clone()))
+            .is_some_and(|t| t.eligible_on.is_some());
+        if !eligible {
+            return Err(ServerError::Conflict(format!(
+                "{} has not reached {} hours in {}: pay anyway only as an exception (not_eligible)",
+                payment.mentor, rules.stipend_threshold_hours, period.name
+            )));
+        }
+    }
+    db.insert_payment(payment, recorded_by, now)
+}
+
+/// Voids a payment booked by mistake (it stays in the ledger, marked; the stipend shows as
+/// unpaid again).
+pub fn void(
+    db: &mut dyn Storage,
+    id: i64,
+    by: &str,
+    reason: &str,
+    schools: Option<&[SchoolId]>,
+    now: DateTime<Utc>,
+) -> Result<crate::db::Payment, ServerError> {
+    let reason = checked_text("reason", reason)?;
+    let payment = db.payment(id)?;
+    if let Some(list) = schools {
+        let mentor = db.mentor(&pm_shared::MentorId::new(&payment.mentor)?)?;
+        if !list.contains(&mentor.school) {
+            return Err(ServerError::Forbidden(
+                "no access to this mentor's school".into(),
+            ));
+        }
+    }
+    db.void_payment(id, by, &reason, now)
+}

@@ -1,0 +1,315 @@
+//! The review queue: every session with a review reason (an open one once its school-local day
+//! is over) and every set-aside event, each one item with a stable id, until someone resolves
+//! it with a new event that says who, when and why.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use pm_shared::protocol::{ReviewAction, ReviewResolution};
+use pm_shared::{
+    sessionize, EventId, EventKind, MentorId, ProgramRules, ReviewReason, SchoolId, Session,
+};
+use serde::Serialize;
+
+use crate::report::{csv_text, PeriodChoice};
+use crate::storage::Storage;
+use crate::ServerError;
+
+/// Longest reason (or name) a person may type; longer is refused, not cut.
+pub const MAX_TEXT: usize = 200;
+
+pub const CSV_HEADER: &str = "item,mentor_id,mentor_name,school_id,period,start,end,reasons,kiosks";
+
+/// One review item as the CLI, the API and the organizer page show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReviewItem {
+    pub item: String,
+    pub mentor_id: String,
+    /// Empty for a set-aside event naming a mentor nobody knows.
+    pub mentor_name: String,
+    /// Where it happened (the school of the kiosk that recorded it).
+    pub school_id: String,
+    pub period: String,
+    /// RFC 3339 with the school's offset; a set-aside event's instant.
+    pub start: String,
+    /// Empty while open, and for a set-aside event.
+    pub end: String,
+    pub reasons: Vec<String>,
+    pub kiosks: Vec<String>,
+    pub category: String,
+    /// For a set-aside event: why the server set it aside (a code in the README).
+    pub set_aside_reason: String,
+    /// Whether an organizer's approval alone would settle it.
+    pub approvable: bool,
+}
+
+/// The items in these schools (`None`: all), optionally of one period, oldest first.
+pub fn list(
+    db: &mut dyn Storage,
+    schools: Option<&[SchoolId]>,
+    period: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Vec<ReviewItem>, ServerError> {
+    let rules = db.rules()?;
+    let period = match PeriodChoice::parse(period, &rules)? {
+        PeriodChoice::Named(p) => Some(p),
+        _ => None,
+    };
+    let kiosk_schools = db.kiosk_schools()?;
+    let mentors = db.mentors(None)?;
+    let candidates: Vec<MentorId> = match schools {
+        None => mentors.iter().map(|m| m.id.clone()).collect(),
+        Some(list) => {
+            let mut ever = HashSet::new();
+            for s in list {
+                ever.extend(db.mentors_ever_at(s)?);
+            }
+            ever.into_iter().collect()
+        }
+    };
+    // Only mentors whose stored totals say something needs review are sessionized again.
+    let totals = crate::totals::current(db, &candidates, &rules, now)?;
+    let mut flagged: Vec<MentorId> = totals
+        .values()
+        .filter(|t| t.needs_review > 0 && period.as_ref().is_none_or(|p| &t.period == p))
+        .map(|t| t.mentor.clone())
+        .collect();
+    flagged.sort();
+    flagged.dedup();
+    let snapshot = db.totals_snapshot(&flagged)?;
+    let mut sessions = crate::totals::compute(snapshot, &rules, now).sessions;
+    // Set-aside events of mentors nobody imported belong to the school of their kiosk.
+    for unknown in db.unknown_mentors_set_aside()? {
+        let observed: Vec<_> = db
+            .mentor_events(&unknown)?
+            .into_iter()
+            .map(|e| e.observed)
+            .collect();
+        sessions.extend(sessionize(&observed, &rules, now));
+    }
+    let names: HashMap<&MentorId, (&str, &SchoolId)> = mentors
+        .iter()
+        .map(|m| (&m.id, (m.name.as_str(), &m.school)))
+        .collect();
+    let mut items: Vec<ReviewItem> = sessions
+        .iter()
+        .filter(|s| s.is_review_item(now))
+        .filter(|s| period.as_ref().is_none_or(|p| &s.period == p))
+        .filter_map(|s| {
+            let school = kiosk_schools
+                .get(&s.kiosk)
+                .or_else(|| names.get(&s.mentor).map(|(_, school)| *school))?;
+            if schools.is_some_and(|list| !list.contains(school)) {
+                return None;
+            }
+            let name = names.get(&s.mentor).map(|(n, _)| *n).unwrap_or_default();
+            Some(item_of(s, name, school))
+        })
+        .collect();
+    items.sort_by(|a, b| {
+        (&a.school_id, &a.start, &a.mentor_id, &a.item).cmp(&(
+            &b.school_id,
+            &b.start,
+            &b.mentor_id,
+            &b.item,
+        ))
+    });
+    Ok(items)
+}
+
+fn item_of(s: &Session, name: &str, school: &SchoolId) -> ReviewItem {
+    let local = |t: DateTime<Utc>| {
+        t.with_timezone(&s.time_zone.tz())
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+    };
+    ReviewItem {
+        item: s.item.to_string(),
+        mentor_id: s.mentor.to_string(),
+        mentor_name: name.to_owned(),
+        school_id: school.to_string(),
+        period: s.period.0.clone(),
+        start: s.start.map(local).unwrap_or_default(),
+        end: if s.is_set_aside() {
+            String::new()
+        } else {
+            s.end.map(local).unwrap_or_default()
+        },
+        reasons: s.reasons.iter().map(|r| r.as_str().to_owned()).collect(),
+        kiosks: s.kiosks.iter().map(|k| k.to_string()).collect(),
+        category: s.category.to_string(),
+        set_aside_reason: s.set_aside.clone().unwrap_or_default(),
+        approvable: !s.is_set_aside() && s.reasons.iter().all(|r| r.approvable()),
+    }
+}
+
+pub fn to_csv(items: &[ReviewItem]) -> Result<String, ServerError> {
+    let records: Vec<Vec<String>> = items
+        .iter()
+        .map(|i| {
+            vec![
+                i.item.clone(),
+                i.mentor_id.clone(),
+                i.mentor_name.clone(),
+                i.school_id.clone(),
+                i.period.clone(),
+                i.start.clone(),
+                i.end.clone(),
+                i.reasons.join(";"),
+                i.kiosks.join(";"),
+            ]
+        })
+        .collect();
+    csv_text(CSV_HEADER, &records)
+}
+
+/// What a resolution did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resolved {
+    /// The event that records it.
+    pub resolution: String,
+    pub item: String,
+    /// Whether the session still needs review after it (new times over the cap, say).
+    pub still_needs_review: bool,
+    pub reasons: Vec<String>,
+}
+
+/// Who is resolving: an organizer's name and the schools she may act on (`None`: all).
+pub struct Resolver<'a> {
+    pub name: &'a str,
+    pub schools: Option<&'a [SchoolId]>,
+}
+
+/// Resolves a review item as an organizer: a new event, never an edit.
+pub fn resolve(
+    db: &mut dyn Storage,
+    item: &str,
+    resolution: &ReviewResolution,
+    by: Resolver<'_>,
+    now: DateTime<Utc>,
+) -> Result<Resolved, ServerError> {
+    let reason = checked_text("reason", &resolution.reason)?;
+    checked_text("name", by.name)?;
+    let item: EventId = item
+        .trim()
+        .parse()
+        .map_err(|_| ServerError::Invalid(format!("{item:?} is not a review item id")))?;
+    let not_found = || ServerError::NotFound {
+        what: "review item",
+        id: item.to_string(),
+    };
+    let mentor_text = db.event_mentor(&item)?.ok_or_else(not_found)?;
+    let mentor = MentorId::new(&mentor_text)?;
+    let rules = db.rules()?;
+    let session = find(db, &mentor_text, item, &rules, now)?.ok_or_else(not_found)?;
+    if !session.is_review_item(now) {
+        return Err(ServerError::Conflict(format!(
+            "item {item} does not need review (it was resolved, or she is still in today)"
+        )));
+    }
+    let kiosk_schools = db.kiosk_schools()?;
+    let school = match kiosk_schools.get(&session.kiosk) {
+        Some(s) => s.clone(),
+        None => db.mentor(&mentor)?.school,
+    };
+    if by.schools.is_some_and(|list| !list.contains(&school)) {
+        return Err(ServerError::Forbidden(format!("no access to school {school}")));
+    }
+    let set_aside = session.is_set_aside();
+    let refuse = |why: &str| Err(ServerError::Invalid(why.to_owned()));
+    let kind = match resolution.action {
+        ReviewAction::Accept | ReviewAction::Reject if !set_aside => {
+            return refuse("accept and reject are for set-aside events; this item is a session")
+        }
+        ReviewAction::Accept => EventKind::AcceptEvent { item },
+        ReviewAction::Reject => EventKind::RejectEvent { item },
+        _ if set_aside => {
+            return refuse("a set-aside event is accepted or rejected (approve, set times and void are for sessions)")
+        }
+        ReviewAction::Approve => {
+            let blocking: Vec<&str> = session
+                .reasons
+                .iter()
+                .filter(|r| !r.approvable())
+                .map(|r| r.as_str())
+                .collect();
+            if !blocking.is_empty() {
+                return Err(ServerError::Invalid(format!(
+                    "approval cannot settle {}: set its times or void it",
+                    blocking.join(", ")
+                )));
+            }
+            EventKind::ApproveSession { check_in: item }
+        }
+        ReviewAction::SetTimes => {
+            if resolution.start.is_none() && resolution.end.is_none() {
+                return refuse("set_times needs a start, an end, or both");
+            }
+            let start = resolution.start.or(session.start);
+            let end = resolution.end.or(session.end);
+            match (start, end) {
+                (Some(s), Some(e)) if e > s => {}
+                (Some(_), Some(_)) => return refuse("the end must come after the start"),
+                (None, _) => return refuse("this session has no start yet: give one"),
+                (_, None) => return refuse("this session has no end yet: give one"),
+            }
+            EventKind::SetTimes {
+                item,
+                start: resolution.start,
+                end: resolution.end,
+            }
+        }
+        ReviewAction::Void => EventKind::Void { target: item },
+    };
+    let event = db.append_resolution(&mentor, session.time_zone, kind, by.name, &reason, now)?;
+    let after = find(db, &mentor_text, item, &rules, now)?;
+    let reasons: Vec<String> = after
+        .as_ref()
+        .map(|s| s.reasons.iter().map(|r| r.as_str().to_owned()).collect())
+        .unwrap_or_default();
+    Ok(Resolved {
+        resolution: event.id.to_string(),
+        item: item.to_string(),
+        still_needs_review: after.is_some_and(|s| s.is_review_item(now)),
+        reasons,
+    })
+}
+
+/// The session (or set-aside event) this item id names, as her events say now.
+fn find(
+    db: &dyn Storage,
+    mentor: &str,
+    item: EventId,
+    rules: &ProgramRules,
+    now: DateTime<Utc>,
+) -> Result<Option<Session>, ServerError> {
+    let observed: Vec<_> = db
+        .mentor_events(mentor)?
+        .into_iter()
+        .map(|e| e.observed)
+        .collect();
+    Ok(sessionize(&observed, rules, now)
+        .into_iter()
+        .find(|s| s.item == item))
+}
+
+/// A person's free text: trimmed, not empty, at most [`MAX_TEXT`] characters.
+pub fn checked_text(what: &str, text: &str) -> Result<String, ServerError> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(ServerError::Invalid(format!("a {what} is required")));
+    }
+    if t.chars().count() > MAX_TEXT {
+        return Err(ServerError::Invalid(format!(
+            "the {what} is longer than {MAX_TEXT} characters"
+        )));
+    }
+    Ok(t.to_owned())
+}
+
+/// Plain-language meanings of the reason codes, for `review list --help` and the README.
+pub fn reason_meanings() -> Vec<(&'static str, &'static str)> {
+    ReviewReason::ALL
+        .iter()
+        .map(|r| (r.as_str(), r.meaning()))
+        .collect()
+}
