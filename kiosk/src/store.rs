@@ -460,7 +460,7 @@ impl Store {
                     .map_err(corrupt)
             })
             .collect::<Result<_, _>>()?;
-        pending.sort_by(|a, b| (a.1.series, a.1.sequence).cmp(&(b.1.series, b.1.sequence)));
+        pending.sort_by_key(|p| (p.1.series, p.1.sequence));
         for (n, (id, mut event, table)) in pending.into_iter().enumerate() {
             event.series = new;
             event.sequence = n as u64 + 1;

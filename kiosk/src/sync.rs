@@ -124,7 +124,8 @@ impl SyncClient {
                 .collect();
             store.mark_delivered(&delivered, &aside, received_at)?;
             // The report counts mentors' events; the kiosk's own clock checks go unmentioned.
-            let mentors = |ids: &[EventId]| ids.iter().filter(|id| !kiosk_level.contains(id)).count();
+            let mentors =
+                |ids: &[EventId]| ids.iter().filter(|id| !kiosk_level.contains(id)).count();
             report.stored += mentors(&ack.stored);
             report.already_stored += mentors(&ack.already_stored);
             report.set_aside += aside.len();

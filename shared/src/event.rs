@@ -99,10 +99,7 @@ pub enum EventKind {
 
 impl EventKind {
     pub fn is_correction(&self) -> bool {
-        !matches!(
-            self,
-            EventKind::CheckIn | EventKind::CheckOut { .. }
-        ) && !self.is_kiosk_level()
+        !matches!(self, EventKind::CheckIn | EventKind::CheckOut { .. }) && !self.is_kiosk_level()
     }
     /// Clock checks and jumps: facts about the kiosk, not about a mentor.
     pub fn is_kiosk_level(&self) -> bool {

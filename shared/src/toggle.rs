@@ -24,9 +24,13 @@ pub enum ScanAction {
         since: DateTime<Utc>,
     },
     /// She checked in at `since`, less than the minimum session ago: nothing is recorded.
-    AlreadyIn { since: DateTime<Utc> },
+    AlreadyIn {
+        since: DateTime<Utc>,
+    },
     /// She checked out at `at`, less than the minimum session ago: nothing is recorded.
-    AlreadyOut { at: DateTime<Utc> },
+    AlreadyOut {
+        at: DateTime<Utc>,
+    },
 }
 
 /// A scan is a check-out only if the mentor's latest open check-in is on the same school-local

@@ -650,9 +650,19 @@ fn a_check_out_closes_the_check_in_it_names_wherever_it_was_made() {
     let check_in = log.scan(EventKind::CheckIn, "M1", "ka", "2026-10-05 08:00");
     log.check_out_of(check_in, "M1", "kb", "2026-10-05 10:00");
     let sessions = log.sessions();
-    assert_eq!(shape(&sessions), vec![(Some(local("2026-10-05 08:00")), Some(local("2026-10-05 10:00")), vec![])]);
+    assert_eq!(
+        shape(&sessions),
+        vec![(
+            Some(local("2026-10-05 08:00")),
+            Some(local("2026-10-05 10:00")),
+            vec![]
+        )]
+    );
     assert_eq!(sessions[0].kiosks.len(), 2, "both kiosks shaped it");
-    assert_eq!(sessions[0].item, check_in, "its review item is its check-in");
+    assert_eq!(
+        sessions[0].item, check_in,
+        "its review item is its check-in"
+    );
 }
 
 #[test]
@@ -665,12 +675,20 @@ fn a_second_check_out_of_a_closed_session_goes_to_review() {
     let sessions = log.sessions();
     assert_eq!(
         shape(&sessions),
-        vec![(Some(local("2026-10-05 08:00")), Some(local("2026-10-05 10:00")), vec![ReviewReason::ClosedTwice])],
+        vec![(
+            Some(local("2026-10-05 08:00")),
+            Some(local("2026-10-05 10:00")),
+            vec![ReviewReason::ClosedTwice]
+        )],
         "the first check-out stands and nothing is credited until someone decides"
     );
     assert_eq!(log.totals("M1", "2026-fall").stipend_time, Duration::zero());
     // An organizer approves it as recorded: 8:00-10:00.
-    log.organizer("M1", "2026-10-06 09:00", EventKind::ApproveSession { check_in });
+    log.organizer(
+        "M1",
+        "2026-10-06 09:00",
+        EventKind::ApproveSession { check_in },
+    );
     assert_eq!(hours(&log.sessions()[0]), Some(2.0));
 }
 
@@ -684,15 +702,30 @@ fn a_coordinator_close_of_a_closed_session_never_silently_wins() {
         "M1",
         "ka",
         local("2026-10-05 15:00"),
-        EventKind::CloseSession { check_in, end: local("2026-10-05 14:00") },
+        EventKind::CloseSession {
+            check_in,
+            end: local("2026-10-05 14:00"),
+        },
         coordinator(),
     );
     assert_eq!(
         shape(&log.sessions()),
-        vec![(Some(local("2026-10-05 08:00")), Some(local("2026-10-05 10:00")), vec![ReviewReason::ClosedTwice])]
+        vec![(
+            Some(local("2026-10-05 08:00")),
+            Some(local("2026-10-05 10:00")),
+            vec![ReviewReason::ClosedTwice]
+        )]
     );
     // The coordinator resolves the conflict with the real end (she may: it needed review).
-    log.correct("M1", "2026-10-05 15:10", EventKind::SetTimes { item: check_in, start: None, end: Some(local("2026-10-05 10:00")) });
+    log.correct(
+        "M1",
+        "2026-10-05 15:10",
+        EventKind::SetTimes {
+            item: check_in,
+            start: None,
+            end: Some(local("2026-10-05 10:00")),
+        },
+    );
     assert_eq!(hours(&log.sessions()[0]), Some(2.0));
 }
 
@@ -700,11 +733,21 @@ fn a_coordinator_close_of_a_closed_session_never_silently_wins() {
 fn a_coordinator_close_of_an_open_session_resolves_it_and_a_late_check_out_conflicts() {
     let mut log = Log::new();
     let check_in = log.scan(EventKind::CheckIn, "M1", "ka", "2026-10-05 08:00");
-    log.correct("M1", "2026-10-06 08:00", EventKind::CloseSession { check_in, end: local("2026-10-05 10:00") });
+    log.correct(
+        "M1",
+        "2026-10-06 08:00",
+        EventKind::CloseSession {
+            check_in,
+            end: local("2026-10-05 10:00"),
+        },
+    );
     assert_eq!(hours(&log.sessions()[0]), Some(2.0));
     // Then kiosk B, offline until now, delivers her real check-out at 11:00.
     log.check_out_of(check_in, "M1", "kb", "2026-10-05 11:00");
-    assert_eq!(reasons_of(&log.sessions()), vec![vec![ReviewReason::ClosedTwice]]);
+    assert_eq!(
+        reasons_of(&log.sessions()),
+        vec![vec![ReviewReason::ClosedTwice]]
+    );
 }
 
 #[test]
@@ -716,7 +759,14 @@ fn a_second_arrival_within_the_window_is_the_same_arrival() {
     let second = log.scan(EventKind::CheckIn, "M1", "kb", "2026-10-05 08:07");
     log.check_out_of(second, "M1", "kb", "2026-10-05 10:00");
     let sessions = log.sessions();
-    assert_eq!(shape(&sessions), vec![(Some(local("2026-10-05 08:00")), Some(local("2026-10-05 10:00")), vec![])]);
+    assert_eq!(
+        shape(&sessions),
+        vec![(
+            Some(local("2026-10-05 08:00")),
+            Some(local("2026-10-05 10:00")),
+            vec![]
+        )]
+    );
     assert_eq!(sessions[0].events.len(), 3);
 }
 
@@ -728,14 +778,32 @@ fn overlapping_training_is_credited_once_under_its_category() {
     log.correct(
         "M1",
         "2026-10-05 11:30",
-        EventKind::AddSession { category: HourCategory::Training, start: local("2026-10-05 09:00"), end: local("2026-10-05 11:00"), group: None },
+        EventKind::AddSession {
+            category: HourCategory::Training,
+            start: local("2026-10-05 09:00"),
+            end: local("2026-10-05 11:00"),
+            group: None,
+        },
     );
     let sessions = log.sessions();
-    assert!(sessions.iter().all(|s| s.reasons.is_empty()), "no review needed: {sessions:?}");
+    assert!(
+        sessions.iter().all(|s| s.reasons.is_empty()),
+        "no review needed: {sessions:?}"
+    );
     let t = log.totals("M1", "2026-fall");
-    assert_eq!(t.by_category.get(&HourCategory::Classroom), Some(&Duration::hours(1)));
-    assert_eq!(t.by_category.get(&HourCategory::Training), Some(&Duration::hours(2)));
-    assert_eq!(t.stipend_time, Duration::hours(3), "08:00-11:00 is three hours, not four");
+    assert_eq!(
+        t.by_category.get(&HourCategory::Classroom),
+        Some(&Duration::hours(1))
+    );
+    assert_eq!(
+        t.by_category.get(&HourCategory::Training),
+        Some(&Duration::hours(2))
+    );
+    assert_eq!(
+        t.stipend_time,
+        Duration::hours(3),
+        "08:00-11:00 is three hours, not four"
+    );
 }
 
 #[test]
@@ -746,7 +814,12 @@ fn the_same_training_entered_at_two_kiosks_counts_once() {
             "M1",
             k,
             local(at),
-            EventKind::AddSession { category: HourCategory::Training, start: local("2026-10-05 09:00"), end: local("2026-10-05 11:00"), group: None },
+            EventKind::AddSession {
+                category: HourCategory::Training,
+                start: local("2026-10-05 09:00"),
+                end: local("2026-10-05 11:00"),
+                group: None,
+            },
             coordinator(),
         )
     };
@@ -754,12 +827,28 @@ fn the_same_training_entered_at_two_kiosks_counts_once() {
     let second = training("kb", &mut log, "2026-10-05 12:00");
     let sessions = log.sessions();
     let later = sessions.iter().find(|s| s.item == second).expect("second");
-    assert_eq!(later.reasons, vec![ReviewReason::Overlap], "the later-recorded one needs review");
-    assert!(sessions.iter().any(|s| s.item == first && s.reasons.is_empty()));
-    assert_eq!(log.totals("M1", "2026-fall").stipend_time, Duration::hours(2));
+    assert_eq!(
+        later.reasons,
+        vec![ReviewReason::Overlap],
+        "the later-recorded one needs review"
+    );
+    assert!(sessions
+        .iter()
+        .any(|s| s.item == first && s.reasons.is_empty()));
+    assert_eq!(
+        log.totals("M1", "2026-fall").stipend_time,
+        Duration::hours(2)
+    );
     // Even approved, the same two hours are never credited twice.
-    log.organizer("M1", "2026-10-06 09:00", EventKind::ApproveSession { check_in: second });
-    assert_eq!(log.totals("M1", "2026-fall").stipend_time, Duration::hours(2));
+    log.organizer(
+        "M1",
+        "2026-10-06 09:00",
+        EventKind::ApproveSession { check_in: second },
+    );
+    assert_eq!(
+        log.totals("M1", "2026-fall").stipend_time,
+        Duration::hours(2)
+    );
 }
 
 #[test]
@@ -769,11 +858,24 @@ fn overlapping_badge_sessions_put_the_later_one_in_review() {
     log.check_out_of(a, "M1", "ka", "2026-10-05 10:00");
     let b = log.scan(EventKind::CheckIn, "M1", "kb", "2026-10-05 09:00");
     log.check_out_of(b, "M1", "kb", "2026-10-05 11:00");
-    assert_eq!(reasons_of(&log.sessions()), vec![vec![], vec![ReviewReason::Overlap]]);
-    assert_eq!(log.totals("M1", "2026-fall").stipend_time, Duration::hours(2));
-    log.organizer("M1", "2026-10-06 09:00", EventKind::ApproveSession { check_in: b });
+    assert_eq!(
+        reasons_of(&log.sessions()),
+        vec![vec![], vec![ReviewReason::Overlap]]
+    );
+    assert_eq!(
+        log.totals("M1", "2026-fall").stipend_time,
+        Duration::hours(2)
+    );
+    log.organizer(
+        "M1",
+        "2026-10-06 09:00",
+        EventKind::ApproveSession { check_in: b },
+    );
     // Approved: the union, 08:00-11:00, never 4 hours.
-    assert_eq!(log.totals("M1", "2026-fall").stipend_time, Duration::hours(3));
+    assert_eq!(
+        log.totals("M1", "2026-fall").stipend_time,
+        Duration::hours(3)
+    );
 }
 
 #[test]
@@ -781,15 +883,41 @@ fn resolutions_settle_every_kind_of_item() {
     // A check-out with no check-in: an organizer sets the start.
     let mut log = Log::new();
     let out = log.check_out("M1", "2026-10-05 10:00");
-    log.organizer("M1", "2026-10-06 09:00", EventKind::SetTimes { item: out, start: Some(local("2026-10-05 08:00")), end: None });
+    log.organizer(
+        "M1",
+        "2026-10-06 09:00",
+        EventKind::SetTimes {
+            item: out,
+            start: Some(local("2026-10-05 08:00")),
+            end: None,
+        },
+    );
     assert_eq!(hours(&log.sessions()[0]), Some(2.0));
 
     // Ends before it starts: new times.
     let mut log = Log::new();
     let check_in = log.check_in("M1", "2026-10-05 08:00");
-    log.correct("M1", "2026-10-05 12:00", EventKind::CloseSession { check_in, end: local("2026-10-05 07:00") });
-    assert_eq!(reasons_of(&log.sessions()), vec![vec![ReviewReason::EndBeforeStart]]);
-    log.organizer("M1", "2026-10-06 09:00", EventKind::SetTimes { item: check_in, start: None, end: Some(local("2026-10-05 09:30")) });
+    log.correct(
+        "M1",
+        "2026-10-05 12:00",
+        EventKind::CloseSession {
+            check_in,
+            end: local("2026-10-05 07:00"),
+        },
+    );
+    assert_eq!(
+        reasons_of(&log.sessions()),
+        vec![vec![ReviewReason::EndBeforeStart]]
+    );
+    log.organizer(
+        "M1",
+        "2026-10-06 09:00",
+        EventKind::SetTimes {
+            item: check_in,
+            start: None,
+            end: Some(local("2026-10-05 09:30")),
+        },
+    );
     assert_eq!(hours(&log.sessions()[0]), Some(1.5));
 
     // Over the cap: coordinator's new times beyond the cap stay over the cap; only an
@@ -797,23 +925,49 @@ fn resolutions_settle_every_kind_of_item() {
     let mut log = Log::new();
     let check_in = log.check_in("M1", "2026-10-05 06:00");
     log.check_out("M1", "2026-10-05 15:00");
-    log.correct("M1", "2026-10-05 16:00", EventKind::SetTimes { item: check_in, start: Some(local("2026-10-05 06:30")), end: None });
-    assert_eq!(reasons_of(&log.sessions()), vec![vec![ReviewReason::OverCap]]);
-    log.organizer("M1", "2026-10-06 09:00", EventKind::ApproveSession { check_in });
+    log.correct(
+        "M1",
+        "2026-10-05 16:00",
+        EventKind::SetTimes {
+            item: check_in,
+            start: Some(local("2026-10-05 06:30")),
+            end: None,
+        },
+    );
+    assert_eq!(
+        reasons_of(&log.sessions()),
+        vec![vec![ReviewReason::OverCap]]
+    );
+    log.organizer(
+        "M1",
+        "2026-10-06 09:00",
+        EventKind::ApproveSession { check_in },
+    );
     assert_eq!(hours(&log.sessions()[0]), Some(8.5));
 
     // A coordinator's approval counts for nothing: approving is the organizer's.
     let mut log = Log::new();
     let check_in = log.check_in("M1", "2026-10-05 22:00");
     log.check_out("M1", "2026-10-06 01:00");
-    log.correct("M1", "2026-10-06 09:00", EventKind::ApproveSession { check_in });
-    assert_eq!(reasons_of(&log.sessions()), vec![vec![ReviewReason::AcrossMidnight]]);
+    log.correct(
+        "M1",
+        "2026-10-06 09:00",
+        EventKind::ApproveSession { check_in },
+    );
+    assert_eq!(
+        reasons_of(&log.sessions()),
+        vec![vec![ReviewReason::AcrossMidnight]]
+    );
 
     // A void of a session's item removes the whole session.
     let mut log = Log::new();
     let check_in = log.check_in("M1", "2026-10-05 08:00");
     log.check_out_of(check_in, "M1", "k1", "2026-10-05 10:00");
-    log.correct("M1", "2026-10-05 11:00", EventKind::Void { target: check_in });
+    log.correct(
+        "M1",
+        "2026-10-05 11:00",
+        EventKind::Void { target: check_in },
+    );
     assert_eq!(log.sessions(), vec![]);
 }
 
@@ -827,24 +981,66 @@ fn set_aside_events_wait_for_an_organizer() {
     }
     let sessions = log.sessions();
     assert_eq!(sessions.len(), 2, "each set-aside event is one item");
-    assert!(sessions.iter().all(|s| s.reasons == vec![ReviewReason::SetAside] && s.end.is_none()));
+    assert!(sessions
+        .iter()
+        .all(|s| s.reasons == vec![ReviewReason::SetAside] && s.end.is_none()));
     assert_eq!(sessions[0].set_aside.as_deref(), Some("not_at_school"));
-    assert_eq!(sessions[0].start, Some(local("2026-10-05 08:00")), "the event's instant");
+    assert_eq!(
+        sessions[0].start,
+        Some(local("2026-10-05 08:00")),
+        "the event's instant"
+    );
     let t = log.totals("M1", "2026-fall");
-    assert_eq!((t.set_aside, t.needs_review, t.stipend_time), (2, 2, Duration::zero()));
+    assert_eq!(
+        (t.set_aside, t.needs_review, t.stipend_time),
+        (2, 2, Duration::zero())
+    );
 
     // A coordinator cannot accept; an organizer can.
-    let mut tried = Log { events: log.events.clone(), next: log.next };
-    tried.correct("M1", "2026-10-06 08:00", EventKind::AcceptEvent { item: check_in });
+    let mut tried = Log {
+        events: log.events.clone(),
+        next: log.next,
+    };
+    tried.correct(
+        "M1",
+        "2026-10-06 08:00",
+        EventKind::AcceptEvent { item: check_in },
+    );
     assert_eq!(tried.sessions().len(), 2);
-    log.organizer("M1", "2026-10-06 08:00", EventKind::AcceptEvent { item: check_in });
-    log.organizer("M1", "2026-10-06 08:01", EventKind::AcceptEvent { item: out });
-    assert_eq!(shape(&log.sessions()), vec![(Some(local("2026-10-05 08:00")), Some(local("2026-10-05 10:00")), vec![])]);
+    log.organizer(
+        "M1",
+        "2026-10-06 08:00",
+        EventKind::AcceptEvent { item: check_in },
+    );
+    log.organizer(
+        "M1",
+        "2026-10-06 08:01",
+        EventKind::AcceptEvent { item: out },
+    );
+    assert_eq!(
+        shape(&log.sessions()),
+        vec![(
+            Some(local("2026-10-05 08:00")),
+            Some(local("2026-10-05 10:00")),
+            vec![]
+        )]
+    );
 
     // Rejected: gone, and nothing left to review.
-    let mut rejected = Log { events: tried.events.clone(), next: tried.next };
-    rejected.organizer("M1", "2026-10-06 08:00", EventKind::RejectEvent { item: check_in });
-    rejected.organizer("M1", "2026-10-06 08:00", EventKind::RejectEvent { item: out });
+    let mut rejected = Log {
+        events: tried.events.clone(),
+        next: tried.next,
+    };
+    rejected.organizer(
+        "M1",
+        "2026-10-06 08:00",
+        EventKind::RejectEvent { item: check_in },
+    );
+    rejected.organizer(
+        "M1",
+        "2026-10-06 08:00",
+        EventKind::RejectEvent { item: out },
+    );
     assert_eq!(rejected.sessions(), vec![]);
 }
 
@@ -853,7 +1049,10 @@ fn delivered(log: &mut Log, sequences: std::ops::RangeInclusive<u64>, offset_ms:
     let through = *sequences.end();
     for e in &mut log.events {
         if sequences.contains(&e.event.sequence) {
-            e.delivery = Some(Delivery { offset_ms, through_sequence: through });
+            e.delivery = Some(Delivery {
+                offset_ms,
+                through_sequence: through,
+            });
         }
     }
 }
@@ -871,7 +1070,13 @@ fn clock_skew_is_judged_by_the_readings_around_each_event() {
     // The kiosk was right at its last sync (a clock check), then 6 minutes fast at this one:
     // the events between are not parked (only one side says the clock was off).
     let mut log = Log::new();
-    kiosk_event(&mut log, "2026-10-05 07:00", EventKind::ClockCheck { server_clock: local("2026-10-05 07:00") });
+    kiosk_event(
+        &mut log,
+        "2026-10-05 07:00",
+        EventKind::ClockCheck {
+            server_clock: local("2026-10-05 07:00"),
+        },
+    );
     log.check_in("M1", "2026-10-05 08:00");
     log.check_out("M1", "2026-10-05 10:00");
     delivered(&mut log, 1..=3, SIX_MIN);
@@ -879,23 +1084,45 @@ fn clock_skew_is_judged_by_the_readings_around_each_event() {
 
     // Off at both: flagged.
     let mut log = Log::new();
-    kiosk_event(&mut log, "2026-10-05 07:06", EventKind::ClockCheck { server_clock: local("2026-10-05 07:00") });
+    kiosk_event(
+        &mut log,
+        "2026-10-05 07:06",
+        EventKind::ClockCheck {
+            server_clock: local("2026-10-05 07:00"),
+        },
+    );
     log.check_in("M1", "2026-10-05 08:00");
     log.check_out("M1", "2026-10-05 10:00");
     delivered(&mut log, 1..=3, SIX_MIN);
-    assert_eq!(reasons_of(&log.sessions()), vec![vec![ReviewReason::KioskClockSkew]]);
+    assert_eq!(
+        reasons_of(&log.sessions()),
+        vec![vec![ReviewReason::KioskClockSkew]]
+    );
 
     // The kiosk restarted 6 minutes fast, recorded the morning, then NTP set it back (a clock
     // jump) before it synced: the sync sees a right clock, but the jump says the morning's was
     // not. Before this change nobody noticed.
     let mut log = Log::new();
-    kiosk_event(&mut log, "2026-10-04 12:00", EventKind::ClockCheck { server_clock: local("2026-10-04 12:00") });
+    kiosk_event(
+        &mut log,
+        "2026-10-04 12:00",
+        EventKind::ClockCheck {
+            server_clock: local("2026-10-04 12:00"),
+        },
+    );
     kiosk_event(&mut log, "2026-10-05 07:30", EventKind::Started);
     log.check_in("M1", "2026-10-05 08:06");
     log.check_out("M1", "2026-10-05 10:06");
-    kiosk_event(&mut log, "2026-10-05 10:30", EventKind::ClockJump { delta_ms: -SIX_MIN });
+    kiosk_event(
+        &mut log,
+        "2026-10-05 10:30",
+        EventKind::ClockJump { delta_ms: -SIX_MIN },
+    );
     delivered(&mut log, 3..=5, 0);
-    assert_eq!(reasons_of(&log.sessions()), vec![vec![ReviewReason::KioskClockSkew]]);
+    assert_eq!(
+        reasons_of(&log.sessions()),
+        vec![vec![ReviewReason::KioskClockSkew]]
+    );
 
     // The same morning without the jump: the clock was right. (And a protocol 1 kiosk with
     // nothing but the upload's reading is judged by that alone.)
@@ -912,7 +1139,10 @@ fn an_open_session_is_a_review_item_only_once_its_day_is_over() {
     log.check_in("M1", "2026-10-05 08:00");
     let sessions = log.sessions();
     assert!(sessions[0].is_open());
-    assert!(review_items(&sessions, local("2026-10-05 11:00")).is_empty(), "she is in today");
+    assert!(
+        review_items(&sessions, local("2026-10-05 11:00")).is_empty(),
+        "she is in today"
+    );
     assert_eq!(review_items(&sessions, local("2026-10-06 00:01")).len(), 1);
 }
 
@@ -951,7 +1181,10 @@ fn arb_timeline() -> impl Strategy<Value = Vec<Observed>> {
                 (0..=2, _) | (_, None) => EventKind::CheckIn,
                 (3, _) => OUT,
                 (4, Some(t)) => EventKind::CheckOut { check_in: Some(t) },
-                (5, Some(t)) => EventKind::CloseSession { check_in: t, end: later },
+                (5, Some(t)) => EventKind::CloseSession {
+                    check_in: t,
+                    end: later,
+                },
                 (6, Some(t)) => EventKind::Void { target: t },
                 (7, Some(t)) => EventKind::ApproveSession { check_in: t },
                 (8, Some(t)) => EventKind::SetTimes {

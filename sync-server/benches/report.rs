@@ -53,7 +53,8 @@ fn main() {
                 active: true,
             })
             .collect();
-        db.upsert_mentors(&mentors, first_day - Duration::days(7)).expect("mentors");
+        db.upsert_mentors(&mentors, first_day - Duration::days(7))
+            .expect("mentors");
         let hashes: Vec<String> = mentors
             .iter()
             .map(|m| {

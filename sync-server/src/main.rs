@@ -490,11 +490,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("payment {id} recorded");
         }
         Command::Stipend {
-            action: StipendAction::Void {
-                payment_id,
-                reason,
-                by,
-            },
+            action:
+                StipendAction::Void {
+                    payment_id,
+                    reason,
+                    by,
+                },
         } => {
             payments::void(&mut db, payment_id, &by, &reason, None, Utc::now())?;
             println!("payment {payment_id} voided");

@@ -140,7 +140,10 @@ fn rows(
     let mut periods_of: HashMap<String, BTreeSet<String>> = HashMap::new();
     if *choice == PeriodChoice::All {
         for (m, p) in totals.keys() {
-            periods_of.entry(m.to_string()).or_default().insert(p.0.clone());
+            periods_of
+                .entry(m.to_string())
+                .or_default()
+                .insert(p.0.clone());
         }
         for (m, p) in paid.keys() {
             periods_of.entry(m.clone()).or_default().insert(p.clone());

@@ -212,7 +212,9 @@ pub fn resolve(
         None => db.mentor(&mentor)?.school,
     };
     if by.schools.is_some_and(|list| !list.contains(&school)) {
-        return Err(ServerError::Forbidden(format!("no access to school {school}")));
+        return Err(ServerError::Forbidden(format!(
+            "no access to school {school}"
+        )));
     }
     let set_aside = session.is_set_aside();
     let refuse = |why: &str| Err(ServerError::Invalid(why.to_owned()));

@@ -218,7 +218,13 @@ impl World {
         }
         let mentor = self.mentors[usize::from(m)].clone();
         self.db
-            .move_mentor(&mentor, &SchoolId::new("other").expect("school"), from, today, self.now)
+            .move_mentor(
+                &mentor,
+                &SchoolId::new("other").expect("school"),
+                from,
+                today,
+                self.now,
+            )
             .expect("move");
     }
 

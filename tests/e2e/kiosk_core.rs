@@ -153,11 +153,12 @@ fn sigkill_during_a_replay_loses_no_shown_scan() {
     let server = Server::start(&site);
     set_up_kiosk(&site, "kiosk-a", &server);
     drop(server);
-    // 1,000 scans, 3 minutes apart, rotating over three mentors.
+    // 1,000 scans, 4 minutes apart, rotating over three mentors (each one every 12 minutes:
+    // past the already-checked-in window, so every scan records something).
     let start = chrono::DateTime::parse_from_rfc3339("2026-09-01T08:00:00-05:00").expect("start");
     let rows: Vec<(String, String)> = (0..1000)
         .map(|i| {
-            let at = start + chrono::Duration::minutes(3 * i);
+            let at = start + chrono::Duration::minutes(4 * i);
             (at.to_rfc3339(), format!("badges/M-{}.png", i % 3 + 1))
         })
         .collect();

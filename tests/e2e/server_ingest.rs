@@ -190,7 +190,7 @@ fn unverifiable_scans_are_set_aside_not_counted() {
         body.as_bytes(),
     );
     assert_eq!(status, 200);
-    assert!(ack.contains("badge does not match"), "{ack}");
+    assert!(ack.contains("badge_mismatch"), "{ack}");
     assert_eq!(
         site.server_event_count(),
         2,
@@ -412,7 +412,18 @@ fn organizers_see_only_their_schools_and_record_payments() {
         .0
     };
     let payment = r#"{"mentor":"M-1","period":"2026-fall","amount":"600.00","paid_on":"2026-12-01","reference":"CHK-1001"}"#;
-    assert_eq!(pay(&lincoln, payment), 201);
+    assert_eq!(
+        pay(&lincoln, payment),
+        409,
+        "she has not reached the threshold"
+    );
+    let payment = r#"{"mentor":"M-1","period":"2026-fall","amount":"600.00","paid_on":"2026-12-01","reference":"CHK-1001","not_eligible":true}"#;
+    assert_eq!(pay(&lincoln, payment), 201, "an exception, said so");
+    assert_eq!(
+        pay(&lincoln, payment),
+        409,
+        "a second payment for the same period"
+    );
     assert_eq!(
         pay(&lincoln, &payment.replace("M-1", "J-1")),
         403,
@@ -436,7 +447,7 @@ fn organizers_see_only_their_schools_and_record_payments() {
     assert!(
         report
             .lines()
-            .any(|l| l.starts_with("M-1,") && l.ends_with(",2026-12-01")),
+            .any(|l| l.starts_with("M-1,") && l.contains(",2026-12-01,")),
         "{report}"
     );
     site.server(&[
@@ -452,6 +463,7 @@ fn organizers_see_only_their_schools_and_record_payments() {
         "T-9",
         "--on",
         "2026-12-02",
+        "--not-eligible",
     ]);
     let report = site.server(&[
         "report",
@@ -466,7 +478,7 @@ fn organizers_see_only_their_schools_and_record_payments() {
     assert!(
         report
             .lines()
-            .any(|l| l.starts_with("J-1,") && l.ends_with(",2026-12-02")),
+            .any(|l| l.starts_with("J-1,") && l.contains(",2026-12-02,")),
         "{report}"
     );
 

@@ -16,7 +16,12 @@ use crate::ui::{self, KioskState, MentorRow, Panel, ReviewRow, Screen, Tab, Toda
 use crate::KioskError;
 
 impl Desk {
-    pub(super) fn coordinator_request(&mut self, request: Request, coordinator: &str, now: DateTime<Utc>) {
+    pub(super) fn coordinator_request(
+        &mut self,
+        request: Request,
+        coordinator: &str,
+        now: DateTime<Utc>,
+    ) {
         let message = match request {
             Request::SelectTab(tab) => {
                 self.tab = tab;
@@ -130,7 +135,9 @@ impl Desk {
                     if start {
                         *s = s.map(|s| (s + step).min(*e - Duration::minutes(1)));
                     } else {
-                        let lowest = s.map(|s| s + Duration::minutes(1)).unwrap_or(*e - Duration::days(1));
+                        let lowest = s
+                            .map(|s| s + Duration::minutes(1))
+                            .unwrap_or(*e - Duration::days(1));
                         *e = (*e + step).clamp(lowest, now.max(lowest));
                     }
                 }
@@ -272,7 +279,10 @@ impl Desk {
     /// Sends the whole coordinator screen: small (one school), and never out of step.
     /// The review item behind a row's key, as last shown.
     fn review_entry(&self, key: &str) -> Option<ReviewEntry> {
-        self.review.iter().find(|e| e.item.to_string() == key).cloned()
+        self.review
+            .iter()
+            .find(|e| e.item.to_string() == key)
+            .cloned()
     }
 
     pub(super) fn show_coordinator(&mut self, now: DateTime<Utc>, message: &'static str) {

@@ -31,7 +31,9 @@ pub(super) enum Draft {
         end: DateTime<Utc>,
     },
     /// Voiding a review item.
-    Void { entry: Box<ReviewEntry> },
+    Void {
+        entry: Box<ReviewEntry>,
+    },
 }
 
 /// The desk: everything behind the screen, on its own thread.
@@ -68,6 +70,9 @@ pub(super) fn reason_text(code: &str) -> Option<&'static str> {
         "left-early" => "left without scanning",
         "forgot-badge" => "forgot her badge",
         "camera" => "camera not working",
+        "wrong-time" => "wrong time recorded",
+        "mistake" => "recorded by mistake",
+        "duplicate" => "entered twice",
         "other" => "other (ask the coordinator)",
         _ => return None,
     })
@@ -105,9 +110,13 @@ pub(super) fn floor_to(t: DateTime<Utc>, minutes: i64) -> DateTime<Utc> {
     t.duration_trunc(Duration::minutes(minutes)).unwrap_or(t)
 }
 
-
 impl Desk {
-    pub(super) fn new(engine: Engine, poster: UiPoster, clock: Clock, settings: DeskSettings) -> Self {
+    pub(super) fn new(
+        engine: Engine,
+        poster: UiPoster,
+        clock: Clock,
+        settings: DeskSettings,
+    ) -> Self {
         let language = engine
             .store()
             .setting("language")
@@ -150,7 +159,10 @@ impl Desk {
             let now = (self.clock)();
             // What the clock said before this start is unknown: the server will not carry
             // earlier clock checks across it.
-            if let Err(e) = self.engine.record_clock_event(pm_shared::EventKind::Started, now) {
+            if let Err(e) = self
+                .engine
+                .record_clock_event(pm_shared::EventKind::Started, now)
+            {
                 eprintln!("kiosk: start not recorded: {e}");
             }
             self.clock_reading = Some((now, std::time::Instant::now()));
@@ -362,7 +374,6 @@ impl Desk {
         self.attendees.clear();
         self.poster.post(lock_view);
     }
-
 }
 
 #[cfg(test)]
@@ -388,6 +399,9 @@ mod tests {
             "left-early",
             "forgot-badge",
             "camera",
+            "wrong-time",
+            "mistake",
+            "duplicate",
             "other",
         ] {
             assert!(reason_text(code).is_some(), "{code}");

@@ -4,9 +4,7 @@
 //! coordinator and a reason: that is the audit trail.
 
 use chrono::{DateTime, Utc};
-use pm_shared::{
-    Event, EventKind, HourCategory, MentorId, ReviewEntry, Session, Source,
-};
+use pm_shared::{Event, EventKind, HourCategory, MentorId, ReviewEntry, Session, Source};
 
 use super::{new_event_id, to_millis, Confirmation, Engine, ScanOutcome};
 use crate::store::NewEvent;

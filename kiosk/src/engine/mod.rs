@@ -8,8 +8,8 @@ mod view;
 
 use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
 use pm_shared::{
-    decide_scan, is_repeat_scan, verify_badge, BadgeVerdict, Event, EventId, EventKind,
-    KioskId, Language, MentorId, ProgramRules, Roster, ScanAction, Session, Source, TimeZone,
+    decide_scan, is_repeat_scan, verify_badge, BadgeVerdict, Event, EventId, EventKind, KioskId,
+    Language, MentorId, ProgramRules, Roster, ScanAction, Session, Source, TimeZone,
 };
 
 use crate::store::{NewEvent, Store, StoredRoster};
@@ -249,12 +249,14 @@ impl Engine {
         let (kind, direction) = match decide_scan(&view.sessions, at, zone, rules) {
             ScanAction::AlreadyIn { since } => {
                 let id = opening_at(&view.sessions, since);
-                let c = self.confirmation(&mentor, (since, id), Direction::In, provisional, at, &view);
+                let c =
+                    self.confirmation(&mentor, (since, id), Direction::In, provisional, at, &view);
                 return Ok(ScanOutcome::Already(c));
             }
             ScanAction::AlreadyOut { at: out } => {
                 let id = opening_at(&view.sessions, out);
-                let c = self.confirmation(&mentor, (out, id), Direction::Out, provisional, at, &view);
+                let c =
+                    self.confirmation(&mentor, (out, id), Direction::Out, provisional, at, &view);
                 return Ok(ScanOutcome::Already(c));
             }
             ScanAction::CheckIn => (EventKind::CheckIn, Direction::In),
@@ -377,7 +379,11 @@ impl Engine {
         let today = local_date(now, zone);
         let mut today_time = Duration::zero();
         let mut pending_review = Duration::zero();
-        for s in view.sessions.iter().filter(|s| &s.mentor == mentor && s.local_date == today) {
+        for s in view
+            .sessions
+            .iter()
+            .filter(|s| &s.mentor == mentor && s.local_date == today)
+        {
             match s.counted_duration() {
                 Some(d) if rules.counts_toward_stipend(s.category) => today_time += d,
                 Some(_) => {}

@@ -80,7 +80,11 @@ pub fn build(
                 if s.events.iter().all(|id| known.contains(id)) {
                     // Nothing new here: the server's verdict is the truth.
                     s.reasons = r.reasons.clone();
-                    s.credited_ms = if r.reasons.is_empty() { r.credited_ms } else { 0 };
+                    s.credited_ms = if r.reasons.is_empty() {
+                        r.credited_ms
+                    } else {
+                        0
+                    };
                     Duration::zero()
                 } else {
                     local_credit - server_credit(r, &counts)

@@ -62,8 +62,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    EventId, HourCategory, KioskId, MentorId, OpenCheckIn, PeriodName, ProgramRules,
-    TimeZone,
+    EventId, HourCategory, KioskId, MentorId, OpenCheckIn, PeriodName, ProgramRules, TimeZone,
 };
 
 pub use pairing::sessionize;

@@ -133,9 +133,8 @@ impl<'a> MentorTimeline<'a> {
         let mut resolutions: HashMap<EventId, Vec<&Observed>> = HashMap::new();
         for o in &active {
             let named = match o.event.kind {
-                EventKind::CloseSession { check_in, .. } | EventKind::ApproveSession { check_in } => {
-                    check_in
-                }
+                EventKind::CloseSession { check_in, .. }
+                | EventKind::ApproveSession { check_in } => check_in,
                 EventKind::SetTimes { item, .. } => item,
                 _ => continue,
             };
@@ -337,9 +336,7 @@ impl<'a> MentorTimeline<'a> {
         let unverified = recorded
             .iter()
             .any(|o| o.event.source.is_provisional() && !o.badge_verified);
-        let recorded_implausible = recorded
-            .iter()
-            .any(|o| self.implausible(o.event.at, zone));
+        let recorded_implausible = recorded.iter().any(|o| self.implausible(o.event.at, zone));
 
         // What the recorded events alone say.
         let mut base = self.time_reasons(recorded_start, recorded_end, zone);
@@ -410,11 +407,14 @@ impl<'a> MentorTimeline<'a> {
         }
         let mut reasons = if start_set || end_set {
             let mut r = self.time_reasons(start, end, zone);
-            let kept: Vec<&Observed> = [(!start_set).then_some(d.opening), (!end_set).then_some(d.closing)]
-                .into_iter()
-                .flatten()
-                .flatten()
-                .collect();
+            let kept: Vec<&Observed> = [
+                (!start_set).then_some(d.opening),
+                (!end_set).then_some(d.closing),
+            ]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .collect();
             if kept.iter().any(|o| self.implausible(o.event.at, zone)) {
                 r.push(ReviewReason::ImplausibleDate);
             }
@@ -528,7 +528,11 @@ fn mark_overlaps(built: &mut [Built]) {
         live.retain(|&j| interval(&built[j].session).is_some_and(|(_, end)| end > start));
         for &j in &live {
             if built[i].session.entered == built[j].session.entered {
-                later.push(if built[i].recorded > built[j].recorded { i } else { j });
+                later.push(if built[i].recorded > built[j].recorded {
+                    i
+                } else {
+                    j
+                });
             }
         }
         live.push(i);

@@ -115,7 +115,11 @@ impl Db {
 }
 
 /// Stores a kiosk-level event (a clock check); whether it was new.
-fn store_kiosk_event(tx: &Connection, event: &Event, received_at: &str) -> Result<bool, ServerError> {
+fn store_kiosk_event(
+    tx: &Connection,
+    event: &Event,
+    received_at: &str,
+) -> Result<bool, ServerError> {
     let body = serde_json::to_string(event).map_err(corrupt)?;
     let n = tx
         .prepare_cached(

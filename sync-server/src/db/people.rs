@@ -7,7 +7,7 @@ use pm_shared::{KioskId, Language, MentorId, SchoolId, TimeZone};
 use rusqlite::{params, OptionalExtension};
 
 use super::{
-    found, random_base32, school_on, sha256_hex, ts, Db, MentorRecord, Membership, OrganizerScope,
+    found, random_base32, school_on, sha256_hex, ts, Db, Membership, MentorRecord, OrganizerScope,
 };
 use crate::ServerError;
 
@@ -245,9 +245,9 @@ impl Db {
 
     /// Every mentor who ever belonged to this school.
     pub fn mentors_ever_at(&self, school: &SchoolId) -> Result<Vec<MentorId>, ServerError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT DISTINCT mentor FROM memberships WHERE school = ?1 ORDER BY mentor")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT mentor FROM memberships WHERE school = ?1 ORDER BY mentor",
+        )?;
         let rows = stmt.query_map([school.as_str()], |r| r.get::<_, String>(0))?;
         let mut out = Vec::new();
         for row in rows {
@@ -288,7 +288,9 @@ impl Db {
         let row: Option<(String, String, String, bool)> = self
             .conn
             .prepare_cached("SELECT name, school, language, active FROM mentors WHERE id = ?1")?
-            .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .query_row([id.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
             .optional()?;
         let (name, school, language, active) = row.ok_or_else(|| ServerError::NotFound {
             what: "mentor",
