@@ -65,6 +65,9 @@ enum Command {
     },
     /// Today's attendance, as the coordinator screen shows it.
     Today,
+    /// Each mentor's hours this period as this kiosk shows them (`mentor<TAB>name<TAB>hours`,
+    /// two decimals): the roster's merged total plus what it does not reflect yet.
+    Hours,
     /// Lists the cameras this machine has (index and name).
     Cameras,
 }
@@ -247,6 +250,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             #[cfg(not(feature = "camera"))]
             println!("this kiosk was built without camera support (feature `camera`)");
+        }
+        Command::Hours => {
+            let engine = engine(&cli.data)?;
+            let now = Utc::now();
+            println!("mentor\tname\thours");
+            for m in engine
+                .roster()
+                .map(|r| r.mentors.clone())
+                .unwrap_or_default()
+            {
+                let time = engine.period_time(&m.id, now)?;
+                println!("{}\t{}\t{:.2}", m.id, m.name, pm_shared::hours_2dp(time));
+            }
         }
         Command::Today => {
             let engine = engine(&cli.data)?;

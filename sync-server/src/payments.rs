@@ -42,7 +42,8 @@ pub fn record(
         )));
     }
     if !payment.not_eligible {
-        let totals = crate::totals::current(db, std::slice::from_ref(&payment.mentor), &rules, now)?;
+        let totals =
+            crate::totals::current(db, std::slice::from_ref(&payment.mentor), &rules, now)?;
         let eligible = totals
             .get(&(payment.mentor.clone(), period.name.clone()))
             .is_some_and(|t| t.eligible_on.is_some());

@@ -193,14 +193,20 @@ pub fn resolve(
         .trim()
         .parse()
         .map_err(|_| ServerError::Invalid(format!("{item:?} is not a review item id")))?;
-    let not_found = || ServerError::NotFound {
-        what: "review item",
-        id: item.to_string(),
-    };
-    let mentor_text = db.event_mentor(&item)?.ok_or_else(not_found)?;
+    let mentor_text = db
+        .event_mentor(&item)?
+        .ok_or_else(|| ServerError::NotFound {
+            what: "review item",
+            id: item.to_string(),
+        })?;
     let mentor = MentorId::new(&mentor_text)?;
     let rules = db.rules()?;
-    let session = find(db, &mentor_text, item, &rules, now)?.ok_or_else(not_found)?;
+    // The event exists; no session names it any more: it was voided or rejected.
+    let session = find(db, &mentor_text, item, &rules, now)?.ok_or_else(|| {
+        ServerError::Conflict(format!(
+            "item {item} does not need review (it was resolved)"
+        ))
+    })?;
     if !session.is_review_item(now) {
         return Err(ServerError::Conflict(format!(
             "item {item} does not need review (it was resolved, or she is still in today)"

@@ -5,3 +5,4 @@ mod kiosk_core;
 mod kiosk_ui;
 mod organizer_page;
 mod server_ingest;
+mod trustworthy_hours;
