@@ -10,7 +10,8 @@ packages=(
   libclang-dev      # nokhwa's V4L2 bindings are generated with bindgen at build time
   libfontconfig1-dev  # Slint finds fonts through fontconfig
   fonts-dejavu-core   # at least one font, or Slint cannot draw text
-  chromium          # the organizer page's end-to-end test renders it headless
+  chromium          # the organizer page's end-to-end tests render it headless
+  chromium-driver   # ... and drive it through WebDriver (clicks, typing, reading the page)
   xvfb              # a private X server: the kiosk window's end-to-end test (kiosk --demo)
   # The libraries winit loads at run time to open the kiosk window on X11.
   libx11-xcb1 libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0

@@ -155,3 +155,126 @@ fn the_organizer_page_shows_progress_unpaid_and_review_lists() {
         "screenshot written"
     );
 }
+
+/// The Review section in a real browser: one item resolved with new times, two approved in
+/// bulk, in English and in Spanish, with screenshots.
+#[test]
+fn the_review_section_resolves_items_one_by_one_and_in_bulk() {
+    use e2e_tests::upload::{at, Uploader};
+    use e2e_tests::webdriver::Browser;
+    use pm_shared::EventKind;
+
+    let site = Site::new();
+    let server = Server::start(&site);
+    let token = site.add_kiosk("front");
+    let mut k = Uploader::new(&server, &token, 1);
+    let mut events = Vec::new();
+    // Three days over the cap (approvable), one forgotten check-out (needs times).
+    let mut long = Vec::new();
+    for (mentor, day) in [
+        ("M-1", "2026-10-05"),
+        ("M-2", "2026-10-06"),
+        ("M-3", "2026-10-07"),
+    ] {
+        let i = k.scan(&site, mentor, at(day, 6, 0), EventKind::CheckIn);
+        let o = k.scan(
+            &site,
+            mentor,
+            at(day, 15, 0),
+            EventKind::CheckOut {
+                check_in: Some(i.id),
+            },
+        );
+        long.push(i.id);
+        events.extend([i, o]);
+    }
+    let open = k.scan(&site, "M-1", at("2026-10-08", 8, 0), EventKind::CheckIn);
+    events.push(open.clone());
+    k.send(events);
+    let organizer = site.add_organizer("Olga", &["--school", "lincoln"]);
+
+    let browser = Browser::start(1280, 1400);
+    browser.goto(&format!(
+        "{}/?period=2026-fall#token={organizer}",
+        server.url
+    ));
+    browser.wait_for("document.body.dataset.loaded");
+    assert_eq!(
+        browser.find_all("#review tr[data-item]").len(),
+        4,
+        "{}",
+        browser.text("#review")
+    );
+    assert!(browser
+        .text("#review")
+        .contains("longer than a session may be"));
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("../screenshots");
+    browser.screenshot(&shots.join("organizer-review-en.png"));
+
+    // One item: the forgotten check-out gets its real end.
+    let row = format!("#review tr[data-item='{}']", open.id);
+    browser.click(&format!("{row} button[data-action='set_times']"));
+    browser.eval(&format!(
+        "const i = document.querySelector(\"{row} .times input[type=datetime-local]:last-of-type\"); i.value = '2026-10-08T10:00'; return true;"
+    ));
+    browser.type_into(
+        &format!("{row} input.reason"),
+        "teacher confirmed she left at 10",
+    );
+    let loaded = browser.eval("return document.body.dataset.loaded;");
+    browser.click(&format!("{row} button[data-action='save_times']"));
+    browser.wait_for(&format!("document.body.dataset.loaded != {loaded}"));
+    browser.wait_for(&format!("!document.querySelector(\"{row}\")"));
+
+    // Two in bulk.
+    for id in &long[..2] {
+        browser.click(&format!("#review input.pick[value='{id}']"));
+    }
+    browser.type_into("#bulk-reason", "long training days, confirmed");
+    browser.click("#bulk-approve");
+    browser.wait_for("document.getElementById('notice').innerText.includes('2 approved')");
+    browser.wait_for("document.querySelectorAll('#review tr[data-item]').length == 1");
+
+    // What the server now says: 2 h (closed) + 9 h (approved) for M-1, 9 h for M-2; M-3 waits.
+    let report = site.hours_csv("2026-fall");
+    let hours = |m: &str| {
+        report
+            .lines()
+            .find(|l| l.starts_with(&format!("{m},")))
+            .and_then(|l| l.split(',').nth(4))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(
+        (hours("M-1"), hours("M-2"), hours("M-3")),
+        ("11.00".into(), "9.00".into(), "0.00".into()),
+        "{report}"
+    );
+    let conn = rusqlite::Connection::open(site.path("server.db")).expect("db");
+    let resolutions: Vec<String> = conn
+        .prepare("SELECT body FROM events WHERE kiosk = 'server'")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(resolutions.len(), 3);
+    assert!(
+        resolutions
+            .iter()
+            .all(|b| b.contains("\"organizer\":\"Olga\"")),
+        "who comes from the token"
+    );
+    assert!(resolutions.iter().any(|b| b.contains("teacher confirmed")));
+
+    // In Spanish, remembered.
+    browser.eval("const s = document.getElementById('lang'); s.value = 'es'; s.dispatchEvent(new Event('change')); return true;");
+    browser.wait_for("document.querySelector('#review-section h2').innerText == 'Por revisar'");
+    browser.wait_for(
+        "document.getElementById('review').innerText.includes('más larga de lo permitido')",
+    );
+    browser.screenshot(&shots.join("organizer-review-es.png"));
+    browser.goto(&format!("{}/", server.url));
+    browser.wait_for("document.body.dataset.loaded");
+    assert_eq!(browser.text("#review-section h2"), "Por revisar");
+}

@@ -1,27 +1,10 @@
 //! Hours an organizer can pay from: the cases of the trustworthy-hours issue, each against the
 //! real binaries (replays through the real decoder, uploads over real HTTP, the real CLI).
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone as _, Utc};
+use chrono::{Duration, NaiveDate, Utc};
+use e2e_tests::upload::{at, chicago, Uploader};
 use e2e_tests::{http, kiosk_id_of, Server, Site};
-use pm_shared::protocol::UploadBatch;
-use pm_shared::{
-    Event, EventId, EventKind, HourCategory, KioskId, MentorId, SeriesId, Source, TimeZone,
-};
-
-fn chicago() -> TimeZone {
-    TimeZone::new("America/Chicago").expect("tz")
-}
-
-/// A Chicago wall-clock time on a date: `at("2026-10-05", 8, 0)`.
-fn at(date: &str, h: u32, m: u32) -> DateTime<Utc> {
-    let d: NaiveDate = date.parse().expect("date");
-    chicago()
-        .tz()
-        .from_local_datetime(&d.and_hms_opt(h, m, 0).expect("time"))
-        .earliest()
-        .expect("exists")
-        .with_timezone(&Utc)
-}
+use pm_shared::{EventId, EventKind, HourCategory, Source};
 
 fn set_up_kiosk(site: &Site, data: &str, server: &Server) -> String {
     let token = site.add_kiosk(data);
@@ -35,119 +18,6 @@ fn outcomes(stdout: &str) -> Vec<String> {
         .lines()
         .map(|l| l.split('\t').nth(2).unwrap_or_default().to_owned())
         .collect()
-}
-
-/// The badge hash the server issued for a mentor.
-fn badge_hash(site: &Site, mentor: &str) -> String {
-    let conn = rusqlite::Connection::open(site.path("server.db")).expect("open");
-    conn.query_row(
-        "SELECT hash FROM badges WHERE mentor = ?1 ORDER BY generation DESC LIMIT 1",
-        [mentor],
-        |r| r.get(0),
-    )
-    .expect("badge")
-}
-
-/// A kiosk speaking to the server over HTTP with hand-made events (protocol 2).
-struct Uploader {
-    url: String,
-    token: String,
-    kiosk: KioskId,
-    series: SeriesId,
-    sequence: u64,
-}
-
-impl Uploader {
-    fn new(server: &Server, token: &str, series: u8) -> Self {
-        Self {
-            url: server.url.clone(),
-            token: token.to_owned(),
-            kiosk: KioskId::new(kiosk_id_of(token)).expect("kiosk"),
-            series: SeriesId::from_parts(1, [series; 10]),
-            sequence: 0,
-        }
-    }
-
-    fn event(
-        &mut self,
-        mentor: Option<&str>,
-        at: DateTime<Utc>,
-        kind: EventKind,
-        source: Source,
-    ) -> Event {
-        self.sequence += 1;
-        Event {
-            id: EventId::from_parts(
-                u64::try_from(at.timestamp_millis()).unwrap_or(0),
-                rand_bytes(self.sequence, self.series),
-            ),
-            kiosk: self.kiosk.clone(),
-            series: self.series,
-            sequence: self.sequence,
-            mentor: mentor.map(|m| MentorId::new(m).expect("mentor")),
-            at,
-            time_zone: chicago(),
-            kind,
-            source,
-        }
-    }
-
-    fn scan(&mut self, site: &Site, mentor: &str, at: DateTime<Utc>, kind: EventKind) -> Event {
-        let source = Source::BadgeScan {
-            generation: 1,
-            provisional: false,
-            badge_hash: badge_hash(site, mentor),
-        };
-        self.event(Some(mentor), at, kind, source)
-    }
-
-    fn coordinator(&mut self, mentor: &str, at: DateTime<Utc>, kind: EventKind) -> Event {
-        let source = Source::Coordinator {
-            coordinator: "Ms. Rivera".into(),
-            reason: "training day".into(),
-        };
-        self.event(Some(mentor), at, kind, source)
-    }
-
-    fn clock(&mut self, at: DateTime<Utc>, kind: EventKind) -> Event {
-        self.event(None, at, kind, Source::System)
-    }
-
-    /// Posts the events with the kiosk's clock reading `kiosk_clock`; returns the ack's JSON.
-    fn send_at(&self, events: Vec<Event>, kiosk_clock: DateTime<Utc>) -> String {
-        let batch = UploadBatch {
-            protocol: 2,
-            kiosk: self.kiosk.clone(),
-            kiosk_clock,
-            events,
-        };
-        let body = serde_json_string(&batch);
-        let (status, ack) = http(
-            &self.url,
-            "POST",
-            "/api/v1/events",
-            Some(&self.token),
-            body.as_bytes(),
-        );
-        assert_eq!(status, 200, "{ack}");
-        ack
-    }
-
-    fn send(&self, events: Vec<Event>) -> String {
-        self.send_at(events, Utc::now())
-    }
-}
-
-fn rand_bytes(sequence: u64, series: SeriesId) -> [u8; 10] {
-    let mut out = [0u8; 10];
-    out[..8].copy_from_slice(&sequence.to_be_bytes());
-    out[8] = series.0.as_bytes()[15];
-    out[9] = 0x5a;
-    out
-}
-
-fn serde_json_string<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("json")
 }
 
 /// One row of `report hours` CSV for a mentor and period, as (column → value).

@@ -1,6 +1,9 @@
 //! Helpers shared by the end-to-end tests: the workspace's real binaries, a real server on a
 //! loopback port, a kiosk data folder.
 
+pub mod upload;
+pub mod webdriver;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
