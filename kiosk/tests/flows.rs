@@ -574,3 +574,115 @@ fn the_no_camera_screen_comes_and_goes_with_the_camera() {
     });
     drop(scanner);
 }
+
+#[test]
+fn the_coordinator_closes_and_voids_items_from_the_needs_review_tab() {
+    use pm_shared::{EventId, MentorId, ReviewEntry, ReviewReason};
+    let rig = Rig::new();
+    // The server's review queue for the school arrives with the roster.
+    let long_day = EventId::from_parts(7, [7; 10]);
+    let mut roster = roster();
+    roster.version = "v2".into();
+    roster.review = vec![
+        ReviewEntry {
+            item: rosas_check_in(),
+            mentor: MentorId::new("M-3").expect("id"),
+            category: HourCategory::Classroom,
+            local_date: YESTERDAY_DATE(),
+            start: Some(local(YESTERDAY, 8, 5)),
+            end: None,
+            reasons: vec![ReviewReason::Open],
+        },
+        ReviewEntry {
+            item: long_day,
+            mentor: MentorId::new("M-2").expect("id"),
+            category: HourCategory::Classroom,
+            local_date: YESTERDAY_DATE(),
+            start: Some(local(YESTERDAY, 6, 0)),
+            end: Some(local(YESTERDAY, 15, 0)),
+            reasons: vec![ReviewReason::OverCap],
+        },
+        ReviewEntry {
+            item: EventId::from_parts(8, [8; 10]),
+            mentor: MentorId::new("M-1").expect("id"),
+            category: HourCategory::Classroom,
+            local_date: YESTERDAY_DATE(),
+            start: Some(local(YESTERDAY, 8, 0)),
+            end: None,
+            reasons: vec![ReviewReason::SetAside],
+        },
+    ];
+    let mut store = Store::open(
+        &kiosk::db_path(rig.dir.path()),
+        SeriesId::from_parts(0, [0; 10]),
+        Utc::now(),
+    )
+    .expect("store");
+    store
+        .save_roster(&roster, local(TODAY, 9, 0))
+        .expect("roster");
+
+    rig.unlock();
+    rig.click("tab review");
+    rig.wait_text("Longer than a session may be");
+    assert!(rig.shows("No check-out"));
+    assert!(rig.shows("Set aside by the server"));
+    assert!(
+        !rig.shows("fix María López") && !rig.shows("void María López"),
+        "a set-aside event is the organizer's to decide"
+    );
+
+    // Close Rosa's forgotten check-out at 10:10.
+    rig.click("fix Rosa Díaz");
+    rig.wait_text("Times for Rosa Díaz");
+    rig.wait_text("10:05");
+    rig.click("end plus 5");
+    rig.wait_text("10:10");
+    rig.click("save");
+    rig.wait_text("Saved.");
+    rig.wait_gone("fix Rosa Díaz");
+
+    // Void Ann's long day: a reason is required.
+    rig.click("void Ann Lee");
+    rig.wait_text("Void this session of Ann Lee?");
+    rig.click("save");
+    rig.wait_text("Choose a reason first.");
+    rig.click("reason mistake");
+    rig.click("save");
+    rig.wait_text("Saved.");
+    rig.wait_gone("void Ann Lee");
+
+    let events = rig.events();
+    let close = events
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::CloseSession { .. }))
+        .expect("a close");
+    assert_eq!(
+        close.kind,
+        EventKind::CloseSession {
+            check_in: rosas_check_in(),
+            end: local(YESTERDAY, 10, 10),
+        }
+    );
+    let void = events
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::Void { .. }))
+        .expect("a void");
+    assert_eq!(void.kind, EventKind::Void { target: long_day });
+    assert_eq!(
+        void.source,
+        Source::Coordinator {
+            coordinator: "Ms. Rivera".into(),
+            reason: "recorded by mistake".into(),
+        }
+    );
+    assert!(
+        !events.iter().any(|e| e.kind.is_organizer_only()),
+        "a coordinator never approves"
+    );
+}
+
+#[allow(non_snake_case)]
+fn YESTERDAY_DATE() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(YESTERDAY.0, YESTERDAY.1, YESTERDAY.2).expect("date")
+}

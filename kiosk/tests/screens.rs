@@ -84,7 +84,41 @@ fn every_screen_in_english_and_spanish() {
     window.set_size(slint::PhysicalSize::new(W, H));
     app.show().expect("show");
     let dir = tempfile::tempdir().expect("dir");
-    let desk = support::wire_desk(&app, support::seeded_engine(dir.path()), None);
+    let engine = support::seeded_engine(dir.path());
+    // The school's review queue, as the server sends it with the roster.
+    let long_day = pm_shared::EventId::from_parts(7, [7; 10]);
+    {
+        use pm_shared::{HourCategory, MentorId, ReviewEntry, ReviewReason};
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).expect("date");
+        let mut roster = support::roster();
+        roster.version = "v2".into();
+        roster.review = vec![
+            ReviewEntry {
+                item: long_day,
+                mentor: MentorId::new("M-2").expect("id"),
+                category: HourCategory::Classroom,
+                local_date: day,
+                start: Some(support::local(support::YESTERDAY, 6, 0)),
+                end: Some(support::local(support::YESTERDAY, 15, 0)),
+                reasons: vec![ReviewReason::OverCap, ReviewReason::KioskClockSkew],
+            },
+            ReviewEntry {
+                item: pm_shared::EventId::from_parts(8, [8; 10]),
+                mentor: MentorId::new("M-1").expect("id"),
+                category: HourCategory::Classroom,
+                local_date: day,
+                start: Some(support::local(support::YESTERDAY, 8, 0)),
+                end: None,
+                reasons: vec![ReviewReason::SetAside],
+            },
+        ];
+        let mut store =
+            kiosk::open_store(dir.path(), support::local(support::TODAY, 9, 0)).expect("store");
+        store
+            .save_roster(&roster, support::local(support::TODAY, 9, 0))
+            .expect("roster");
+    }
+    let desk = support::wire_desk(&app, engine, None);
     let state = app.global::<KioskState>();
     let wait = |what: &str, done: &dyn Fn(&MainWindow) -> bool| {
         support::wait_for(
@@ -133,8 +167,25 @@ fn every_screen_in_english_and_spanish() {
             lang,
         );
         shots.push(render(&window, &format!("checked-in-{lang}")));
-        ui::show_outcome(&app, &confirmation(mentor_language, Direction::Out), lang);
+        ui::show_outcome(
+            &app,
+            &confirmation(mentor_language.clone(), Direction::Out),
+            lang,
+        );
         shots.push(render(&window, &format!("checked-out-{lang}")));
+        let ScanOutcome::Recorded(again) = confirmation(mentor_language.clone(), Direction::In)
+        else {
+            unreachable!()
+        };
+        ui::show_outcome(&app, &ScanOutcome::Already(again.clone()), lang);
+        shots.push(render(&window, &format!("already-in-{lang}")));
+        let pending = kiosk::engine::Confirmation {
+            direction: Direction::Out,
+            pending_review: Duration::hours(3),
+            ..again
+        };
+        ui::show_outcome(&app, &ScanOutcome::Recorded(pending), lang);
+        shots.push(render(&window, &format!("checked-out-pending-{lang}")));
         for r in [
             Rejection::NotABadge,
             Rejection::Replaced,
@@ -167,6 +218,30 @@ fn every_screen_in_english_and_spanish() {
                 && ui.global::<KioskState>().get_today_rows().row_count() == 3
         });
         shots.push(render(&window, &format!("coordinator-today-{lang}")));
+        send(Request::SelectTab(Tab::Review));
+        wait("review tab", &|ui| {
+            ui.global::<KioskState>().get_tab() == Tab::Review
+                && ui.global::<KioskState>().get_review_rows().row_count() == 2
+        });
+        shots.push(render(&window, &format!("coordinator-review-{lang}")));
+        send(Request::FixItem(long_day.to_string()));
+        wait("times dialog", &|ui| {
+            ui.global::<KioskState>().get_panel() == Panel::Review
+        });
+        shots.push(render(&window, &format!("coordinator-review-times-{lang}")));
+        send(Request::CancelPanel);
+        send(Request::VoidItem(long_day.to_string()));
+        wait("void dialog", &|ui| {
+            ui.global::<KioskState>().get_panel() == Panel::Void
+        });
+        state.set_reason("mistake".into());
+        shots.push(render(&window, &format!("coordinator-void-{lang}")));
+        send(Request::CancelPanel);
+        send(Request::SelectTab(Tab::Today));
+        wait("today again", &|ui| {
+            ui.global::<KioskState>().get_tab() == Tab::Today
+                && ui.global::<KioskState>().get_panel() == Panel::None
+        });
         send(Request::CloseSession(support::rosas_check_in().to_string()));
         wait("close dialog", &|ui| {
             ui.global::<KioskState>().get_panel() == Panel::Close

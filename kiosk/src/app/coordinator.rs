@@ -423,7 +423,12 @@ impl Desk {
                 organizer_only: e.organizer_only(),
             })
             .collect();
-        let close_default = matches!(self.draft, Draft::Close { .. } | Draft::Review { .. });
+        // A forgotten check-out starts with its usual reason; other dialogs with none.
+        let close_default = match &self.draft {
+            Draft::Close { .. } => true,
+            Draft::Review { entry, .. } => entry.end.is_none(),
+            _ => false,
+        };
         let coordinator = self.gate.touch(now).unwrap_or_default();
         let header = self.header(now);
         let (tab, group_start, group_end, count) = (
