@@ -28,6 +28,13 @@ for _ in $(seq 50); do grep -q "serving on" "$out/server.log" 2>/dev/null && bre
 kiosk setup --server "http://127.0.0.1:$port" --token "$token"
 kiosk sync --once
 
+# Yesterday Rosa (M-0003) checked in and never checked out: a review item once her day ended.
+yesterday_in=$(TZ=America/Chicago date -d "yesterday 08:10" +%FT%T%:z)
+yesterday_out=$(TZ=America/Chicago date -d "yesterday 10:05" +%FT%T%:z)
+printf 'at,image\n%s,badges/M-0003.png\n' "$yesterday_in" > "$out/yesterday.csv"
+echo; echo "== Yesterday at the kiosk =="
+kiosk replay "$out/yesterday.csv"
+
 # This morning, school time (America/Chicago): arrivals, a double scan, a flyer, departures.
 day=$(TZ=America/Chicago date +%F)
 offset=$(TZ=America/Chicago date +%:z)
@@ -48,6 +55,13 @@ kiosk sync --once
 echo; echo "== Coordinator: today =="
 if command -v column >/dev/null; then kiosk today | column -t -s $'\t'; else kiosk today; fi
 echo; echo "== Organizer: hours report (CSV) =="
+server report hours --format csv
+echo; echo "== Organizer: review queue =="
+server review list --format csv
+item=$(server review list --format csv | awk -F, 'NR > 1 && $2 == "M-0003" { print $1; exit }')
+echo; echo "== Organizer: Rosa's coordinator says she left at 10:05 yesterday =="
+server review resolve "$item" --end "$yesterday_out" --by "Demo organizer" --reason "coordinator confirmed she left at 10:05"
+server review list --format csv
 server report hours --format csv
 echo; echo "Badges to print: $out/badges/badges.html  Databases: $out/server.db, $out/kiosk/kiosk.db"
 echo "Organizer page: run   $bin/sync-server --db $out/server.db serve"

@@ -71,12 +71,25 @@ pub fn build(
     }
     let kiosk_schools = db.kiosk_schools()?;
     let here = |s: &Session| kiosk_schools.get(&s.kiosk) == Some(school_id);
-    let events: HashMap<EventId, &Event> = computed.events.iter().map(|e| (e.id, e)).collect();
     let since = today - Duration::days(RECENT_DAYS);
-    let recent: Vec<RecentSession> = computed
+    let recent_sessions: Vec<&Session> = computed
         .sessions
         .iter()
         .filter(|s| here(s) && !s.is_set_aside() && (s.local_date >= since || s.is_open()))
+        .collect();
+    // Only the events those sessions need (usually a few hundred of a school's many).
+    let needed: std::collections::HashSet<EventId> = recent_sessions
+        .iter()
+        .flat_map(|s| s.events.iter().copied())
+        .collect();
+    let events: HashMap<EventId, &Event> = computed
+        .events
+        .iter()
+        .filter(|e| needed.contains(&e.id))
+        .map(|e| (e.id, e))
+        .collect();
+    let recent: Vec<RecentSession> = recent_sessions
+        .iter()
         .map(|s| RecentSession {
             mentor: s.mentor.clone(),
             item: s.item,
@@ -97,9 +110,8 @@ pub fn build(
         .filter(|s| here(s) && s.is_review_item(now))
         .map(ReviewEntry::from_session)
         .collect();
-    // What kiosks of protocol 1 toggle by.
-    let mut open_check_ins: Vec<Event> = computed
-        .sessions
+    // What kiosks of protocol 1 toggle by (open sessions are among the recent ones).
+    let mut open_check_ins: Vec<Event> = recent_sessions
         .iter()
         .filter(|s| s.is_open() && !s.entered)
         .filter_map(|s| events.get(&s.opened_by?))

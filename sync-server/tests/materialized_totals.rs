@@ -278,3 +278,28 @@ proptest! {
         world.check()?;
     }
 }
+
+/// With more than a thousand mentors the stored totals are read in one pass over the table:
+/// the same answers, stale ones recomputed.
+#[test]
+fn many_mentors_are_read_in_one_pass_with_the_same_answers() {
+    let mut world = World::new();
+    let school = world.school.clone();
+    let many: Vec<MentorRecord> = (0..1_100)
+        .map(|i| MentorRecord {
+            id: MentorId::new(format!("X-{i}")).expect("id"),
+            name: format!("Mentor {i}"),
+            school: school.clone(),
+            language: Language::english(),
+            active: true,
+        })
+        .collect();
+    world.db.upsert_mentors(&many, world.now).expect("mentors");
+    world.ingest(&[(0, 10, 0, 0), (0, 18, 3, 0), (1, 30, 0, 0)]);
+    let school_id = world.school.clone();
+    roster::build(&mut world.db, &school_id, world.now).expect("roster");
+    world.check().expect("equal after the roster stored the totals");
+    // New events make those mentors' stored totals stale; the one-pass read sees it.
+    world.ingest(&[(0, 40, 0, 0), (0, 48, 2, 0), (2, 50, 0, 0)]);
+    world.check().expect("equal after more events");
+}

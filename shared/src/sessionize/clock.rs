@@ -32,6 +32,9 @@ pub(crate) struct ClockModel {
 impl ClockModel {
     pub(crate) fn new(events: &[&Observed]) -> Self {
         let mut series: HashMap<SeriesId, Vec<(u128, Reading)>> = HashMap::new();
+        // Every event of an upload carries the same reading: keep one of each.
+        let mut seen: std::collections::HashSet<(SeriesId, u64, i64)> =
+            std::collections::HashSet::new();
         for o in events {
             let e = &o.event;
             let at = u128::from(e.sequence) * 2;
@@ -43,11 +46,17 @@ impl ClockModel {
                 EventKind::Started => Some(Reading::Restart),
                 _ => None,
             };
+            let fresh = o
+                .delivery
+                .filter(|d| seen.insert((e.series, d.through_sequence, d.offset_ms)));
+            if reading.is_none() && fresh.is_none() {
+                continue;
+            }
             let readings = series.entry(e.series).or_default();
             if let Some(r) = reading {
                 readings.push((at, r));
             }
-            if let Some(d) = o.delivery {
+            if let Some(d) = fresh {
                 readings.push((
                     u128::from(d.through_sequence) * 2 + 1,
                     Reading::Offset(d.offset_ms),

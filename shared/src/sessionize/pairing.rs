@@ -1,14 +1,16 @@
 //! Events → sessions for one mentor: verdicts on set-aside events, voids, pairing, resolutions,
 //! the checks, overlaps, approvals and crediting, in that order (see the module above).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
 use super::clock::ClockModel;
 use super::credit::Credited;
 use super::{ReviewReason, Session};
-use crate::{EventId, EventKind, HourCategory, MentorId, Observed, ProgramRules, TimeZone};
+use crate::{
+    EventId, EventKind, HourCategory, KioskId, MentorId, Observed, ProgramRules, TimeZone,
+};
 
 /// Turns every mentor's events into sessions (and set-aside events into review items), sorted
 /// by mentor, then date and start. `now` is the caller's clock, used only to recognise events
@@ -263,7 +265,16 @@ impl<'a> MentorTimeline<'a> {
             .now
             .checked_add_signed(self.cx.rules.future_tolerance())
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
-        self.local_date(t, zone) < self.cx.rules.earliest_plausible_date || t > latest
+        if t > latest {
+            return true;
+        }
+        // A school-local date is at most a day before the UTC date: only instants near the
+        // earliest plausible date need the (slower) time zone look-up.
+        let earliest = self.cx.rules.earliest_plausible_date;
+        if t.date_naive().pred_opt().is_some_and(|d| d >= earliest) {
+            return false;
+        }
+        self.local_date(t, zone) < earliest
     }
 
     /// Reasons that follow from a session's times alone.
@@ -357,20 +368,19 @@ impl<'a> MentorTimeline<'a> {
         // coordinators' first, then the organizers', each in timeline order, so the latest of
         // the strongest wins.
         let item = anchor.event.id;
-        let named: BTreeSet<EventId> = std::iter::once(item)
-            .chain(
+        let mut resolutions: Vec<&Observed> = Vec::new();
+        if !self.resolutions.is_empty() {
+            let named = std::iter::once(item).chain(
                 d.absorbed
                     .iter()
                     .filter(|o| o.event.kind == EventKind::CheckIn)
                     .map(|o| o.event.id),
-            )
-            .collect();
-        let mut resolutions: Vec<&Observed> = named
-            .iter()
-            .filter_map(|id| self.resolutions.get(id))
-            .flatten()
-            .copied()
-            .collect();
+            );
+            for id in named {
+                resolutions.extend(self.resolutions.get(&id).into_iter().flatten().copied());
+            }
+            resolutions.dedup_by_key(|o| o.event.id);
+        }
         resolutions.sort_by_key(|o| (o.event.source.is_organizer(), o.event.at, o.event.id));
         let (mut start, mut end) = (recorded_start, recorded_end);
         let (mut start_set, mut end_set, mut unrequested, mut approved) =
@@ -435,7 +445,9 @@ impl<'a> MentorTimeline<'a> {
         let mut constituents = recorded;
         constituents.extend(resolutions.iter().copied());
         constituents.sort_by_key(|o| (o.event.at, o.event.id));
-        let kiosks: BTreeSet<_> = constituents.iter().map(|o| o.event.kiosk.clone()).collect();
+        let mut kiosks: Vec<&KioskId> = constituents.iter().map(|o| &o.event.kiosk).collect();
+        kiosks.sort_unstable();
+        kiosks.dedup();
         let local_date = self.local_date(start.or(end).unwrap_or(anchor.event.at), zone);
         Some(Built {
             recorded: (anchor.event.at, item),
@@ -451,7 +463,7 @@ impl<'a> MentorTimeline<'a> {
                 period: self.cx.rules.periods.period_of(local_date).name,
                 opened_by: d.opening.map(|o| o.event.id),
                 kiosk: anchor.event.kiosk.clone(),
-                kiosks: kiosks.into_iter().collect(),
+                kiosks: kiosks.into_iter().cloned().collect(),
                 events: constituents.iter().map(|o| o.event.id).collect(),
                 reasons,
                 credited_ms: 0,

@@ -301,35 +301,53 @@ impl Db {
     ) -> Result<CachedTotals, ServerError> {
         let mut cached = CachedTotals::default();
         let now = ts(now);
-        for m in mentors {
-            let state: Option<(i64, i64, Option<String>)> = self
-                .conn
-                .prepare_cached("SELECT changed, computed, valid_until FROM mentor_totals_state WHERE mentor = ?1")?
-                .query_row([m.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .optional()?;
-            match state {
-                // Never had an event: nothing to count.
-                None => continue,
-                Some((changed, computed, valid_until))
-                    if changed != computed
-                        || valid_until.as_deref().is_some_and(|v| v <= now.as_str()) =>
-                {
-                    cached.stale.push(m.clone());
-                    continue;
+        // (changed, computed, valid until, one period's totals) rows, for every mentor asked.
+        type Row = (String, i64, i64, Option<String>, Option<String>);
+        let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Row> {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        };
+        const SELECT: &str = "SELECT s.mentor, s.changed, s.computed, s.valid_until, t.totals
+             FROM mentor_totals_state s LEFT JOIN mentor_totals t ON t.mentor = s.mentor";
+        let mut rows: Vec<Row> = Vec::new();
+        if mentors.len() > 1000 {
+            // Most of the table: one pass over it beats a look-up per mentor.
+            let wanted: HashSet<&str> = mentors.iter().map(|m| m.as_str()).collect();
+            let mut stmt = self.conn.prepare_cached(SELECT)?;
+            for row in stmt.query_map([], read)? {
+                let row = row?;
+                if wanted.contains(row.0.as_str()) {
+                    rows.push(row);
                 }
-                Some(_) => {}
             }
+        } else {
             let mut stmt = self
                 .conn
-                .prepare_cached("SELECT totals FROM mentor_totals WHERE mentor = ?1")?;
-            let rows = stmt.query_map([m.as_str()], |r| r.get::<_, String>(0))?;
-            for row in rows {
-                let t: PeriodTotals = serde_json::from_str(&row?).map_err(corrupt)?;
+                .prepare_cached(&format!("{SELECT} WHERE s.mentor = ?1"))?;
+            for m in mentors {
+                for row in stmt.query_map([m.as_str()], read)? {
+                    rows.push(row?);
+                }
+            }
+        }
+        let mut stale: HashSet<String> = HashSet::new();
+        for (mentor, changed, computed, valid_until, totals) in rows {
+            if changed != computed || valid_until.as_deref().is_some_and(|v| v <= now.as_str()) {
+                stale.insert(mentor);
+                continue;
+            }
+            if let Some(json) = totals {
+                let t: PeriodTotals = serde_json::from_str(&json).map_err(corrupt)?;
                 cached
                     .totals
                     .insert((t.mentor.clone(), t.period.clone()), t);
             }
         }
+        // Mentors who never had an event have no state: nothing to count, nothing stale.
+        cached.stale = mentors
+            .iter()
+            .filter(|m| stale.contains(m.as_str()))
+            .cloned()
+            .collect();
         Ok(cached)
     }
 }
