@@ -40,9 +40,14 @@ pub fn compute(snapshot: TotalsSnapshot, rules: &ProgramRules, now: DateTime<Utc
         let Some(mentor) = &e.mentor else {
             continue;
         };
+        let limit = now.checked_add_signed(tolerance).unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let future = |t: &DateTime<Utc>| *t > limit;
+        if !future(&e.at) && !e.kind.instants().iter().any(future) {
+            continue;
+        }
         let mut instants = vec![e.at];
         instants.extend(e.kind.instants());
-        for t in instants.into_iter().filter(|t| *t > now + tolerance) {
+        for t in instants.into_iter().filter(future) {
             let until = t - tolerance;
             valid_until
                 .entry(mentor)

@@ -321,8 +321,6 @@ pub fn period_totals(
 ) -> BTreeMap<(MentorId, PeriodName), PeriodTotals> {
     let mut totals: BTreeMap<(MentorId, PeriodName), PeriodTotals> = BTreeMap::new();
     let mut counted: BTreeMap<(MentorId, PeriodName), Vec<&Session>> = BTreeMap::new();
-    let mut kiosks: BTreeMap<(MentorId, PeriodName), std::collections::BTreeSet<&KioskId>> =
-        BTreeMap::new();
     for s in sessions {
         let key = (s.mentor.clone(), s.period.clone());
         let t = totals
@@ -337,7 +335,9 @@ pub fn period_totals(
         if s.is_set_aside() {
             t.set_aside += 1;
         }
-        kiosks.entry(key.clone()).or_default().insert(&s.kiosk);
+        if !t.kiosks.contains(&s.kiosk) {
+            t.kiosks.push(s.kiosk.clone());
+        }
         if let Some(d) = s.counted_duration() {
             *t.by_category
                 .entry(s.category)
@@ -349,10 +349,8 @@ pub fn period_totals(
             }
         }
     }
-    for (key, list) in kiosks {
-        if let Some(t) = totals.get_mut(&key) {
-            t.kiosks = list.into_iter().cloned().collect();
-        }
+    for t in totals.values_mut() {
+        t.kiosks.sort();
     }
     let threshold = rules.threshold();
     for (key, mut list) in counted {

@@ -57,7 +57,8 @@ pub(super) fn select_events(
     params: impl rusqlite::Params,
 ) -> Result<Vec<StoredEvent>, ServerError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT e.body, e.badge_verified, e.clock_offset_ms, e.set_aside_reason, e.delivered_through, e.sequence, e.kiosk
+        "SELECT e.body, e.badge_verified, e.clock_offset_ms, e.set_aside_reason,
+                COALESCE(e.delivered_through, e.sequence), e.kiosk = '{SERVER_KIOSK}'
          FROM events e {filter}"
     ))?;
     let rows = stmt.query_map(params, |r| {
@@ -66,19 +67,18 @@ pub(super) fn select_events(
             r.get::<_, bool>(1)?,
             r.get::<_, i64>(2)?,
             r.get::<_, Option<String>>(3)?,
-            r.get::<_, Option<u64>>(4)?,
-            r.get::<_, u64>(5)?,
-            r.get::<_, String>(6)?,
+            r.get::<_, u64>(4)?,
+            r.get::<_, bool>(5)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (body, verified, offset, set_aside, through, sequence, kiosk) = row?;
+        let (body, verified, offset, set_aside, through, by_server) = row?;
         let event: Event = serde_json::from_str(&body).map_err(corrupt)?;
         // Organizers' resolutions are the server's own: no kiosk clock to read.
-        let delivery = (kiosk != SERVER_KIOSK).then_some(Delivery {
+        let delivery = (!by_server).then_some(Delivery {
             offset_ms: offset,
-            through_sequence: through.unwrap_or(sequence),
+            through_sequence: through,
         });
         out.push(StoredEvent {
             observed: Observed {
@@ -118,11 +118,16 @@ fn with_clock_events(
     conn: &Connection,
     mut events: Vec<StoredEvent>,
 ) -> Result<Vec<StoredEvent>, ServerError> {
-    let series: HashSet<SeriesId> = events
-        .iter()
-        .filter(|e| e.observed.event.kiosk.as_str() != SERVER_KIOSK)
-        .map(|e| e.observed.event.series)
-        .collect();
+    let mut series: HashSet<SeriesId> = HashSet::new();
+    let mut last: Option<SeriesId> = None;
+    for e in &events {
+        // A series' events come together: only a change of series needs the set.
+        let s = e.observed.event.series;
+        if last != Some(s) && e.observed.delivery.is_some() {
+            series.insert(s);
+            last = Some(s);
+        }
+    }
     events.extend(kiosk_events_of(conn, &series)?);
     Ok(events)
 }
