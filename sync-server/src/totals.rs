@@ -40,7 +40,9 @@ pub fn compute(snapshot: TotalsSnapshot, rules: &ProgramRules, now: DateTime<Utc
         let Some(mentor) = &e.mentor else {
             continue;
         };
-        let limit = now.checked_add_signed(tolerance).unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let limit = now
+            .checked_add_signed(tolerance)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         let future = |t: &DateTime<Utc>| *t > limit;
         if !future(&e.at) && !e.kind.instants().iter().any(future) {
             continue;

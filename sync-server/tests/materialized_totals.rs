@@ -298,7 +298,9 @@ fn many_mentors_are_read_in_one_pass_with_the_same_answers() {
     world.ingest(&[(0, 10, 0, 0), (0, 18, 3, 0), (1, 30, 0, 0)]);
     let school_id = world.school.clone();
     roster::build(&mut world.db, &school_id, world.now).expect("roster");
-    world.check().expect("equal after the roster stored the totals");
+    world
+        .check()
+        .expect("equal after the roster stored the totals");
     // New events make those mentors' stored totals stale; the one-pass read sees it.
     world.ingest(&[(0, 40, 0, 0), (0, 48, 2, 0), (2, 50, 0, 0)]);
     world.check().expect("equal after more events");
