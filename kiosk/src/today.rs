@@ -7,9 +7,8 @@ use pm_shared::{hours_2dp, Roster, Session};
 pub fn render(sessions: &[Session], roster: Option<&Roster>, now: DateTime<Utc>) -> String {
     let mut out = String::from("mentor\tname\tin\tout\thours\tstatus\n");
     for s in sessions {
-        let tz = s.time_zone.tz();
         let clock = |t: Option<DateTime<Utc>>| {
-            t.map(|t| t.with_timezone(&tz).format("%H:%M").to_string())
+            t.map(|t| s.time_zone.local(t).format("%H:%M").to_string())
                 .unwrap_or_else(|| "-".into())
         };
         let name = roster
@@ -21,7 +20,7 @@ pub fn render(sessions: &[Session], roster: Option<&Roster>, now: DateTime<Utc>)
             _ => "-".into(),
         };
         let status = if s.is_open() {
-            let today = now.with_timezone(&tz).date_naive();
+            let today = s.time_zone.local_date(now);
             if s.local_date == today {
                 "in now".to_owned()
             } else {

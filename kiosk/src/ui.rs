@@ -52,7 +52,7 @@ pub struct HeaderView {
 
 /// A clock reading as the school reads it: "8:02".
 pub fn local_clock(t: DateTime<Utc>, zone: pm_shared::TimeZone) -> String {
-    t.with_timezone(&zone.tz()).format("%-H:%M").to_string()
+    zone.local(t).format("%-H:%M").to_string()
 }
 
 /// Fills the header, and moves between the scan and no-camera screens as the camera comes
@@ -93,7 +93,7 @@ pub fn dismiss(ui: &MainWindow) {
 /// "morning" before noon, "afternoon" until 6 p.m., then "evening", at the school.
 pub fn part_of_day(t: DateTime<Utc>, zone: pm_shared::TimeZone) -> &'static str {
     use chrono::Timelike;
-    match t.with_timezone(&zone.tz()).hour() {
+    match zone.local(t).hour() {
         0..=11 => "morning",
         12..=17 => "afternoon",
         _ => "evening",

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Offset, TimeZone as _, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -240,6 +241,27 @@ impl TimeZone {
     }
     pub fn name(&self) -> &'static str {
         self.0.name()
+    }
+    /// The school-local date and time of an instant; at the edges of chrono's range, where the
+    /// local time would fall outside it, the UTC one (never a panic).
+    pub fn local(&self, t: DateTime<Utc>) -> NaiveDateTime {
+        let utc = t.naive_utc();
+        let offset = self.0.offset_from_utc_datetime(&utc).fix();
+        utc.checked_add_offset(offset).unwrap_or(utc)
+    }
+    /// The school-local date of an instant: "the day" is always this, never the UTC date.
+    pub fn local_date(&self, t: DateTime<Utc>) -> NaiveDate {
+        self.local(t).date()
+    }
+    /// RFC 3339 with the school's offset (`2026-10-05T08:00:00-05:00`); in UTC at the edges of
+    /// chrono's range.
+    pub fn rfc3339(&self, t: DateTime<Utc>) -> String {
+        let utc = t.naive_utc();
+        let offset = self.0.offset_from_utc_datetime(&utc).fix();
+        match utc.checked_add_offset(offset) {
+            Some(local) => format!("{}{offset}", local.format("%Y-%m-%dT%H:%M:%S")),
+            None => t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }
     }
 }
 impl PartialOrd for TimeZone {

@@ -141,14 +141,14 @@ impl PeriodScheme {
                 } else if md >= spring {
                     self.period(year, PeriodKind::Spring)
                 } else {
-                    self.period(year - 1, PeriodKind::Fall)
+                    self.period(year.saturating_sub(1), PeriodKind::Fall)
                 }
             }
             PeriodScheme::SchoolYears { starts } => {
                 if md >= (starts.month, starts.day) {
                     self.period(year, PeriodKind::Year)
                 } else {
-                    self.period(year - 1, PeriodKind::Year)
+                    self.period(year.saturating_sub(1), PeriodKind::Year)
                 }
             }
         }
@@ -177,9 +177,11 @@ impl PeriodScheme {
     }
 
     fn period(&self, year: i32, kind: PeriodKind) -> Period {
-        // Start days were validated as real dates in every year, so `in_year` only fails for
-        // years outside chrono's range, which `period_named` and real dates never produce.
-        let day = |md: MonthDay, y: i32| md.in_year(y).unwrap_or(NaiveDate::MIN);
+        // Start days were validated as real dates in every year, so `in_year` fails only at
+        // the edges of chrono's range (a kiosk clock set to the year 262142): there the period
+        // runs to the first or last date chrono knows. No arithmetic here can overflow.
+        let day = |md: MonthDay, y: i32| md.in_year(y);
+        let next_year = year.checked_add(1).unwrap_or(year);
         let (first, next) = match (*self, kind) {
             (
                 PeriodScheme::Semesters {
@@ -187,7 +189,7 @@ impl PeriodScheme {
                     spring_starts,
                 },
                 PeriodKind::Fall,
-            ) => (day(fall_starts, year), day(spring_starts, year + 1)),
+            ) => (day(fall_starts, year), day(spring_starts, next_year)),
             (
                 PeriodScheme::Semesters {
                     fall_starts,
@@ -195,12 +197,14 @@ impl PeriodScheme {
                 },
                 _,
             ) => (day(spring_starts, year), day(fall_starts, year)),
-            (PeriodScheme::SchoolYears { starts }, _) => (day(starts, year), day(starts, year + 1)),
+            (PeriodScheme::SchoolYears { starts }, _) => {
+                (day(starts, year), day(starts, next_year))
+            }
         };
         Period {
             name: PeriodName(format!("{year}-{}", kind.suffix())),
-            first_day: first,
-            last_day: next - Duration::days(1),
+            first_day: first.unwrap_or(NaiveDate::MIN),
+            last_day: next.and_then(|n| n.pred_opt()).unwrap_or(NaiveDate::MAX),
         }
     }
 }

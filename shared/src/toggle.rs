@@ -53,8 +53,7 @@ pub fn decide_scan(
     time_zone: TimeZone,
     rules: &ProgramRules,
 ) -> ScanAction {
-    let tz = time_zone.tz();
-    let day = |t: DateTime<Utc>| t.with_timezone(&tz).date_naive();
+    let day = |t: DateTime<Utc>| time_zone.local_date(t);
     let zero = chrono::Duration::zero();
     let badge = || sessions.iter().filter(|s| !s.entered && !s.is_set_aside());
     let latest_open = badge()

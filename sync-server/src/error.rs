@@ -29,4 +29,7 @@ pub enum ServerError {
     Corrupt(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A request's work panicked; it was stopped and answered 500, and nothing else was hurt.
+    #[error("the request's work panicked")]
+    Panicked,
 }

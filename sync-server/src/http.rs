@@ -119,17 +119,21 @@ fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
         .ok_or_else(|| ServerError::Unauthorized.into())
 }
 
-/// Runs storage work off the async threads.
+/// Runs storage work off the async threads. A panic inside `work` answers 500 for this request
+/// alone: it is caught while the lock is held, so the lock is never poisoned (an open SQLite
+/// transaction rolls back as the panic unwinds), and other requests go on.
 async fn with_db<T: Send + 'static>(
     state: &AppState,
     work: impl FnOnce(&mut dyn Storage) -> Result<T, ServerError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let db = state.db.clone();
     tokio::task::spawn_blocking(move || {
-        let mut guard = db
-            .lock()
-            .map_err(|_| ServerError::Corrupt("database lock poisoned".into()))?;
-        work(guard.as_mut())
+        // A poisoned lock can only come from a panic outside `catch_unwind`; the storage it
+        // guards is still usable (every write is one transaction), so take it back.
+        let mut guard = db.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let storage: &mut dyn Storage = guard.as_mut();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(storage)))
+            .unwrap_or_else(|_| Err(ServerError::Panicked))
     })
     .await
     .map_err(|_| {
@@ -498,4 +502,64 @@ pub async fn serve_tls(
         .handle(handle)
         .serve(app(AppState::new(db)).into_make_service())
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// Answers with a panic inside the database work, like a bug would.
+    async fn boom(State(state): State<AppState>) -> Result<Response, ApiError> {
+        with_db(&state, |_| -> Result<(), ServerError> {
+            panic!("a bug in a handler")
+        })
+        .await?;
+        Ok(StatusCode::OK.into_response())
+    }
+
+    fn fetch(addr: std::net::SocketAddr, path: &str, token: &str) -> u16 {
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).expect("write");
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn a_panic_answers_500_for_that_request_alone() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = Db::open(&dir.path().join("server.db")).expect("db");
+        let school = SchoolId::new("s").expect("school");
+        db.add_school(&school, "S", pm_shared::TimeZone::new("UTC").expect("tz"))
+            .expect("school");
+        let (_, kiosk) = db.add_kiosk(&school, "k").expect("kiosk");
+        let organizer = db.add_organizer("O", None).expect("organizer");
+        let state = AppState::new(db);
+        let router =
+            app(state.clone()).merge(Router::new().route("/boom", get_boom()).with_state(state));
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        runtime.spawn(async move { axum::serve(listener, router).await });
+        for _ in 0..3 {
+            assert_eq!(fetch(addr, "/boom", &organizer), 500);
+            assert_eq!(fetch(addr, "/api/v1/roster", &kiosk), 200);
+            assert_eq!(fetch(addr, "/api/v1/reports/hours", &organizer), 200);
+            assert_eq!(fetch(addr, "/api/v1/reviews", &organizer), 200);
+        }
+    }
+
+    fn get_boom() -> axum::routing::MethodRouter<AppState> {
+        get(boom)
+    }
 }

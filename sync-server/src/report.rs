@@ -157,7 +157,7 @@ fn rows(
         let Some(school) = schools.get(&m.school) else {
             continue;
         };
-        let today = now.with_timezone(&school.time_zone.tz()).date_naive();
+        let today = school.time_zone.local_date(now);
         let current = rules.periods.period_of(today).name;
         let periods: Vec<PeriodName> = match choice {
             PeriodChoice::Current => vec![current],

@@ -118,10 +118,7 @@ pub fn list(
 }
 
 fn item_of(s: &Session, name: &str, school: &SchoolId) -> ReviewItem {
-    let local = |t: DateTime<Utc>| {
-        t.with_timezone(&s.time_zone.tz())
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
-    };
+    let local = |t: DateTime<Utc>| s.time_zone.rfc3339(t);
     ReviewItem {
         item: s.item.to_string(),
         mentor_id: s.mentor.to_string(),
@@ -227,6 +224,14 @@ pub fn resolve(
     let kind = match resolution.action {
         ReviewAction::Accept | ReviewAction::Reject if !set_aside => {
             return refuse("accept and reject are for set-aside events; this item is a session")
+        }
+        ReviewAction::Accept
+            if session
+                .set_aside
+                .as_deref()
+                .is_some_and(|r| r.starts_with("instant_out_of_range")) =>
+        {
+            return refuse("an event dated impossibly can only be rejected (record the real session instead)")
         }
         ReviewAction::Accept => EventKind::AcceptEvent { item },
         ReviewAction::Reject => EventKind::RejectEvent { item },

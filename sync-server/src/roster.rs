@@ -36,7 +36,7 @@ pub fn build(
 ) -> Result<Roster, ServerError> {
     let school = db.school(school_id)?;
     let rules = db.rules()?;
-    let today = now.with_timezone(&school.time_zone.tz()).date_naive();
+    let today = school.time_zone.local_date(now);
     let current_period = rules.periods.period_of(today).name;
     // Sessionize the school's mentors once, and keep their totals for the reports too.
     let members = db.mentors(Some(school_id))?;

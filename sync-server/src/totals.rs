@@ -35,7 +35,8 @@ pub fn compute(snapshot: TotalsSnapshot, rules: &ProgramRules, now: DateTime<Utc
     // The earliest moment an instant now in the future stops being implausible.
     let tolerance = rules.future_tolerance();
     let mut valid_until: HashMap<&MentorId, DateTime<Utc>> = HashMap::new();
-    for o in &accepted {
+    // Set-aside events are never sessionized as time: "now" passing changes nothing for them.
+    for o in accepted.iter().filter(|o| o.set_aside.is_none()) {
         let e = &o.event;
         let Some(mentor) = &e.mentor else {
             continue;

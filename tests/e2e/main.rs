@@ -1,6 +1,7 @@
 //! One end-to-end test binary (it links once and shares fixtures), one module per area.
 
 mod cli;
+mod hostile;
 mod kiosk_core;
 mod kiosk_ui;
 mod organizer_page;

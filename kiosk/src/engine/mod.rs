@@ -448,5 +448,5 @@ fn opening_at(sessions: &[Session], at: DateTime<Utc>) -> EventId {
 }
 
 pub fn local_date(t: DateTime<Utc>, zone: TimeZone) -> NaiveDate {
-    t.with_timezone(&zone.tz()).date_naive()
+    zone.local_date(t)
 }

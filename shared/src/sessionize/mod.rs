@@ -235,7 +235,7 @@ impl Session {
         if !self.needs_review() {
             return false;
         }
-        let today = now.with_timezone(&self.time_zone.tz()).date_naive();
+        let today = self.time_zone.local_date(now);
         !(self.reasons == [ReviewReason::Open] && self.local_date >= today)
     }
 }

@@ -256,7 +256,7 @@ impl<'a> MentorTimeline<'a> {
     }
 
     fn local_date(&self, t: DateTime<Utc>, zone: TimeZone) -> chrono::NaiveDate {
-        t.with_timezone(&zone.tz()).date_naive()
+        zone.local_date(t)
     }
 
     fn implausible(&self, t: DateTime<Utc>, zone: TimeZone) -> bool {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use pm_shared::protocol::{
     SeriesConflict, SetAside, UploadAck, UploadBatch, OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION,
 };
-use pm_shared::{Event, KioskId, MentorId, SchoolId, SeriesId, Source};
+use pm_shared::{Event, EventKind, KioskId, MentorId, SchoolId, SeriesId, Source};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::events::{mark_changed, organizer_resolved};
@@ -23,6 +23,42 @@ pub mod reason {
     pub const NO_SUCH_BADGE: &str = "no_such_badge";
     pub const ORGANIZER_ONLY: &str = "organizer_only";
     pub const RESOLVED_BY_ORGANIZER: &str = "resolved_by_organizer";
+    pub const AT_OUT_OF_RANGE: &str = "instant_out_of_range:at";
+    pub const START_OUT_OF_RANGE: &str = "instant_out_of_range:start";
+    pub const END_OUT_OF_RANGE: &str = "instant_out_of_range:end";
+}
+
+/// The first instant an event may carry: before it, a kiosk clock was reset (to 1970, say).
+fn earliest_instant() -> DateTime<Utc> {
+    DateTime::from_timestamp(946_684_800, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+    // 2000-01-01
+}
+
+/// How far past the server's clock an instant may be.
+const FUTURE_LIMIT_HOURS: i64 = 24;
+
+/// The field of the first instant outside [2000-01-01, now + 24 h], if any: such an event is
+/// kept and set aside, never sessionized (a year-262142 instant breaks every calendar).
+fn instant_out_of_range(event: &Event, now: DateTime<Utc>) -> Option<&'static str> {
+    let latest = now
+        .checked_add_signed(chrono::Duration::hours(FUTURE_LIMIT_HOURS))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let bad = |t: DateTime<Utc>| t < earliest_instant() || t > latest;
+    let (start, end) = match event.kind {
+        EventKind::CloseSession { end, .. } => (None, Some(end)),
+        EventKind::SetTimes { start, end, .. } => (start, end),
+        EventKind::AddSession { start, end, .. } => (Some(start), Some(end)),
+        _ => (None, None),
+    };
+    if bad(event.at) {
+        Some(reason::AT_OUT_OF_RANGE)
+    } else if start.is_some_and(bad) {
+        Some(reason::START_OUT_OF_RANGE)
+    } else if end.is_some_and(bad) {
+        Some(reason::END_OUT_OF_RANGE)
+    } else {
+        None
+    }
 }
 
 impl Db {
@@ -78,7 +114,10 @@ impl Db {
                 record(&tx, &mut ack, event, fresh, None)?;
                 continue;
             };
-            let (verified, set_aside) = verifier.check(&tx, event, mentor)?;
+            let (verified, set_aside) = match instant_out_of_range(event, now) {
+                Some(why) => (false, Some(why)),
+                None => verifier.check(&tx, event, mentor)?,
+            };
             let body = serde_json::to_string(event).map_err(corrupt)?;
             // One statement on the common path; a unique-key collision inserts nothing.
             let inserted = tx
@@ -221,7 +260,7 @@ impl<'a> Verifier<'a> {
             return Ok((false, Some(reason::UNKNOWN_MENTOR)));
         };
         // Her school on the day it happened: before a move she was at her old school.
-        let day = event.at.with_timezone(&event.time_zone.tz()).date_naive();
+        let day = event.time_zone.local_date(event.at);
         if school_on(history, day) != Some(self.school) {
             return Ok((false, Some(reason::NOT_AT_SCHOOL)));
         }
