@@ -75,12 +75,12 @@ impl Config {
         let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_string_pretty(self)
             .map_err(|e| KioskError::CorruptRecord(e.to_string()))?;
-        std::fs::write(&tmp, text)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-        }
+        // Private from its creation, before the token is written into it.
+        let _ = std::fs::remove_file(&tmp);
+        let mut file = crate::private_file(&tmp)?;
+        std::io::Write::write_all(&mut file, text.as_bytes())?;
+        file.sync_all()?;
+        drop(file);
         std::fs::rename(&tmp, &path)?;
         Ok(())
     }

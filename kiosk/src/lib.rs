@@ -33,6 +33,10 @@ pub fn db_path(data_dir: &Path) -> PathBuf {
 /// Opens the data folder's database, creating it (with a fresh series) if it is new.
 pub fn open_store(data_dir: &Path, now: DateTime<Utc>) -> Result<store::Store, KioskError> {
     std::fs::create_dir_all(data_dir)?;
+    // The database holds the roster (names, badge hashes, PIN hashes): owner only from the start.
+    if !db_path(data_dir).exists() {
+        private_file(&db_path(data_dir))?;
+    }
     let series = SeriesId::from_parts(
         u64::try_from(now.timestamp_millis()).unwrap_or(0),
         rand::random(),
@@ -47,4 +51,13 @@ pub fn system_time_zone() -> TimeZone {
         .and_then(|name| TimeZone::new(&name).ok())
         .or_else(|| TimeZone::new("UTC").ok())
         .unwrap_or_else(|| unreachable!("UTC is in the tz database"))
+}
+
+/// Creates a new file readable and writable by its owner only (0600), failing if it exists.
+pub fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
 }

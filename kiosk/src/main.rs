@@ -47,6 +47,8 @@ enum Command {
     Setup {
         #[arg(long)]
         server: String,
+        /// The kiosk's token, or `-` to read it from standard input (keeps it out of the
+        /// shell's history).
         #[arg(long)]
         token: String,
     },
@@ -180,6 +182,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match command {
         Command::Setup { server, token } => {
+            let token = if token == "-" {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                line.trim().to_owned()
+            } else {
+                token
+            };
             let config = Config::new(&server, &token)?;
             config.save(&cli.data)?;
             open_store(&cli.data, Utc::now())?;

@@ -277,6 +277,9 @@ pub struct ProgramRules {
     /// out"): nobody volunteers for three minutes. The sessionizer takes a second check-in
     /// within it as the same arrival.
     pub min_session_minutes: u32,
+    /// A session a coordinator adds on a kiosk may start at most this many days before the
+    /// server receives it; older ones are set aside for an organizer.
+    pub coordinator_entry_max_age_days: u32,
 }
 
 impl Default for ProgramRules {
@@ -295,6 +298,7 @@ impl Default for ProgramRules {
             future_tolerance_hours: 24,
             clock_skew_tolerance_secs: 300,
             min_session_minutes: 10,
+            coordinator_entry_max_age_days: 14,
         }
     }
 }

@@ -85,6 +85,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/stipends", post(post_stipend).get(get_stipends))
         .route("/api/v1/stipends/{id}/void", post(void_stipend))
         .route("/api/v1/reviews", get(get_reviews))
+        .route("/api/v1/coordinator-entries", get(get_entries))
         .route("/api/v1/reviews/{item}", post(post_review))
         .fallback(|| async {
             ApiError(
@@ -432,6 +433,29 @@ async fn get_reviews(
         return Ok(csv_response("review.csv", review::to_csv(&items)?));
     }
     Ok(Json(items).into_response())
+}
+
+/// Every coordinator entry of her schools: who, which kiosk, when, why, what it changed.
+async fn get_entries(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers)?;
+    let csv = format_of(query.format.as_deref())?;
+    let entries = with_db(&state, move |db| {
+        let scope = db.authenticate_organizer(&token)?;
+        let schools = schools_for(db, &scope, query.school.as_deref())?;
+        crate::entries::list(db, schools.as_deref())
+    })
+    .await?;
+    if csv {
+        return Ok(csv_response(
+            "coordinator-entries.csv",
+            crate::entries::to_csv(&entries)?,
+        ));
+    }
+    Ok(Json(entries).into_response())
 }
 
 async fn post_review(

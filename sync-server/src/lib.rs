@@ -5,6 +5,7 @@
 
 pub mod badges;
 pub mod db;
+pub mod entries;
 mod error;
 pub mod http;
 pub mod import;

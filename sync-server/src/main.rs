@@ -191,10 +191,38 @@ enum CoordinatorAction {
         school: String,
         #[arg(long)]
         name: String,
-        /// 6 or more digits; stored only as a salted Argon2id hash.
+        /// 6 or more digits; stored only as a salted Argon2id hash. `-` reads it from standard
+        /// input (keeps it out of the shell's history).
         #[arg(long)]
         pin: String,
     },
+    /// A new PIN for a coordinator.
+    SetPin {
+        #[arg(long)]
+        school: String,
+        #[arg(long)]
+        name: String,
+        /// 6 or more digits, or `-` to read it from standard input.
+        #[arg(long)]
+        pin: String,
+    },
+    /// A coordinator leaves: her PIN stops working at the next roster pull.
+    Remove {
+        #[arg(long)]
+        school: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// A secret given on the command line, or `-` to read it from standard input (one line).
+fn secret(arg: &str) -> anyhow::Result<String> {
+    if arg != "-" {
+        return Ok(arg.to_owned());
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim().to_owned())
 }
 
 #[derive(Subcommand, Debug)]
@@ -461,9 +489,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             action: CoordinatorAction::Add { school, name, pin },
         } => {
             let salt: [u8; 16] = rand::random();
-            let hash = pm_shared::hash_pin(&pin, &salt)?;
-            db.add_coordinator(&SchoolId::new(school)?, &name, &hash)?;
+            let hash = pm_shared::hash_pin(&secret(&pin)?, &salt)?;
+            db.add_coordinator(&SchoolId::new(school)?, &name, &hash, Utc::now())?;
             println!("coordinator {name:?} can unlock coordinator mode after the kiosks' next roster sync");
+        }
+        Command::Coordinator {
+            action: CoordinatorAction::SetPin { school, name, pin },
+        } => {
+            let salt: [u8; 16] = rand::random();
+            let hash = pm_shared::hash_pin(&secret(&pin)?, &salt)?;
+            db.set_coordinator_pin(&SchoolId::new(school)?, &name, &hash)?;
+            println!("{name:?}'s new PIN works after the kiosks' next roster sync");
+        }
+        Command::Coordinator {
+            action: CoordinatorAction::Remove { school, name },
+        } => {
+            db.remove_coordinator(&SchoolId::new(school)?, &name, Utc::now())?;
+            println!("{name:?} removed: her PIN stops working at the kiosks' next roster sync");
         }
         Command::Stipend {
             action:

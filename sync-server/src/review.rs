@@ -198,20 +198,26 @@ pub fn resolve(
         })?;
     let mentor = MentorId::new(&mentor_text)?;
     let rules = db.rules()?;
-    // The event exists; no session names it any more: it was voided or rejected.
-    let session = find(db, &mentor_text, item, &rules, now)?.ok_or_else(|| {
-        ServerError::Conflict(format!(
-            "item {item} does not need review (it was resolved)"
-        ))
-    })?;
-    if !session.is_review_item(now) {
-        return Err(ServerError::Conflict(format!(
-            "item {item} does not need review (it was resolved, or she is still in today)"
-        )));
-    }
+    let observed: Vec<_> = db
+        .mentor_events(&mentor_text)?
+        .into_iter()
+        .map(|e| e.observed)
+        .collect();
+    let session = sessionize(&observed, &rules, now)
+        .into_iter()
+        .find(|s| s.item == item);
     let kiosk_schools = db.kiosk_schools()?;
-    let school = match kiosk_schools.get(&session.kiosk) {
-        Some(s) => s.clone(),
+    let event = observed
+        .iter()
+        .find(|o| o.event.id == item)
+        .map(|o| o.event.clone());
+    let school = match (&session, &event) {
+        (Some(s), _) => kiosk_schools.get(&s.kiosk).cloned(),
+        (None, Some(e)) => kiosk_schools.get(&e.kiosk).cloned(),
+        (None, None) => None,
+    };
+    let school = match school {
+        Some(s) => s,
         None => db.mentor(&mentor)?.school,
     };
     if by.schools.is_some_and(|list| !list.contains(&school)) {
@@ -219,6 +225,38 @@ pub fn resolve(
             "no access to school {school}"
         )));
     }
+    let needs_review = session.as_ref().is_some_and(|s| s.is_review_item(now));
+    // An organizer may void any entry, under review or not (a forged coordinator entry, a
+    // session that never happened); everything else is for review items.
+    let voided = observed
+        .iter()
+        .any(|o| o.set_aside.is_none() && o.event.kind == EventKind::Void { target: item });
+    if resolution.action == ReviewAction::Void && !needs_review {
+        if voided {
+            return Err(ServerError::Conflict(format!("{item} was voided already")));
+        }
+        let zone = event
+            .as_ref()
+            .map(|e| e.time_zone)
+            .or(session.as_ref().map(|s| s.time_zone))
+            .ok_or_else(|| ServerError::NotFound {
+                what: "review item",
+                id: item.to_string(),
+            })?;
+        let kind = EventKind::Void { target: item };
+        let done = db.append_resolution(&mentor, zone, kind, by.name, &reason, now)?;
+        return Ok(Resolved {
+            resolution: done.id.to_string(),
+            item: item.to_string(),
+            still_needs_review: false,
+            reasons: Vec::new(),
+        });
+    }
+    let Some(session) = session.filter(|_| needs_review) else {
+        return Err(ServerError::Conflict(format!(
+            "item {item} does not need review (it was resolved, or she is still in today)"
+        )));
+    };
     let set_aside = session.is_set_aside();
     let refuse = |why: &str| Err(ServerError::Invalid(why.to_owned()));
     let kind = match resolution.action {

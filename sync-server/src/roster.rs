@@ -147,7 +147,18 @@ pub fn protocol_1_json(roster: &Roster) -> Result<serde_json::Value, ServerError
         map.remove("recent");
         map.remove("review");
         if let Some(rules) = map.get_mut("rules").and_then(|r| r.as_object_mut()) {
-            rules.remove("min_session_minutes");
+            // Protocol 1's rules, and nothing newer.
+            const KNOWN: [&str; 8] = [
+                "periods",
+                "stipend_threshold_hours",
+                "counting_categories",
+                "session_cap_hours",
+                "duplicate_window_secs",
+                "earliest_plausible_date",
+                "future_tolerance_hours",
+                "clock_skew_tolerance_secs",
+            ];
+            rules.retain(|k, _| KNOWN.contains(&k.as_str()));
         }
     }
     Ok(value)

@@ -40,6 +40,8 @@ pub trait Storage: Send {
     fn mentor_events(&self, mentor: &str) -> Result<Vec<StoredEvent>, ServerError>;
     /// The mentor id an event names, if the event is stored.
     fn event_mentor(&self, id: &EventId) -> Result<Option<String>, ServerError>;
+    /// Every event a coordinator entered at a kiosk.
+    fn coordinator_entries(&self) -> Result<Vec<StoredEvent>, ServerError>;
     /// Mentor ids on set-aside events that name no known mentor.
     fn unknown_mentors_set_aside(&self) -> Result<Vec<String>, ServerError>;
     /// The latest payment date per (mentor id, period name), voided payments left out.
@@ -134,6 +136,9 @@ impl Storage for Db {
     }
     fn unknown_mentors_set_aside(&self) -> Result<Vec<String>, ServerError> {
         Db::unknown_mentors_set_aside(self)
+    }
+    fn coordinator_entries(&self) -> Result<Vec<StoredEvent>, ServerError> {
+        Db::coordinator_entries(self)
     }
     fn paid_on(&self) -> Result<HashMap<(String, String), String>, ServerError> {
         Db::paid_on(self)

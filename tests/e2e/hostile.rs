@@ -99,3 +99,220 @@ fn an_instant_in_the_year_262142_is_set_aside_and_breaks_nothing() {
     let (status, _) = http(&server.url, "GET", "/api/v1/roster", Some(&token), b"");
     assert_eq!(status, 200);
 }
+
+#[test]
+fn coordinator_entries_are_checked_listed_and_voidable() {
+    let site = Site::new();
+    let server = Server::start(&site);
+    site.server(&[
+        "coordinator",
+        "add",
+        "--school",
+        "lincoln",
+        "--name",
+        "Ms. Rivera",
+        "--pin",
+        "246810",
+    ]);
+    let token = site.add_kiosk("front");
+    let olga = site.add_organizer("Olga", &["--all"]);
+    let mut k = Uploader::new(&server, &token, 1);
+    let now = Utc::now();
+    let training = |start: chrono::DateTime<Utc>, hours: i64| EventKind::AddSession {
+        category: pm_shared::HourCategory::Training,
+        start,
+        end: start + Duration::hours(hours),
+        group: None,
+    };
+    let day = now - Duration::days(2);
+    let good = k.coordinator("M-1", Utc::now(), training(day, 2));
+    let too_long = k.coordinator("M-2", Utc::now(), training(day, 9));
+    let too_old = k.coordinator("M-3", Utc::now(), training(now - Duration::days(30), 2));
+    let future = k.coordinator("M-3", Utc::now(), training(now + Duration::hours(2), 1));
+    let mut forged = k.coordinator("M-2", Utc::now(), training(day, 1));
+    forged.source = pm_shared::Source::Coordinator {
+        coordinator: "Nobody".into(),
+        reason: "trust me".into(),
+    };
+    let mut approve = k.coordinator(
+        "M-2",
+        Utc::now(),
+        EventKind::ApproveSession { check_in: good.id },
+    );
+    approve.source = pm_shared::Source::Coordinator {
+        coordinator: "Ms. Rivera".into(),
+        reason: "x".into(),
+    };
+    let mut wordy = k.coordinator("M-2", Utc::now(), training(day, 1));
+    wordy.source = pm_shared::Source::Coordinator {
+        coordinator: "Ms. Rivera".into(),
+        reason: "x".repeat(201),
+    };
+    let ack = k.send(vec![
+        good.clone(),
+        too_long,
+        too_old,
+        future,
+        forged,
+        approve,
+        wordy,
+    ]);
+    for code in [
+        "over_cap",
+        "too_old",
+        "in_the_future",
+        "not_a_coordinator",
+        "organizer_only",
+        "text_too_long",
+    ] {
+        assert!(ack.contains(code), "{code} in {ack}");
+    }
+    assert!(
+        ack.contains(&format!("\"stored\":[\"{}\"]", good.id)),
+        "{ack}"
+    );
+
+    // She leaves: her PIN is gone from the roster, and what a kiosk enters in her name later is
+    // set aside.
+    site.server(&[
+        "coordinator",
+        "remove",
+        "--school",
+        "lincoln",
+        "--name",
+        "Ms. Rivera",
+    ]);
+    let (_, roster) = http(
+        &server.url,
+        "GET",
+        "/api/v1/roster?protocol=2",
+        Some(&token),
+        b"",
+    );
+    assert!(roster.contains(r#""coordinators":[]"#), "{roster}");
+    let late = k.coordinator("M-1", Utc::now(), training(day + Duration::hours(3), 1));
+    let ack = k.send(vec![late]);
+    assert!(ack.contains("not_a_coordinator"), "{ack}");
+
+    // The organizer sees every entry, and voids the one that should not count.
+    let (status, csv) = http(
+        &server.url,
+        "GET",
+        "/api/v1/coordinator-entries?format=csv",
+        Some(&olga),
+        b"",
+    );
+    assert_eq!(status, 200);
+    assert!(csv.starts_with("entry,at,school_id,kiosk,coordinator,reason,mentor_id,mentor_name,action,details,set_aside_reason"), "{csv}");
+    assert_eq!(csv.lines().count(), 1 + 8, "{csv}");
+    assert!(
+        csv.contains("Nobody") && csv.contains("not_a_coordinator"),
+        "{csv}"
+    );
+    let before = site.server(&["report", "hours", "--format", "csv", "--period", "all"]);
+    assert!(
+        before
+            .lines()
+            .any(|l| l.starts_with("M-1,") && l.contains(",2.00,")),
+        "{before}"
+    );
+    let (status, body) = http(
+        &server.url,
+        "POST",
+        &format!("/api/v1/reviews/{}", good.id),
+        Some(&olga),
+        br#"{"action":"void","reason":"no training that day"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let after = site.server(&["report", "hours", "--format", "csv", "--period", "all"]);
+    assert!(
+        !after
+            .lines()
+            .any(|l| l.starts_with("M-1,") && l.contains(",2.00,")),
+        "{after}"
+    );
+}
+
+#[test]
+fn pins_and_tokens_can_come_from_standard_input_and_secrets_are_private() {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let site = Site::new();
+    let server = Server::start(&site);
+    let mut child = std::process::Command::new(e2e_tests::workspace_binary("sync-server"))
+        .args([
+            "--db",
+            "server.db",
+            "coordinator",
+            "add",
+            "--school",
+            "lincoln",
+            "--name",
+            "Ana",
+            "--pin",
+            "-",
+        ])
+        .current_dir(site.dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"13572468\n")
+        .expect("pin");
+    assert!(child.wait().expect("wait").success());
+    let token = site.add_kiosk("front");
+    let mut child = std::process::Command::new(e2e_tests::workspace_binary("kiosk"))
+        .args([
+            "--data",
+            "kiosk-a",
+            "setup",
+            "--server",
+            &server.url,
+            "--token",
+            "-",
+        ])
+        .current_dir(site.dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{token}\n").as_bytes())
+        .expect("token");
+    assert!(child.wait().expect("wait").success());
+    site.kiosk_ok("kiosk-a", &["sync", "--once"]);
+    site.server(&["backup", "--out", "backup.db"]);
+    for file in [
+        "server.db",
+        "backup.db",
+        "kiosk-a/kiosk.db",
+        "kiosk-a/config.json",
+    ] {
+        let mode = std::fs::metadata(site.path(file))
+            .expect(file)
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{file} is {mode:o}");
+    }
+    // The PIN that came through standard input is the one the kiosk checks.
+    let config = std::fs::read_to_string(site.path("kiosk-a/config.json")).expect("config");
+    assert!(config.contains(&token));
+    let conn = rusqlite::Connection::open(site.path("kiosk-a/kiosk.db")).expect("db");
+    let roster: String = conn
+        .query_row("SELECT body FROM roster", [], |r| r.get(0))
+        .expect("roster");
+    let hash = roster
+        .split("\"pin_hash\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a pin hash");
+    assert!(pm_shared::verify_pin("13572468", hash));
+}

@@ -364,3 +364,14 @@ pub(super) fn organizer_resolved(conn: &Connection, item: &EventId) -> Result<bo
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM events WHERE item = ?1 AND kiosk = ?2)")?
         .query_row(params![item.to_string(), SERVER_KIOSK], |r| r.get(0))?)
 }
+
+impl Db {
+    /// Every event a coordinator entered at a kiosk (set-aside ones included), oldest first.
+    pub fn coordinator_entries(&self) -> Result<Vec<StoredEvent>, ServerError> {
+        select_events(
+            &self.conn,
+            "WHERE e.coordinator IS NOT NULL ORDER BY e.at, e.id",
+            [],
+        )
+    }
+}

@@ -23,6 +23,12 @@ pub mod reason {
     pub const NO_SUCH_BADGE: &str = "no_such_badge";
     pub const ORGANIZER_ONLY: &str = "organizer_only";
     pub const RESOLVED_BY_ORGANIZER: &str = "resolved_by_organizer";
+    pub const NOT_A_COORDINATOR: &str = "not_a_coordinator";
+    pub const OVER_CAP: &str = "over_cap";
+    pub const IN_THE_FUTURE: &str = "in_the_future";
+    pub const TOO_OLD: &str = "too_old";
+    pub const END_BEFORE_START: &str = "end_before_start";
+    pub const TEXT_TOO_LONG: &str = "text_too_long";
     pub const AT_OUT_OF_RANGE: &str = "instant_out_of_range:at";
     pub const START_OUT_OF_RANGE: &str = "instant_out_of_range:start";
     pub const END_OUT_OF_RANGE: &str = "instant_out_of_range:end";
@@ -101,11 +107,12 @@ impl Db {
             server_clock: now,
             ..UploadAck::default()
         };
+        let rules = self.rules()?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let received_at = ts(now);
-        let mut verifier = Verifier::new(school);
+        let mut verifier = Verifier::new(school, rules, now);
         let mut changed: HashSet<&MentorId> = HashSet::new();
         for event in &batch.events {
             let id = event.id.to_string();
@@ -122,8 +129,8 @@ impl Db {
             // One statement on the common path; a unique-key collision inserts nothing.
             let inserted = tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO events (id, kiosk, series, sequence, mentor, at, body, received_at, clock_offset_ms, badge_verified, set_aside_reason, delivered_through, item)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                    "INSERT OR IGNORE INTO events (id, kiosk, series, sequence, mentor, at, body, received_at, clock_offset_ms, badge_verified, set_aside_reason, delivered_through, item, coordinator)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 )?
                 .execute(params![
                     id,
@@ -139,6 +146,10 @@ impl Db {
                     set_aside,
                     through.get(&event.series).copied().unwrap_or(event.sequence),
                     event.kind.resolves().map(|i| i.to_string()),
+                    match &event.source {
+                        Source::Coordinator { coordinator, .. } => Some(coordinator.as_str()),
+                        _ => None,
+                    },
                 ])?;
             if inserted == 1 {
                 changed.insert(mentor);
@@ -215,11 +226,15 @@ fn record(
     Ok(())
 }
 
-/// Checks events against the mentors, their schools over time and the badges this server
-/// issued, caching what it looked up for the rest of the batch. Returns (verified, set-aside
-/// reason) per event.
+/// Checks events against the mentors, their schools over time, the coordinators' terms and the
+/// badges this server issued, caching what it looked up for the rest of the batch. Returns
+/// (verified, set-aside reason) per event.
 struct Verifier<'a> {
     school: &'a SchoolId,
+    rules: pm_shared::ProgramRules,
+    now: DateTime<Utc>,
+    /// Coordinator name → her terms at this school: (from, until).
+    terms: HashMap<String, Vec<(String, Option<String>)>>,
     /// `None`: no such mentor.
     memberships: HashMap<MentorId, Option<Vec<Membership>>>,
     /// (mentor, generation) → (hash issued, earliest issue time of a later generation).
@@ -227,9 +242,12 @@ struct Verifier<'a> {
 }
 
 impl<'a> Verifier<'a> {
-    fn new(school: &'a SchoolId) -> Self {
+    fn new(school: &'a SchoolId, rules: pm_shared::ProgramRules, now: DateTime<Utc>) -> Self {
         Self {
             school,
+            rules,
+            now,
+            terms: HashMap::new(),
             memberships: HashMap::new(),
             badges: HashMap::new(),
         }
@@ -269,6 +287,15 @@ impl<'a> Verifier<'a> {
                 return Ok((false, Some(reason::RESOLVED_BY_ORGANIZER)));
             }
         }
+        if let Source::Coordinator {
+            coordinator,
+            reason: why,
+        } = &event.source
+        {
+            if let Some(refused) = self.check_coordinator_entry(conn, event, coordinator, why)? {
+                return Ok((false, Some(refused)));
+            }
+        }
         let Source::BadgeScan {
             generation,
             badge_hash,
@@ -277,6 +304,9 @@ impl<'a> Verifier<'a> {
         else {
             return Ok((true, None));
         };
+        if badge_hash.len() > 128 {
+            return Ok((false, Some(reason::TEXT_TOO_LONG)));
+        }
         let key = (mentor.clone(), *generation);
         if !self.badges.contains_key(&key) {
             let issued: Option<String> = conn
@@ -301,4 +331,73 @@ impl<'a> Verifier<'a> {
             None => (false, Some(reason::NO_SUCH_BADGE)),
         })
     }
+}
+
+impl Verifier<'_> {
+    /// A coordinator's entry from a kiosk is re-checked here, never taken on the kiosk's word:
+    /// she was a coordinator of this school when it was made, her texts are of sane length, and
+    /// an added session is within the cap, not in the future and not older than the program
+    /// allows.
+    fn check_coordinator_entry(
+        &mut self,
+        conn: &Connection,
+        event: &Event,
+        coordinator: &str,
+        why: &str,
+    ) -> Result<Option<&'static str>, ServerError> {
+        let limit = crate::review::MAX_TEXT;
+        if coordinator.chars().count() > limit || why.chars().count() > limit {
+            return Ok(Some(reason::TEXT_TOO_LONG));
+        }
+        if !self.terms.contains_key(coordinator) {
+            let mut stmt = conn.prepare_cached(
+                "SELECT from_at, until_at FROM coordinator_terms WHERE school = ?1 AND name = ?2",
+            )?;
+            let rows = stmt.query_map(params![self.school.as_str(), coordinator], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+            })?;
+            let terms = rows.collect::<Result<Vec<_>, _>>()?;
+            self.terms.insert(coordinator.to_owned(), terms);
+        }
+        // The kiosk's clock may be a few minutes behind the server's that started her term.
+        let at = ts(event
+            .at
+            .checked_add_signed(self.rules.clock_skew_tolerance())
+            .unwrap_or(event.at));
+        let serving = self.terms.get(coordinator).is_some_and(|terms| {
+            terms.iter().any(|(from, until)| {
+                from.as_str() <= at.as_str()
+                    && until.as_deref().is_none_or(|u| event_at_before(event, u))
+            })
+        });
+        if !serving {
+            return Ok(Some(reason::NOT_A_COORDINATOR));
+        }
+        if let EventKind::AddSession { start, end, .. } = event.kind {
+            let oldest = self
+                .now
+                .checked_sub_signed(chrono::Duration::days(i64::from(
+                    self.rules.coordinator_entry_max_age_days,
+                )))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC);
+            if end <= start {
+                return Ok(Some(reason::END_BEFORE_START));
+            }
+            if end - start > self.rules.session_cap() {
+                return Ok(Some(reason::OVER_CAP));
+            }
+            if end > self.now {
+                return Ok(Some(reason::IN_THE_FUTURE));
+            }
+            if start < oldest {
+                return Ok(Some(reason::TOO_OLD));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Whether the event happened before this stored instant.
+fn event_at_before(event: &Event, until: &str) -> bool {
+    ts(event.at).as_str() < until
 }

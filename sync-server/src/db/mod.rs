@@ -107,6 +107,19 @@ UPDATE events SET set_aside_reason = CASE set_aside_reason
     WHERE set_aside_reason IS NOT NULL;
 UPDATE mentor_totals_state SET changed = changed + 1;
 ",
+    // 5: hostile input. Who was a coordinator of which school, and when (a removed
+    // coordinator's entries after her removal are set aside).
+    "
+CREATE TABLE coordinator_terms (
+    school TEXT NOT NULL REFERENCES schools(id), name TEXT NOT NULL,
+    from_at TEXT NOT NULL, until_at TEXT);
+CREATE INDEX coordinator_terms_by_name ON coordinator_terms (school, name);
+INSERT INTO coordinator_terms (school, name, from_at) SELECT school, name, '' FROM coordinators;
+ALTER TABLE events ADD COLUMN coordinator TEXT;
+UPDATE events SET coordinator = json_extract(body, '$.source.coordinator')
+    WHERE json_extract(body, '$.source.type') = 'coordinator';
+CREATE INDEX events_by_coordinator ON events (kiosk) WHERE coordinator IS NOT NULL;
+",
 ];
 
 pub struct Db {
@@ -128,6 +141,15 @@ pub(crate) fn ts(t: DateTime<Utc>) -> String {
 
 pub(crate) fn corrupt(e: impl std::fmt::Display) -> ServerError {
     ServerError::Corrupt(e.to_string())
+}
+
+/// Creates a new, empty file readable and writable by its owner only (0600).
+pub fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
 }
 
 /// An UPDATE that changed no row named something that does not exist.
@@ -187,6 +209,11 @@ impl OrganizerScope {
 
 impl Db {
     pub fn open(path: &Path) -> Result<Self, ServerError> {
+        // Mentor records and token hashes: the file is the owner's only from its creation
+        // (SQLite gives its -wal and -shm files the same permissions).
+        if !path.exists() {
+            private_file(path)?;
+        }
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -257,6 +284,7 @@ impl Db {
                 out.display()
             )));
         }
+        private_file(out)?;
         self.conn.backup(rusqlite::MAIN_DB, out, None)?;
         Ok(())
     }

@@ -115,18 +115,75 @@ impl Db {
         }
     }
 
+    /// Adds a coordinator to a school (or changes her PIN); her term there starts now.
     pub fn add_coordinator(
+        &mut self,
+        school: &SchoolId,
+        name: &str,
+        pin_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServerError> {
+        self.school(school)?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > crate::review::MAX_TEXT {
+            return Err(ServerError::Invalid(
+                "a coordinator's name is 1 to 200 characters".into(),
+            ));
+        }
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO coordinators (school, name, pin_hash) VALUES (?1, ?2, ?3)
+             ON CONFLICT (school, name) DO UPDATE SET pin_hash = ?3",
+            params![school.as_str(), name, pin_hash],
+        )?;
+        let open: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM coordinator_terms WHERE school = ?1 AND name = ?2 AND until_at IS NULL)",
+            params![school.as_str(), name],
+            |r| r.get(0),
+        )?;
+        if !open {
+            tx.execute(
+                "INSERT INTO coordinator_terms (school, name, from_at) VALUES (?1, ?2, ?3)",
+                params![school.as_str(), name, ts(now)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A new PIN for a coordinator who is there.
+    pub fn set_coordinator_pin(
         &self,
         school: &SchoolId,
         name: &str,
         pin_hash: &str,
     ) -> Result<(), ServerError> {
-        self.school(school)?;
-        self.conn.execute(
-            "INSERT INTO coordinators (school, name, pin_hash) VALUES (?1, ?2, ?3)
-             ON CONFLICT (school, name) DO UPDATE SET pin_hash = ?3",
-            params![school.as_str(), name, pin_hash],
+        let n = self.conn.execute(
+            "UPDATE coordinators SET pin_hash = ?3 WHERE school = ?1 AND name = ?2",
+            params![school.as_str(), name.trim(), pin_hash],
         )?;
+        found(n, "coordinator", name)
+    }
+
+    /// A coordinator leaves: her PIN stops working at the kiosks' next roster pull, and entries
+    /// a kiosk records in her name after now are set aside.
+    pub fn remove_coordinator(
+        &mut self,
+        school: &SchoolId,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServerError> {
+        let tx = self.conn.transaction()?;
+        let n = tx.execute(
+            "DELETE FROM coordinators WHERE school = ?1 AND name = ?2",
+            params![school.as_str(), name.trim()],
+        )?;
+        tx.execute(
+            "UPDATE coordinator_terms SET until_at = ?3 WHERE school = ?1 AND name = ?2 AND until_at IS NULL",
+            params![school.as_str(), name.trim(), ts(now)],
+        )?;
+        found(n, "coordinator", name)?;
+        tx.commit()?;
         Ok(())
     }
 
