@@ -62,6 +62,12 @@ pub fn read_mentors(db: &Db, path: &Path) -> Result<Vec<MentorRecord>, ServerErr
             if name.is_empty() {
                 return Err("name is empty".into());
             }
+            if name.chars().count() > crate::review::MAX_TEXT {
+                return Err(format!(
+                    "name is longer than {} characters",
+                    crate::review::MAX_TEXT
+                ));
+            }
             let school = SchoolId::new(field(school_col)).map_err(|e| e.to_string())?;
             if !db.school_exists(&school).map_err(|e| e.to_string())? {
                 return Err(format!(

@@ -150,6 +150,10 @@ enum MentorAction {
     /// Imports or updates mentors from CSV with header id,name,school,language.
     Import {
         file: PathBuf,
+        /// Also reactivate mentors the file names who were deactivated (without it, a
+        /// re-import never quietly gives a deactivated mentor her badge back).
+        #[arg(long)]
+        reactivate: bool,
     },
     Deactivate {
         id: String,
@@ -403,10 +407,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             action: KioskAction::Revoke { id },
         } => db.revoke_kiosk(&KioskId::new(id)?)?,
         Command::Mentor {
-            action: MentorAction::Import { file },
+            action: MentorAction::Import { file, reactivate },
         } => {
             let mentors = import::read_mentors(&db, &file)?;
-            db.upsert_mentors(&mentors, Utc::now())?;
+            db.import_mentors(&mentors, Utc::now(), reactivate)?;
             println!("imported {} mentors", mentors.len());
         }
         Command::Mentor {

@@ -239,7 +239,17 @@ fn row(
     }
 }
 
-/// A CSV writer that makes every project CSV the same way (CRLF, RFC 4180).
+/// A cell a spreadsheet would take for a formula (`=`, `+`, `-`, `@`, tab, carriage return
+/// first) gets a leading `'`, as OWASP advises against CSV injection: a mentor named
+/// `=HYPERLINK(…)` stays a name.
+pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
+/// A CSV writer that makes every project CSV the same way (CRLF, RFC 4180, spreadsheet-safe).
 pub fn csv_text(header: &str, records: &[Vec<String>]) -> Result<String, ServerError> {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
@@ -247,7 +257,8 @@ pub fn csv_text(header: &str, records: &[Vec<String>]) -> Result<String, ServerE
     let invalid = |e: csv::Error| ServerError::Invalid(e.to_string());
     w.write_record(header.split(',')).map_err(invalid)?;
     for r in records {
-        w.write_record(r).map_err(invalid)?;
+        w.write_record(r.iter().map(|cell| spreadsheet_safe(cell).into_owned()))
+            .map_err(invalid)?;
     }
     let bytes = w
         .into_inner()

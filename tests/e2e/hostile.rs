@@ -316,3 +316,64 @@ fn pins_and_tokens_can_come_from_standard_input_and_secrets_are_private() {
         .expect("a pin hash");
     assert!(pm_shared::verify_pin("13572468", hash));
 }
+
+#[test]
+fn spreadsheets_never_run_a_name_and_a_reimport_never_reactivates_quietly() {
+    let site = Site::new();
+    std::fs::write(
+        site.path("more.csv"),
+        "id,name,school,language\nM-7,\"=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",lincoln,en\nM-8,@SUM(A1),lincoln,es\n",
+    )
+    .expect("csv");
+    site.server(&["mentor", "import", "more.csv"]);
+    let csv = site.server(&["report", "hours", "--format", "csv"]);
+    assert!(
+        csv.contains(r#""'=HYPERLINK(""http://x"",""y"")""#),
+        "the formula is text: {csv}"
+    );
+    assert!(csv.contains(",'@SUM(A1),"), "{csv}");
+
+    site.server(&["mentor", "deactivate", "M-7"]);
+    site.server(&["mentor", "import", "more.csv"]);
+    let active = || -> bool {
+        let conn = rusqlite::Connection::open(site.path("server.db")).expect("db");
+        conn.query_row("SELECT active FROM mentors WHERE id = 'M-7'", [], |r| {
+            r.get(0)
+        })
+        .expect("M-7")
+    };
+    assert!(!active(), "a re-import leaves her deactivated");
+    site.server(&["mentor", "import", "more.csv", "--reactivate"]);
+    assert!(active(), "unless told to reactivate");
+}
+
+#[test]
+fn a_badge_reissued_after_the_last_roster_pull_is_provisional_not_forged() {
+    let site = Site::new();
+    let server = Server::start(&site);
+    let token = site.add_kiosk("front");
+    site.kiosk_ok(
+        "kiosk-a",
+        &["setup", "--server", &server.url, "--token", &token],
+    );
+    site.kiosk_ok("kiosk-a", &["sync", "--once"]);
+    // Her badge is lost and reissued; this kiosk has not pulled the roster since.
+    site.server(&["badges", "--out", "badges", "--mentor", "M-1", "--reissue"]);
+    let script = site.script(
+        "new-badge.csv",
+        &[("2026-10-05T08:00:00-05:00", "badges/M-1.png")],
+    );
+    let out = site.kiosk_ok("kiosk-a", &["replay", &script]);
+    assert!(out.contains("checked-in M-1"), "{out}");
+    site.kiosk_ok("kiosk-a", &["sync", "--once"]);
+    // The server knows the new badge: verified, stored, not set aside.
+    let conn = rusqlite::Connection::open(site.path("server.db")).expect("db");
+    let (verified, aside): (bool, Option<String>) = conn
+        .query_row(
+            "SELECT badge_verified, set_aside_reason FROM events WHERE mentor = 'M-1'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("the scan");
+    assert!(verified && aside.is_none(), "{verified} {aside:?}");
+}

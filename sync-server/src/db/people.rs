@@ -205,11 +205,22 @@ impl Db {
 
     /// Inserts or updates mentors by id, all in one transaction. A new mentor belongs to her
     /// school since always; a row that names another school for a known mentor moves her from
-    /// today (school-local), never rewriting where she earned her hours before.
+    /// today (school-local), never rewriting where she earned her hours before. A deactivated
+    /// mentor stays deactivated (her badge revoked) unless `reactivate`.
     pub fn upsert_mentors(
         &mut self,
         mentors: &[MentorRecord],
         now: DateTime<Utc>,
+    ) -> Result<(), ServerError> {
+        self.import_mentors(mentors, now, false)
+    }
+
+    /// [`Db::upsert_mentors`], reactivating deactivated mentors if `reactivate`.
+    pub fn import_mentors(
+        &mut self,
+        mentors: &[MentorRecord],
+        now: DateTime<Utc>,
+        reactivate: bool,
     ) -> Result<(), ServerError> {
         let mut zones: HashMap<SchoolId, TimeZone> = HashMap::new();
         for m in mentors {
@@ -228,8 +239,9 @@ impl Db {
                 .optional()?;
             tx.execute(
                 "INSERT INTO mentors (id, name, school, language, active) VALUES (?1, ?2, ?3, ?4, 1)
-                 ON CONFLICT (id) DO UPDATE SET name = ?2, school = ?3, language = ?4, active = 1",
-                params![m.id.as_str(), m.name, m.school.as_str(), m.language.code()],
+                 ON CONFLICT (id) DO UPDATE SET name = ?2, school = ?3, language = ?4,
+                     active = CASE WHEN ?5 THEN 1 ELSE active END",
+                params![m.id.as_str(), m.name, m.school.as_str(), m.language.code(), reactivate],
             )?;
             let from = match current {
                 None => SINCE_ALWAYS.to_owned(),
@@ -398,8 +410,10 @@ impl Db {
         name: &str,
         schools: Option<&[SchoolId]>,
     ) -> Result<String, ServerError> {
-        if name.trim().is_empty() {
-            return Err(ServerError::Invalid("an organizer needs a name".into()));
+        if name.trim().is_empty() || name.trim().chars().count() > crate::review::MAX_TEXT {
+            return Err(ServerError::Invalid(
+                "an organizer's name is 1 to 200 characters".into(),
+            ));
         }
         if let Some(list) = schools {
             for s in list {
