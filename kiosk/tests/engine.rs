@@ -224,3 +224,44 @@ fn today_shows_credited_time_and_sets_review_time_apart() {
         .iter()
         .any(|s| s.reasons == vec![ReviewReason::OverCap]));
 }
+
+#[test]
+fn a_training_entered_here_over_a_synced_session_is_credited_once() {
+    let dir = tempfile::tempdir().expect("dir");
+    let check_in = elsewhere(1, "M-1", local(TODAY, 6, 0), EventKind::CheckIn);
+    let check_out = elsewhere(
+        2,
+        "M-1",
+        local(TODAY, 8, 0),
+        EventKind::CheckOut {
+            check_in: Some(check_in.id),
+        },
+    );
+    let recent = vec![RecentSession {
+        mentor: MentorId::new("M-1").expect("id"),
+        item: check_in.id,
+        category: HourCategory::Classroom,
+        period: period(),
+        events: vec![check_in, check_out],
+        reasons: vec![],
+        credited_ms: 2 * 3_600_000,
+    }];
+    // 62 h in the roster hold this morning's 2 h.
+    let mut engine = engine_with(dir.path(), recent, &[("M-1", 62.0)]);
+    // The coordinator enters a training 7:00-9:00 here: the server will credit 1 h classroom
+    // and 2 h training, 3 h for the morning, not 4.
+    engine
+        .record_group_session(
+            &[MentorId::new("M-1").expect("id")],
+            HourCategory::Training,
+            (local(TODAY, 7, 0), local(TODAY, 9, 0)),
+            "Ms. Rivera",
+            "training",
+            local(TODAY, 9, 10),
+        )
+        .expect("group");
+    let time = engine
+        .period_time(&MentorId::new("M-1").expect("id"), local(TODAY, 9, 15))
+        .expect("period time");
+    assert_eq!(time, Duration::hours(63));
+}

@@ -82,8 +82,19 @@ pub enum EventKind {
         group: Option<Uuid>,
     },
     /// Organizer's resolution: the session whose item is `check_in` counts as recorded (over
-    /// the cap, across midnight, clock skew, overlap, closed twice).
-    ApproveSession { check_in: EventId },
+    /// the cap, across midnight, clock skew, overlap, closed twice). It settles the `reasons`
+    /// the organizer saw, at the `start` and `end` she saw; a reason that arises later, or
+    /// times that change since, need a look again. (None listed: every approvable reason, at
+    /// any times, as protocol 1 meant it.)
+    ApproveSession {
+        check_in: EventId,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        reasons: Vec<crate::ReviewReason>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        start: Option<DateTime<Utc>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        end: Option<DateTime<Utc>>,
+    },
     /// Organizer's resolution: the set-aside event `item` is accepted and counts like any other.
     AcceptEvent { item: EventId },
     /// Organizer's resolution: the set-aside event `item` stays out for good.
@@ -98,6 +109,16 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// An approval of the item `check_in` as it is, whatever it shows.
+    pub fn approve(check_in: EventId) -> Self {
+        EventKind::ApproveSession {
+            check_in,
+            reasons: Vec::new(),
+            start: None,
+            end: None,
+        }
+    }
+
     pub fn is_correction(&self) -> bool {
         !matches!(self, EventKind::CheckIn | EventKind::CheckOut { .. }) && !self.is_kiosk_level()
     }
@@ -120,9 +141,8 @@ impl EventKind {
     /// The review item a resolution names, if this is one.
     pub fn resolves(&self) -> Option<EventId> {
         match *self {
-            EventKind::CloseSession { check_in, .. } | EventKind::ApproveSession { check_in } => {
-                Some(check_in)
-            }
+            EventKind::CloseSession { check_in, .. }
+            | EventKind::ApproveSession { check_in, .. } => Some(check_in),
             EventKind::SetTimes { item, .. }
             | EventKind::AcceptEvent { item }
             | EventKind::RejectEvent { item } => Some(item),

@@ -29,7 +29,7 @@ pub use roster::{
 };
 pub use rules::{HourCategory, MonthDay, Period, PeriodName, PeriodScheme, ProgramRules};
 pub use sessionize::{
-    hours_2dp, open_check_ins, period_totals, review_items, sessionize, PeriodTotals, ReviewReason,
-    Session,
+    hours_2dp, open_check_ins, period_totals, review_items, sessionize, sessionize_with_readings,
+    PeriodTotals, Reading, ReviewReason, Session,
 };
 pub use toggle::{decide_scan, is_repeat_scan, OpenCheckIn, ScanAction};

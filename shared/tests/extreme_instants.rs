@@ -70,7 +70,7 @@ proptest! {
             event(4, a, z, EventKind::AddSession { category: HourCategory::Training, start: b, end: c, group: None }),
             event(5, c, z, EventKind::CloseSession { check_in: first, end: a }),
             event(6, b, z, EventKind::SetTimes { item: first, start: Some(c), end: Some(a) }),
-            event(7, c, z, EventKind::ApproveSession { check_in: first }),
+            event(7, c, z, EventKind::approve(first)),
             event(8, a, z, EventKind::ClockCheck { server_clock: b }),
             event(9, b, z, EventKind::ClockJump { delta_ms: i64::MIN }),
         ];

@@ -333,11 +333,7 @@ fn a_session_over_midnight_needs_approval() {
         log.sessions()[0].reasons,
         vec![ReviewReason::AcrossMidnight]
     );
-    log.organizer(
-        "M1",
-        "2026-10-06 09:00",
-        EventKind::ApproveSession { check_in },
-    );
+    log.organizer("M1", "2026-10-06 09:00", EventKind::approve(check_in));
     assert_eq!(hours(&log.sessions()[0]), Some(3.0));
 }
 
@@ -353,11 +349,7 @@ fn a_session_over_the_cap_needs_approval_or_a_corrected_end() {
         events: log.events.clone(),
         next: log.next,
     };
-    approved.organizer(
-        "M1",
-        "2026-10-06 09:00",
-        EventKind::ApproveSession { check_in },
-    );
+    approved.organizer("M1", "2026-10-06 09:00", EventKind::approve(check_in));
     assert_eq!(hours(&approved.sessions()[0]), Some(9.0));
 
     log.correct(
@@ -420,11 +412,7 @@ fn a_kiosk_with_a_wrong_clock() {
     set_delivery_offsets(&mut log, -20_000); // 20 s: within tolerance
     assert_eq!(log.sessions()[0].reasons, vec![]);
     set_delivery_offsets(&mut log, 2 * 3_600_000);
-    log.organizer(
-        "M1",
-        "2026-10-06 09:00",
-        EventKind::ApproveSession { check_in },
-    );
+    log.organizer("M1", "2026-10-06 09:00", EventKind::approve(check_in));
     assert_eq!(hours(&log.sessions()[0]), Some(2.0));
 }
 
@@ -459,11 +447,7 @@ fn absurd_dates_are_kept_and_flagged() {
     );
     // An approval does not make a 1970 date count: void it and add the real session instead.
     let check_in = sessions[0].opened_by.expect("opened");
-    log.organizer(
-        "M1",
-        "2026-10-06 09:00",
-        EventKind::ApproveSession { check_in },
-    );
+    log.organizer("M1", "2026-10-06 09:00", EventKind::approve(check_in));
     assert!(log.sessions()[0]
         .reasons
         .contains(&ReviewReason::ImplausibleDate));
@@ -684,11 +668,7 @@ fn a_second_check_out_of_a_closed_session_goes_to_review() {
     );
     assert_eq!(log.totals("M1", "2026-fall").stipend_time, Duration::zero());
     // An organizer approves it as recorded: 8:00-10:00.
-    log.organizer(
-        "M1",
-        "2026-10-06 09:00",
-        EventKind::ApproveSession { check_in },
-    );
+    log.organizer("M1", "2026-10-06 09:00", EventKind::approve(check_in));
     assert_eq!(hours(&log.sessions()[0]), Some(2.0));
 }
 
@@ -840,11 +820,7 @@ fn the_same_training_entered_at_two_kiosks_counts_once() {
         Duration::hours(2)
     );
     // Even approved, the same two hours are never credited twice.
-    log.organizer(
-        "M1",
-        "2026-10-06 09:00",
-        EventKind::ApproveSession { check_in: second },
-    );
+    log.organizer("M1", "2026-10-06 09:00", EventKind::approve(second));
     assert_eq!(
         log.totals("M1", "2026-fall").stipend_time,
         Duration::hours(2)
@@ -866,11 +842,7 @@ fn overlapping_badge_sessions_put_the_later_one_in_review() {
         log.totals("M1", "2026-fall").stipend_time,
         Duration::hours(2)
     );
-    log.organizer(
-        "M1",
-        "2026-10-06 09:00",
-        EventKind::ApproveSession { check_in: b },
-    );
+    log.organizer("M1", "2026-10-06 09:00", EventKind::approve(b));
     // Approved: the union, 08:00-11:00, never 4 hours.
     assert_eq!(
         log.totals("M1", "2026-fall").stipend_time,
@@ -938,22 +910,14 @@ fn resolutions_settle_every_kind_of_item() {
         reasons_of(&log.sessions()),
         vec![vec![ReviewReason::OverCap]]
     );
-    log.organizer(
-        "M1",
-        "2026-10-06 09:00",
-        EventKind::ApproveSession { check_in },
-    );
+    log.organizer("M1", "2026-10-06 09:00", EventKind::approve(check_in));
     assert_eq!(hours(&log.sessions()[0]), Some(8.5));
 
     // A coordinator's approval counts for nothing: approving is the organizer's.
     let mut log = Log::new();
     let check_in = log.check_in("M1", "2026-10-05 22:00");
     log.check_out("M1", "2026-10-06 01:00");
-    log.correct(
-        "M1",
-        "2026-10-06 09:00",
-        EventKind::ApproveSession { check_in },
-    );
+    log.correct("M1", "2026-10-06 09:00", EventKind::approve(check_in));
     assert_eq!(
         reasons_of(&log.sessions()),
         vec![vec![ReviewReason::AcrossMidnight]]
@@ -1146,6 +1110,163 @@ fn an_open_session_is_a_review_item_only_once_its_day_is_over() {
     assert_eq!(review_items(&sessions, local("2026-10-06 00:01")).len(), 1);
 }
 
+/// An organizer's approval of what she saw: those reasons, at those times.
+fn approval_of(item: EventId, s: &Session) -> EventKind {
+    EventKind::ApproveSession {
+        check_in: item,
+        reasons: s.reasons.clone(),
+        start: s.start,
+        end: s.end,
+    }
+}
+
+#[test]
+fn an_approval_holds_only_for_what_the_organizer_saw() {
+    // C1 at kiosk A 07:00, C2 at offline kiosk B 07:05 (the same arrival), out at A 15:30:
+    // over the cap. The organizer approves 8.5 h.
+    let mut log = Log::new();
+    let c1 = log.scan(EventKind::CheckIn, "M1", "ka", "2026-10-05 07:00");
+    let c2 = log.scan(EventKind::CheckIn, "M1", "kb", "2026-10-05 07:05");
+    log.check_out_of(c1, "M1", "ka", "2026-10-05 15:30");
+    let seen = log.sessions()[0].clone();
+    assert_eq!(seen.reasons, vec![ReviewReason::OverCap]);
+    log.organizer("M1", "2026-10-06 09:00", approval_of(c1, &seen));
+    assert_eq!(hours(&log.sessions()[0]), Some(8.5));
+    // Later, kiosk B's coordinator still sees her "in" and closes C2 at 18:00: the organizer's
+    // decision stands.
+    log.push(
+        "M1",
+        "kb",
+        local("2026-10-06 10:00"),
+        EventKind::CloseSession {
+            check_in: c2,
+            end: local("2026-10-05 18:00"),
+        },
+        coordinator(),
+    );
+    assert_eq!(hours(&log.sessions()[0]), Some(8.5));
+    // A close recorded before the approval but delivered after it changes the times she
+    // approved: back to review, never 11 h on an old approval.
+    let mut late = Log::new();
+    let c1 = late.scan(EventKind::CheckIn, "M1", "ka", "2026-10-05 07:00");
+    let c2 = late.scan(EventKind::CheckIn, "M1", "kb", "2026-10-05 07:05");
+    let out = late.check_out_of(c1, "M1", "ka", "2026-10-05 15:30");
+    let seen = late.sessions()[0].clone();
+    late.organizer("M1", "2026-10-06 09:00", approval_of(c1, &seen));
+    late.push(
+        "M1",
+        "kb",
+        local("2026-10-05 19:00"),
+        EventKind::SetTimes {
+            item: c2,
+            start: None,
+            end: Some(local("2026-10-05 18:00")),
+        },
+        coordinator(),
+    );
+    let _ = out;
+    let s = &late.sessions()[0];
+    assert!(s.needs_review(), "{s:?}");
+    assert_eq!(s.counted_duration(), None);
+}
+
+#[test]
+fn a_coordinator_cannot_undo_an_organizer() {
+    let mut log = Log::new();
+    let check_in = log.check_in("M1", "2026-10-05 08:00");
+    log.check_out_of(check_in, "M1", "k1", "2026-10-05 16:30");
+    let set = log.organizer(
+        "M1",
+        "2026-10-06 09:00",
+        EventKind::SetTimes {
+            item: check_in,
+            start: None,
+            end: Some(local("2026-10-05 10:00")),
+        },
+    );
+    assert_eq!(hours(&log.sessions()[0]), Some(2.0));
+    log.correct("M1", "2026-10-06 10:00", EventKind::Void { target: set });
+    assert_eq!(
+        hours(&log.sessions()[0]),
+        Some(2.0),
+        "the void of her decision is ignored"
+    );
+}
+
+#[test]
+fn voiding_a_mistaken_arrival_keeps_the_real_one() {
+    // C1 at A 08:00 was a mistaken scan; C2 at B 08:08 is her real arrival (absorbed into C1's
+    // session), and B checks her out at 12:00 naming C2. A's coordinator voids C1.
+    let mut log = Log::new();
+    let c1 = log.scan(EventKind::CheckIn, "M1", "ka", "2026-10-05 08:00");
+    let c2 = log.scan(EventKind::CheckIn, "M1", "kb", "2026-10-05 08:08");
+    log.check_out_of(c2, "M1", "kb", "2026-10-05 12:00");
+    log.correct("M1", "2026-10-05 12:30", EventKind::Void { target: c1 });
+    assert_eq!(
+        shape(&log.sessions()),
+        vec![(
+            Some(local("2026-10-05 08:08")),
+            Some(local("2026-10-05 12:00")),
+            vec![]
+        )],
+        "the session lives on from her real arrival"
+    );
+}
+
+#[test]
+fn a_coordinator_cannot_settle_a_conflict_by_lengthening_the_session() {
+    let mut log = Log::new();
+    let check_in = log.check_in("M1", "2026-10-05 08:00");
+    log.check_out_of(check_in, "M1", "k1", "2026-10-05 10:00");
+    let later = EventKind::SetTimes {
+        item: check_in,
+        start: None,
+        end: Some(local("2026-10-05 15:00")),
+    };
+    log.correct("M1", "2026-10-05 15:10", later.clone());
+    assert_eq!(
+        reasons_of(&log.sessions()),
+        vec![vec![ReviewReason::ClosedTwice]]
+    );
+    log.correct("M1", "2026-10-05 15:11", later);
+    assert_eq!(
+        reasons_of(&log.sessions()),
+        vec![vec![ReviewReason::ClosedTwice]],
+        "asking twice does not make 7 hours"
+    );
+    // Within what was recorded, she may settle it.
+    log.correct(
+        "M1",
+        "2026-10-05 15:12",
+        EventKind::SetTimes {
+            item: check_in,
+            start: None,
+            end: Some(local("2026-10-05 09:50")),
+        },
+    );
+    assert_eq!(hours(&log.sessions()[0]), Some(1.83));
+}
+
+#[test]
+fn the_arrival_window_is_the_kiosks() {
+    // Exactly ten minutes later is a new scan on the kiosk (not "already checked in"), and a
+    // new arrival here.
+    let mut log = Log::new();
+    log.scan(EventKind::CheckIn, "M1", "ka", "2026-10-05 08:00");
+    log.scan(EventKind::CheckIn, "M1", "kb", "2026-10-05 08:10");
+    assert_eq!(log.sessions().len(), 2);
+    let mut log = Log::new();
+    log.scan(EventKind::CheckIn, "M1", "ka", "2026-10-05 08:00");
+    log.push(
+        "M1",
+        "kb",
+        local("2026-10-05 08:00") + Duration::seconds(599),
+        EventKind::CheckIn,
+        scan_source(false),
+    );
+    assert_eq!(log.sessions().len(), 1);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Properties over random timelines.
 
@@ -1186,7 +1307,7 @@ fn arb_timeline() -> impl Strategy<Value = Vec<Observed>> {
                     end: later,
                 },
                 (6, Some(t)) => EventKind::Void { target: t },
-                (7, Some(t)) => EventKind::ApproveSession { check_in: t },
+                (7, Some(t)) => EventKind::approve(t),
                 (8, Some(t)) => EventKind::SetTimes {
                     item: t,
                     start: flag.then_some(at),

@@ -19,12 +19,6 @@ pub fn record(
     schools: Option<&[SchoolId]>,
     now: DateTime<Utc>,
 ) -> Result<i64, ServerError> {
-    let mentor = db.mentor(&payment.mentor)?;
-    if schools.is_some_and(|list| !list.contains(&mentor.school)) {
-        return Err(ServerError::Forbidden(
-            "no access to this mentor's school".into(),
-        ));
-    }
     let rules = db.rules()?;
     let period = rules.periods.period_named(&payment.period.0)?;
     if period.name != payment.period {
@@ -32,6 +26,11 @@ pub fn record(
             "write the period as {} (not {:?})",
             period.name, payment.period.0
         )));
+    }
+    if !may_pay(db, schools, &payment.mentor, &period.name, now)? {
+        return Err(ServerError::Forbidden(
+            "no access to this mentor's school".into(),
+        ));
     }
     checked_text("reference (check or transfer number)", &payment.reference)?;
     crate::db::normalize_amount(&payment.amount)?;
@@ -69,13 +68,40 @@ pub fn void(
 ) -> Result<crate::db::Payment, ServerError> {
     let reason = checked_text("reason", reason)?;
     let payment = db.payment(id)?;
-    if let Some(list) = schools {
-        let mentor = db.mentor(&pm_shared::MentorId::new(&payment.mentor)?)?;
-        if !list.contains(&mentor.school) {
-            return Err(ServerError::Forbidden(
-                "no access to this mentor's school".into(),
-            ));
-        }
+    let mentor = pm_shared::MentorId::new(&payment.mentor)?;
+    let period = pm_shared::PeriodName(payment.period.clone());
+    if !may_pay(db, schools, &mentor, &period, now)? {
+        return Err(ServerError::Forbidden(
+            "no access to this mentor's school".into(),
+        ));
     }
     db.void_payment(id, by, &reason, now)
+}
+
+/// An organizer pays a mentor of her schools, or one who earned hours at one of her schools in
+/// that period (she moved since): the same mentors she sees in the report.
+fn may_pay(
+    db: &mut dyn Storage,
+    schools: Option<&[SchoolId]>,
+    mentor: &pm_shared::MentorId,
+    period: &pm_shared::PeriodName,
+    now: DateTime<Utc>,
+) -> Result<bool, ServerError> {
+    let record = db.mentor(mentor)?;
+    let Some(list) = schools else {
+        return Ok(true);
+    };
+    if list.contains(&record.school) {
+        return Ok(true);
+    }
+    let rules = db.rules()?;
+    let totals = crate::totals::current(db, std::slice::from_ref(mentor), &rules, now)?;
+    let kiosk_schools = db.kiosk_schools()?;
+    Ok(totals
+        .get(&(mentor.clone(), period.clone()))
+        .is_some_and(|t| {
+            t.kiosks
+                .iter()
+                .any(|k| kiosk_schools.get(k).is_some_and(|s| list.contains(s)))
+        }))
 }

@@ -6,9 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use pm_shared::protocol::{ReviewAction, ReviewResolution};
-use pm_shared::{
-    sessionize, EventId, EventKind, MentorId, ProgramRules, ReviewReason, SchoolId, Session,
-};
+use pm_shared::{EventId, EventKind, MentorId, ProgramRules, ReviewReason, SchoolId, Session};
 use serde::Serialize;
 
 use crate::report::{csv_text, PeriodChoice};
@@ -80,12 +78,8 @@ pub fn list(
     let mut sessions = crate::totals::compute(snapshot, &rules, now).sessions;
     // Set-aside events of mentors nobody imported belong to the school of their kiosk.
     for unknown in db.unknown_mentors_set_aside()? {
-        let observed: Vec<_> = db
-            .mentor_events(&unknown)?
-            .into_iter()
-            .map(|e| e.observed)
-            .collect();
-        sessions.extend(sessionize(&observed, &rules, now));
+        let stored = db.mentor_events(&unknown)?;
+        sessions.extend(crate::totals::sessions_of(db, stored, &rules, now)?.0);
     }
     let names: HashMap<&MentorId, (&str, &SchoolId)> = mentors
         .iter()
@@ -198,14 +192,9 @@ pub fn resolve(
         })?;
     let mentor = MentorId::new(&mentor_text)?;
     let rules = db.rules()?;
-    let observed: Vec<_> = db
-        .mentor_events(&mentor_text)?
-        .into_iter()
-        .map(|e| e.observed)
-        .collect();
-    let session = sessionize(&observed, &rules, now)
-        .into_iter()
-        .find(|s| s.item == item);
+    let stored = db.mentor_events(&mentor_text)?;
+    let (sessions, observed) = crate::totals::sessions_of(db, stored, &rules, now)?;
+    let session = sessions.into_iter().find(|s| s.item == item);
     let kiosk_schools = db.kiosk_schools()?;
     let event = observed
         .iter()
@@ -271,6 +260,9 @@ pub fn resolve(
         {
             return refuse("an event dated impossibly can only be rejected (record the real session instead)")
         }
+        ReviewAction::Accept if session.set_aside.as_deref() == Some("organizer_only") => {
+            return refuse("a kiosk cannot make an organizer's decision; record your own instead")
+        }
         ReviewAction::Accept => EventKind::AcceptEvent { item },
         ReviewAction::Reject => EventKind::RejectEvent { item },
         _ if set_aside => {
@@ -289,7 +281,13 @@ pub fn resolve(
                     blocking.join(", ")
                 )));
             }
-            EventKind::ApproveSession { check_in: item }
+            // What she saw is what she approves: the same reasons at the same times.
+            EventKind::ApproveSession {
+                check_in: item,
+                reasons: session.reasons.clone(),
+                start: session.start,
+                end: session.end,
+            }
         }
         ReviewAction::SetTimes => {
             if resolution.start.is_none() && resolution.end.is_none() {
@@ -333,12 +331,9 @@ fn find(
     rules: &ProgramRules,
     now: DateTime<Utc>,
 ) -> Result<Option<Session>, ServerError> {
-    let observed: Vec<_> = db
-        .mentor_events(mentor)?
-        .into_iter()
-        .map(|e| e.observed)
-        .collect();
-    Ok(sessionize(&observed, rules, now)
+    let stored = db.mentor_events(mentor)?;
+    Ok(crate::totals::sessions_of(db, stored, rules, now)?
+        .0
         .into_iter()
         .find(|s| s.item == item))
 }

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use pm_shared::{
-    sessionize, BadgeGeneration, Event, EventId, EventKind, ProgramRules, RecentSession,
-    ReviewEntry, Roster, RosterMentor, SchoolId, Session,
+    BadgeGeneration, Event, EventId, EventKind, ProgramRules, RecentSession, ReviewEntry, Roster,
+    RosterMentor, SchoolId, Session,
 };
 
 use crate::storage::Storage;
@@ -23,8 +23,7 @@ pub fn merged_sessions(
     now: DateTime<Utc>,
 ) -> Result<(Vec<Session>, Vec<Event>), ServerError> {
     let stored = db.events(school)?;
-    let observed: Vec<_> = stored.into_iter().map(|e| e.observed).collect();
-    let sessions = sessionize(&observed, rules, now);
+    let (sessions, observed) = crate::totals::sessions_of(db, stored, rules, now)?;
     let events = observed.into_iter().map(|o| o.event).collect();
     Ok((sessions, events))
 }

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use pm_shared::protocol::{StipendPayment, UploadAck, UploadBatch};
 use pm_shared::{
-    Coordinator, Event, EventId, EventKind, KioskId, MentorId, ProgramRules, School, SchoolId,
-    TimeZone,
+    Coordinator, Event, EventId, EventKind, KioskId, MentorId, ProgramRules, Reading, School,
+    SchoolId, SeriesId, TimeZone,
 };
 
 use crate::db::{
@@ -40,6 +40,8 @@ pub trait Storage: Send {
     fn mentor_events(&self, mentor: &str) -> Result<Vec<StoredEvent>, ServerError>;
     /// The mentor id an event names, if the event is stored.
     fn event_mentor(&self, id: &EventId) -> Result<Option<String>, ServerError>;
+    /// Every upload's clock reading in these series.
+    fn clock_readings(&self, series: &[SeriesId]) -> Result<Vec<Reading>, ServerError>;
     /// Every event a coordinator entered at a kiosk.
     fn coordinator_entries(&self) -> Result<Vec<StoredEvent>, ServerError>;
     /// Mentor ids on set-aside events that name no known mentor.
@@ -139,6 +141,9 @@ impl Storage for Db {
     }
     fn coordinator_entries(&self) -> Result<Vec<StoredEvent>, ServerError> {
         Db::coordinator_entries(self)
+    }
+    fn clock_readings(&self, series: &[SeriesId]) -> Result<Vec<Reading>, ServerError> {
+        Db::clock_readings(self, series)
     }
     fn paid_on(&self) -> Result<HashMap<(String, String), String>, ServerError> {
         Db::paid_on(self)

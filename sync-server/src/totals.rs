@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use pm_shared::{
-    period_totals, sessionize, Event, MentorId, Observed, PeriodName, PeriodTotals, ProgramRules,
-    Session,
+    period_totals, sessionize_with_readings, Event, MentorId, Observed, PeriodName, PeriodTotals,
+    ProgramRules, Session,
 };
 
 use crate::db::{ComputedTotals, TotalsSnapshot};
@@ -26,7 +26,7 @@ pub struct Computed {
 
 pub fn compute(snapshot: TotalsSnapshot, rules: &ProgramRules, now: DateTime<Utc>) -> Computed {
     let accepted: Vec<Observed> = snapshot.events.into_iter().map(|e| e.observed).collect();
-    let sessions = sessionize(&accepted, rules, now);
+    let sessions = sessionize_with_readings(&accepted, &snapshot.readings, rules, now);
     let by_key = period_totals(&sessions, rules);
     let mut per_mentor: HashMap<MentorId, Vec<PeriodTotals>> = HashMap::new();
     for ((mentor, _), t) in by_key {
@@ -97,4 +97,18 @@ pub fn current(
         db.save_totals(&fresh.totals)?;
     }
     Ok(cached.totals)
+}
+
+/// Sessions from stored events, with every clock reading of their kiosks' series (the same
+/// verdicts whichever other mentors' events are read with them).
+pub fn sessions_of(
+    db: &dyn Storage,
+    stored: Vec<crate::db::StoredEvent>,
+    rules: &ProgramRules,
+    now: DateTime<Utc>,
+) -> Result<(Vec<Session>, Vec<Observed>), ServerError> {
+    let readings = db.clock_readings(&crate::db::series_of(&stored))?;
+    let observed: Vec<Observed> = stored.into_iter().map(|e| e.observed).collect();
+    let sessions = sessionize_with_readings(&observed, &readings, rules, now);
+    Ok((sessions, observed))
 }

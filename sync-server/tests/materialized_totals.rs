@@ -112,6 +112,12 @@ impl World {
     }
 
     fn ingest(&mut self, specs: &[(u8, u16, u8, u8)]) {
+        let now = self.now;
+        self.ingest_at(specs, now);
+    }
+
+    /// Ingests with the kiosk's clock reading `kiosk_clock` when it sent the batch.
+    fn ingest_at(&mut self, specs: &[(u8, u16, u8, u8)], kiosk_clock: DateTime<Utc>) {
         let base = Utc
             .with_ymd_and_hms(2026, 7, 1, 12, 0, 0)
             .single()
@@ -167,7 +173,7 @@ impl World {
         let batch = UploadBatch {
             protocol: PROTOCOL_VERSION,
             kiosk: self.kiosk.clone(),
-            kiosk_clock: self.now,
+            kiosk_clock,
             events,
         };
         let school = self.school.clone();
@@ -187,7 +193,7 @@ impl World {
             .single()
             .expect("base");
         let kind = match action {
-            0 => EventKind::ApproveSession { check_in: item },
+            0 => EventKind::approve(item),
             1 => EventKind::Void { target: item },
             2 => EventKind::AcceptEvent { item },
             _ => EventKind::SetTimes {
@@ -304,4 +310,54 @@ fn many_mentors_are_read_in_one_pass_with_the_same_answers() {
     // New events make those mentors' stored totals stale; the one-pass read sees it.
     world.ingest(&[(0, 40, 0, 0), (0, 48, 2, 0), (2, 50, 0, 0)]);
     world.check().expect("equal after more events");
+}
+
+/// A clock-skew verdict reads every clock reading of the kiosk's series, whichever mentors are
+/// sessionized together: stored totals (one mentor at a time) equal a recomputation (all).
+#[test]
+fn clock_readings_do_not_depend_on_which_mentors_are_read_together() {
+    let mut world = World::new();
+    let base = Utc
+        .with_ymd_and_hms(2026, 7, 1, 12, 0, 0)
+        .single()
+        .expect("base");
+    let eight = Duration::minutes(8);
+    // Upload 1: M-0's morning, the kiosk 8 minutes fast. Upload 2: only M-2's scan, the clock
+    // right. Upload 3: M-0's next morning, 8 minutes fast again. Readings 1 and 2 bracket
+    // nothing of M-0's; 2 and 3 bracket her second morning.
+    let send = |world: &mut World, specs: &[(u8, u16, u8, u8)], clock: Duration| {
+        let saved = world.now;
+        world.now = saved + clock;
+        let kiosk_now = world.now;
+        world.now = saved;
+        world.ingest_at(specs, kiosk_now);
+    };
+    send(&mut world, &[(0, 0, 0, 0), (0, 8, 2, 0)], eight);
+    send(&mut world, &[(2, 200, 0, 0)], Duration::zero());
+    send(&mut world, &[(0, 96, 0, 0), (0, 104, 2, 0)], eight);
+    let _ = base;
+    world.check().expect("stored totals equal a recomputation");
+    let rules = ProgramRules::default();
+    let alone = world
+        .db
+        .totals_snapshot(&world.mentors[..1])
+        .expect("snapshot");
+    let alone = sync_server::totals::compute(alone, &rules, world.now);
+    let together = world.db.totals_snapshot(&world.mentors).expect("snapshot");
+    let together = sync_server::totals::compute(together, &rules, world.now);
+    let of_m0 = |c: &sync_server::totals::Computed| {
+        c.sessions
+            .iter()
+            .filter(|s| s.mentor == world.mentors[0])
+            .map(|s| (s.item, s.reasons.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of_m0(&alone), of_m0(&together));
+    // Her first morning has only a fast reading after it: flagged. Her second has the right
+    // reading of M-2's upload before it: not flagged, whoever is read with her.
+    let skewed: Vec<bool> = of_m0(&alone)
+        .iter()
+        .map(|(_, r)| r.contains(&pm_shared::ReviewReason::KioskClockSkew))
+        .collect();
+    assert_eq!(skewed, vec![true, false]);
 }

@@ -134,11 +134,7 @@ fn coordinator_entries_are_checked_listed_and_voidable() {
         coordinator: "Nobody".into(),
         reason: "trust me".into(),
     };
-    let mut approve = k.coordinator(
-        "M-2",
-        Utc::now(),
-        EventKind::ApproveSession { check_in: good.id },
-    );
+    let mut approve = k.coordinator("M-2", Utc::now(), EventKind::approve(good.id));
     approve.source = pm_shared::Source::Coordinator {
         coordinator: "Ms. Rivera".into(),
         reason: "x".into(),
@@ -376,4 +372,134 @@ fn a_badge_reissued_after_the_last_roster_pull_is_provisional_not_forged() {
         )
         .expect("the scan");
     assert!(verified && aside.is_none(), "{verified} {aside:?}");
+}
+
+#[test]
+fn a_move_entered_late_lets_her_new_school_hours_count_and_kiosks_stay_in_their_lane() {
+    let site = Site::new();
+    site.server(&[
+        "school",
+        "add",
+        "--id",
+        "jefferson",
+        "--name",
+        "Jefferson",
+        "--timezone",
+        "America/Chicago",
+    ]);
+    let server = Server::start(&site);
+    let lincoln = site.add_kiosk("front");
+    let out = site.server(&["kiosk", "add", "--school", "jefferson", "--name", "j"]);
+    let jefferson = out.lines().last().unwrap_or_default().trim().to_owned();
+    let olga = site.add_organizer("Olga", &["--all"]);
+    // She has been coming to Jefferson since Oct 1; the organizer enters the move on Oct 10.
+    let mut j = Uploader::new(&server, &jefferson, 2);
+    let i = j.scan(&site, "M-1", at("2026-10-02", 8, 0), EventKind::CheckIn);
+    let o = j.scan(
+        &site,
+        "M-1",
+        at("2026-10-02", 10, 0),
+        EventKind::CheckOut {
+            check_in: Some(i.id),
+        },
+    );
+    let ack = j.send(vec![i.clone(), o]);
+    assert!(ack.contains("not_at_school"), "{ack}");
+    site.server(&[
+        "mentor",
+        "move",
+        "M-1",
+        "--school",
+        "jefferson",
+        "--from",
+        "2026-10-01",
+    ]);
+    let csv = site.hours_csv("2026-fall");
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("M-1,") && l.contains(",jefferson,2026-fall,2.00,")),
+        "{csv}"
+    );
+
+    // A kiosk stays in its lane: Jefferson's coordinator cannot void what M-1 did at Lincoln
+    // before her move, and Lincoln's cannot undo an organizer's decision.
+    site.server(&[
+        "coordinator",
+        "add",
+        "--school",
+        "jefferson",
+        "--name",
+        "Ms. Vega",
+        "--pin",
+        "246810",
+    ]);
+    site.server(&[
+        "coordinator",
+        "add",
+        "--school",
+        "lincoln",
+        "--name",
+        "Ms. Rivera",
+        "--pin",
+        "135790",
+    ]);
+    let mut l = Uploader::new(&server, &lincoln, 1);
+    let before = l.scan(&site, "M-1", at("2026-09-15", 8, 0), EventKind::CheckIn);
+    let ann = l.scan(&site, "M-2", at("2026-10-05", 8, 0), EventKind::CheckIn);
+    let ann_out = l.scan(
+        &site,
+        "M-2",
+        at("2026-10-05", 16, 30),
+        EventKind::CheckOut {
+            check_in: Some(ann.id),
+        },
+    );
+    l.send(vec![before.clone(), ann.clone(), ann_out]);
+    let (status, body) = http(
+        &server.url,
+        "POST",
+        &format!("/api/v1/reviews/{}", ann.id),
+        Some(&olga),
+        br#"{"action":"set_times","end":"2026-10-05T10:00:00-05:00","reason":"teacher confirmed"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let decision: String = {
+        let conn = rusqlite::Connection::open(site.path("server.db")).expect("db");
+        conn.query_row("SELECT id FROM events WHERE kiosk = 'server'", [], |r| {
+            r.get(0)
+        })
+        .expect("the organizer's decision")
+    };
+    let source = |u: &mut Uploader, who: &str, mentor: &str, kind: EventKind| {
+        let mut e = u.coordinator(mentor, Utc::now(), kind);
+        e.source = pm_shared::Source::Coordinator {
+            coordinator: who.into(),
+            reason: "fix".into(),
+        };
+        e
+    };
+    let undo = source(
+        &mut l,
+        "Ms. Rivera",
+        "M-2",
+        EventKind::Void {
+            target: decision.parse().expect("id"),
+        },
+    );
+    let ack = l.send(vec![undo]);
+    assert!(ack.contains("organizer_only"), "{ack}");
+    let elsewhere = source(
+        &mut j,
+        "Ms. Vega",
+        "M-1",
+        EventKind::Void { target: before.id },
+    );
+    let ack = j.send(vec![elsewhere]);
+    assert!(ack.contains("not_at_school"), "{ack}");
+    let csv = site.hours_csv("2026-fall");
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("M-2,") && l.contains(",2.00,")),
+        "{csv}"
+    );
 }

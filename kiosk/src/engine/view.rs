@@ -66,39 +66,43 @@ pub fn build(
     let counts = |category, period: &PeriodName| {
         rules.counts_toward_stipend(category) && period == current_period
     };
-    let mut unreflected_time: HashMap<MentorId, Duration> = HashMap::new();
-    let mut seen: HashSet<EventId> = HashSet::new();
+    // Mentors with something here the server has not judged yet.
+    let news: HashSet<MentorId> = sessions
+        .iter()
+        .filter(|s| s.events.iter().any(|id| unreflected.contains(id)))
+        .map(|s| s.mentor.clone())
+        .collect();
     for s in &mut sessions {
-        seen.insert(s.item);
-        let local_credit = match s.counted_duration() {
-            Some(d) if counts(s.category, &s.period) => d,
-            _ => Duration::zero(),
+        let Some(r) = server.get(&s.item) else {
+            continue;
         };
-        let delta = match server.get(&s.item) {
-            Some(r) => {
-                let known: HashSet<EventId> = r.events.iter().map(|e| e.id).collect();
-                if s.events.iter().all(|id| known.contains(id)) {
-                    // Nothing new here: the server's verdict is the truth.
-                    s.reasons = r.reasons.clone();
-                    s.credited_ms = if r.reasons.is_empty() {
-                        r.credited_ms
-                    } else {
-                        0
-                    };
-                    Duration::zero()
-                } else {
-                    local_credit - server_credit(r, &counts)
-                }
+        let known: HashSet<EventId> = r.events.iter().map(|e| e.id).collect();
+        if s.events.iter().all(|id| known.contains(id)) {
+            // Nothing new in this session: the server's verdict on it is the truth (it knows
+            // the clock readings and set-aside events this kiosk does not).
+            s.reasons = r.reasons.clone();
+            if !r.reasons.is_empty() {
+                s.credited_ms = 0;
+            } else if !news.contains(&s.mentor) {
+                s.credited_ms = r.credited_ms;
             }
-            None if s.events.iter().any(|id| unreflected.contains(id)) => local_credit,
-            None => Duration::zero(),
-        };
-        *unreflected_time
-            .entry(s.mentor.clone())
-            .or_insert_with(Duration::zero) += delta;
+        }
     }
-    // A session the server credited that is gone here (voided on this kiosk since).
-    for r in server.values().filter(|r| !seen.contains(&r.item)) {
+    // The roster's total holds what the server credited to her recent sessions; for a mentor
+    // with news here, what this kiosk credits her now replaces it (overlaps credited once,
+    // across old and new sessions alike).
+    let mut unreflected_time: HashMap<MentorId, Duration> = HashMap::new();
+    for s in sessions.iter().filter(|s| news.contains(&s.mentor)) {
+        if let Some(d) = s
+            .counted_duration()
+            .filter(|_| counts(s.category, &s.period))
+        {
+            *unreflected_time
+                .entry(s.mentor.clone())
+                .or_insert_with(Duration::zero) += d;
+        }
+    }
+    for r in server.values().filter(|r| news.contains(&r.mentor)) {
         *unreflected_time
             .entry(r.mentor.clone())
             .or_insert_with(Duration::zero) -= server_credit(r, &counts);

@@ -10,10 +10,21 @@ use std::collections::HashMap;
 
 use chrono::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::{EventKind, Observed, SeriesId};
 
+/// The server's reading of one upload: the kiosk's clock minus the server's, holding just after
+/// the upload's last event in its series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Reading {
+    pub series: SeriesId,
+    pub through_sequence: u64,
+    pub offset_ms: i64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Reading {
+enum Mark {
     /// The clock was off by this many milliseconds (kiosk minus server).
     Offset(i64),
     /// The clock moved by this many milliseconds: the offset after is the offset before plus it.
@@ -26,12 +37,12 @@ enum Reading {
 /// reading of an upload that ended at sequence `n` sits at `2n + 1`, just after it.
 #[derive(Debug, Default)]
 pub(crate) struct ClockModel {
-    series: HashMap<SeriesId, Vec<(u128, Reading)>>,
+    series: HashMap<SeriesId, Vec<(u128, Mark)>>,
 }
 
 impl ClockModel {
-    pub(crate) fn new(events: &[&Observed]) -> Self {
-        let mut series: HashMap<SeriesId, Vec<(u128, Reading)>> = HashMap::new();
+    pub(crate) fn new(events: &[&Observed], readings: &[Reading]) -> Self {
+        let mut series: HashMap<SeriesId, Vec<(u128, Mark)>> = HashMap::new();
         // Every event of an upload carries the same reading: keep one of each.
         let mut seen: std::collections::HashSet<(SeriesId, u64, i64)> =
             std::collections::HashSet::new();
@@ -39,11 +50,11 @@ impl ClockModel {
             let e = &o.event;
             let at = u128::from(e.sequence) * 2;
             let reading = match e.kind {
-                EventKind::ClockCheck { server_clock } => Some(Reading::Offset(
+                EventKind::ClockCheck { server_clock } => Some(Mark::Offset(
                     e.at.signed_duration_since(server_clock).num_milliseconds(),
                 )),
-                EventKind::ClockJump { delta_ms } => Some(Reading::Jump(delta_ms)),
-                EventKind::Started => Some(Reading::Restart),
+                EventKind::ClockJump { delta_ms } => Some(Mark::Jump(delta_ms)),
+                EventKind::Started => Some(Mark::Restart),
                 _ => None,
             };
             let fresh = o
@@ -52,14 +63,22 @@ impl ClockModel {
             if reading.is_none() && fresh.is_none() {
                 continue;
             }
-            let readings = series.entry(e.series).or_default();
+            let marks = series.entry(e.series).or_default();
             if let Some(r) = reading {
-                readings.push((at, r));
+                marks.push((at, r));
             }
             if let Some(d) = fresh {
-                readings.push((
+                marks.push((
                     u128::from(d.through_sequence) * 2 + 1,
-                    Reading::Offset(d.offset_ms),
+                    Mark::Offset(d.offset_ms),
+                ));
+            }
+        }
+        for r in readings {
+            if seen.insert((r.series, r.through_sequence, r.offset_ms)) {
+                series.entry(r.series).or_default().push((
+                    u128::from(r.through_sequence) * 2 + 1,
+                    Mark::Offset(r.offset_ms),
                 ));
             }
         }
@@ -83,12 +102,12 @@ impl ClockModel {
         let mut carried: i64 = 0;
         for (_, r) in readings[..split].iter().rev() {
             match *r {
-                Reading::Offset(o) => {
+                Mark::Offset(o) => {
                     estimates.push(o.saturating_add(carried));
                     break;
                 }
-                Reading::Jump(d) => carried = carried.saturating_add(d),
-                Reading::Restart => break,
+                Mark::Jump(d) => carried = carried.saturating_add(d),
+                Mark::Restart => break,
             }
         }
         // After: the nearest offset, carried back across the jumps before it.
@@ -97,12 +116,12 @@ impl ClockModel {
             match *r {
                 // A reading at the event's own position is the event itself (a jump or check).
                 _ if *pos == position => continue,
-                Reading::Offset(o) => {
+                Mark::Offset(o) => {
                     estimates.push(o.saturating_sub(carried));
                     break;
                 }
-                Reading::Jump(d) => carried = carried.saturating_add(d),
-                Reading::Restart => break,
+                Mark::Jump(d) => carried = carried.saturating_add(d),
+                Mark::Restart => break,
             }
         }
         let limit = tolerance.num_milliseconds();

@@ -65,7 +65,8 @@ use crate::{
     EventId, HourCategory, KioskId, MentorId, OpenCheckIn, PeriodName, ProgramRules, TimeZone,
 };
 
-pub use pairing::sessionize;
+pub use clock::Reading;
+pub use pairing::{sessionize, sessionize_with_readings};
 
 /// Why a session does not (yet) count. The snake_case codes are stable: CLI, API, page and
 /// kiosk use them.

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
-use super::clock::ClockModel;
+use super::clock::{ClockModel, Reading};
 use super::credit::Credited;
 use super::{ReviewReason, Session};
 use crate::{
@@ -16,8 +16,19 @@ use crate::{
 /// by mentor, then date and start. `now` is the caller's clock, used only to recognise events
 /// dated in the future. Kiosk-level events (clock checks) in `events` inform the clock checks.
 pub fn sessionize(events: &[Observed], rules: &ProgramRules, now: DateTime<Utc>) -> Vec<Session> {
+    sessionize_with_readings(events, &[], rules, now)
+}
+
+/// [`sessionize`], with the server's clock readings of every upload of the kiosks involved (so
+/// a clock-skew verdict never depends on which other mentors' events came along).
+pub fn sessionize_with_readings(
+    events: &[Observed],
+    readings: &[Reading],
+    rules: &ProgramRules,
+    now: DateTime<Utc>,
+) -> Vec<Session> {
     let unique = deduplicate(events);
-    let clock = ClockModel::new(&unique);
+    let clock = ClockModel::new(&unique, readings);
     let mut by_mentor: BTreeMap<&MentorId, Vec<&Observed>> = BTreeMap::new();
     for o in unique {
         if let (Some(mentor), false) = (&o.event.mentor, o.event.kind.is_kiosk_level()) {
@@ -90,7 +101,8 @@ struct Built {
     session: Session,
     /// (recorded at, id) of the opening: "later-recorded" for overlaps, and credit order.
     recorded: (DateTime<Utc>, EventId),
-    approved: bool,
+    /// An organizer's approval that still fits the session (its times unchanged since).
+    approval: Option<Approval>,
 }
 
 impl<'a> MentorTimeline<'a> {
@@ -125,10 +137,21 @@ impl<'a> MentorTimeline<'a> {
                 _ => active.push(o),
             }
         }
+        // A coordinator cannot undo an organizer: her void of an organizer's event is ignored
+        // (the server sets it aside too).
+        let by_organizer: HashSet<EventId> = active
+            .iter()
+            .filter(|o| o.event.source.is_organizer())
+            .map(|o| o.event.id)
+            .collect();
         let voided: HashSet<EventId> = active
             .iter()
             .filter_map(|o| match o.event.kind {
-                EventKind::Void { target } => Some(target),
+                EventKind::Void { target }
+                    if o.event.source.is_organizer() || !by_organizer.contains(&target) =>
+                {
+                    Some(target)
+                }
                 _ => None,
             })
             .collect();
@@ -136,7 +159,7 @@ impl<'a> MentorTimeline<'a> {
         for o in &active {
             let named = match o.event.kind {
                 EventKind::CloseSession { check_in, .. }
-                | EventKind::ApproveSession { check_in } => check_in,
+                | EventKind::ApproveSession { check_in, .. } => check_in,
                 EventKind::SetTimes { item, .. } => item,
                 _ => continue,
             };
@@ -158,13 +181,16 @@ impl<'a> MentorTimeline<'a> {
         let drafts = self.pair();
         let mut built: Vec<Built> = drafts
             .into_iter()
-            .filter(|d| d.opening.is_none_or(|o| !self.voided.contains(&o.event.id)))
+            .filter_map(|d| self.without_voided_opening(d))
             .filter_map(|d| self.finish(d))
             .collect();
         mark_overlaps(&mut built);
         for b in &mut built {
-            if b.approved {
-                b.session.reasons.retain(|r| !r.approvable());
+            let approved = b.approval.take();
+            if let Some(approved) = approved {
+                b.session
+                    .reasons
+                    .retain(|r| !(r.approvable() && approved.covers(*r)));
             }
             b.session.reasons.sort();
             b.session.reasons.dedup();
@@ -175,9 +201,26 @@ impl<'a> MentorTimeline<'a> {
         sessions
     }
 
+    /// A session whose opening check-in was voided: the next arrival absorbed into it (a real
+    /// one, from another kiosk) opens it instead; with none, the whole session is void.
+    fn without_voided_opening(&self, mut d: Draft<'a>) -> Option<Draft<'a>> {
+        let Some(opening) = d.opening else {
+            return Some(d);
+        };
+        if !self.voided.contains(&opening.event.id) {
+            return Some(d);
+        }
+        let next = d
+            .absorbed
+            .iter()
+            .position(|o| o.event.kind == EventKind::CheckIn)?;
+        d.opening = Some(d.absorbed.remove(next));
+        Some(d)
+    }
+
     /// Pairs check-ins with check-outs: by the check-in a check-out names, else by time.
     fn pair(&self) -> Vec<Draft<'a>> {
-        let window = self.cx.rules.min_session();
+        let rules = self.cx.rules;
         let mut drafts: Vec<Draft> = Vec::new();
         // Every check-in id (opening or absorbed) → its draft.
         let mut owner: HashMap<EventId, usize> = HashMap::new();
@@ -192,7 +235,7 @@ impl<'a> MentorTimeline<'a> {
                 EventKind::CheckIn => {
                     if let Some(i) = open {
                         let since = drafts[i].opening.map(|c| at - c.event.at);
-                        if since.is_some_and(|s| s >= chrono::Duration::zero() && s <= window) {
+                        if since.is_some_and(|s| same_arrival(s, self.cx.rules)) {
                             drafts[i].absorbed.push(o);
                             owner.insert(o.event.id, i);
                             continue;
@@ -209,13 +252,15 @@ impl<'a> MentorTimeline<'a> {
                 EventKind::CheckOut {
                     check_in: Some(named),
                 } => match owner.get(&named) {
-                    Some(&i) => close(&mut drafts, i, o, window, &mut open, &mut last_out),
+                    Some(&i) => close(&mut drafts, i, o, rules, &mut open, &mut last_out),
                     None => deferred.push(o),
                 },
                 EventKind::CheckOut { check_in: None } => {
                     if let Some(i) = open {
-                        close(&mut drafts, i, o, window, &mut open, &mut last_out);
-                    } else if let Some((_, i)) = last_out.filter(|(t, _)| at - *t <= window) {
+                        close(&mut drafts, i, o, rules, &mut open, &mut last_out);
+                    } else if let Some((_, i)) =
+                        last_out.filter(|(t, _)| same_arrival(at - *t, rules))
+                    {
                         drafts[i].absorbed.push(o);
                     } else {
                         drafts.push(Draft {
@@ -241,7 +286,7 @@ impl<'a> MentorTimeline<'a> {
                 _ => None,
             };
             match named.and_then(|n| owner.get(&n).copied()) {
-                Some(i) => close(&mut drafts, i, o, window, &mut open, &mut last_out),
+                Some(i) => close(&mut drafts, i, o, rules, &mut open, &mut last_out),
                 None => drafts.push(Draft {
                     closing: Some(o),
                     ..Draft::default()
@@ -382,24 +427,45 @@ impl<'a> MentorTimeline<'a> {
             resolutions.dedup_by_key(|o| o.event.id);
         }
         resolutions.sort_by_key(|o| (o.event.source.is_organizer(), o.event.at, o.event.id));
+        // Once an organizer has decided (approved, or set times), her decision stands: a
+        // coordinator's close or new times recorded after it do not change it. (Ones recorded
+        // before it but delivered late change the times an approval was given for, which
+        // undoes the approval: see below.)
+        let organizer_decided = resolutions
+            .iter()
+            .filter(|r| r.event.source.is_organizer())
+            .map(|r| (r.event.at, r.event.id))
+            .min();
         let (mut start, mut end) = (recorded_start, recorded_end);
-        let (mut start_set, mut end_set, mut unrequested, mut approved) =
-            (false, false, false, false);
+        let (mut start_set, mut end_set, mut unrequested) = (false, false, false);
+        let mut approval: Option<&Observed> = None;
         for r in &resolutions {
+            let organizer = r.event.source.is_organizer();
             let (new_start, new_end) = match r.event.kind {
                 EventKind::ApproveSession { .. } => {
-                    approved |= r.event.source.is_organizer();
+                    if organizer {
+                        approval = Some(r);
+                    }
                     continue;
                 }
                 EventKind::CloseSession { end, .. } => (None, Some(end)),
                 EventKind::SetTimes { start, end, .. } => (start, end),
                 _ => continue,
             };
-            // Organizers decide; a coordinator resolves what needs review (new times resolve
-            // a conflict too), but a change to a session that was closed and fine is a
-            // conflict for review, never a silent win.
-            let resolving = matches!(r.event.kind, EventKind::SetTimes { .. }) && unrequested;
-            if r.event.source.is_organizer() || !base.is_empty() || resolving {
+            if !organizer && organizer_decided.is_some_and(|first| (r.event.at, r.event.id) > first)
+            {
+                continue;
+            }
+            // A coordinator resolves what needs review. A conflict (closed twice) she may settle
+            // only within the times recorded, never by lengthening the session; and a change
+            // to a session that was closed and fine is a conflict for review, never a silent
+            // win.
+            let within_recorded = new_start.is_none_or(|s| recorded_start.is_none_or(|r| s >= r))
+                && new_end.is_none_or(|e| recorded_end.is_none_or(|r| e <= r));
+            let only_conflict = base.iter().all(|r| *r == ReviewReason::ClosedTwice);
+            let needs_review = !base.is_empty() || unrequested;
+            let resolving = matches!(r.event.kind, EventKind::SetTimes { .. }) || !base.is_empty();
+            if organizer || (needs_review && resolving && (!only_conflict || within_recorded)) {
                 unrequested = false;
                 if let Some(s) = new_start {
                     start = Some(s);
@@ -415,6 +481,23 @@ impl<'a> MentorTimeline<'a> {
                 unrequested = true;
             }
         }
+        // An approval holds for the times the organizer saw; if they changed since, it is a
+        // new question.
+        let approval = approval.and_then(|a| match &a.event.kind {
+            EventKind::ApproveSession {
+                reasons,
+                start: seen_start,
+                end: seen_end,
+                ..
+            } if seen_start.is_none_or(|s| Some(s) == start)
+                && seen_end.is_none_or(|e| Some(e) == end) =>
+            {
+                Some(Approval {
+                    reasons: reasons.clone(),
+                })
+            }
+            _ => None,
+        });
         let mut reasons = if start_set || end_set {
             let mut r = self.time_reasons(start, end, zone);
             let kept: Vec<&Observed> = [
@@ -451,7 +534,7 @@ impl<'a> MentorTimeline<'a> {
         let local_date = self.local_date(start.or(end).unwrap_or(anchor.event.at), zone);
         Some(Built {
             recorded: (anchor.event.at, item),
-            approved,
+            approval,
             session: Session {
                 mentor: self.mentor.clone(),
                 item,
@@ -507,7 +590,7 @@ fn close<'a>(
     drafts: &mut [Draft<'a>],
     i: usize,
     o: &'a Observed,
-    window: chrono::Duration,
+    rules: &ProgramRules,
     open: &mut Option<usize>,
     last_out: &mut Option<(DateTime<Utc>, usize)>,
 ) {
@@ -520,8 +603,29 @@ fn close<'a>(
             }
             *last_out = Some((o.event.at, i));
         }
-        Some(first) if (o.event.at - first.event.at).abs() <= window => draft.absorbed.push(o),
+        Some(first) if same_arrival((o.event.at - first.event.at).abs(), rules) => {
+            draft.absorbed.push(o)
+        }
         Some(_) => draft.extra_closings.push(o),
+    }
+}
+
+/// Two scans this close are one arrival (or one departure) seen twice: within the repeat window,
+/// or less than the minimum session apart (the same rule the kiosk's toggle applies).
+fn same_arrival(since: chrono::Duration, rules: &ProgramRules) -> bool {
+    since >= chrono::Duration::zero()
+        && (since < rules.min_session() || since <= rules.duplicate_window())
+}
+
+/// What an organizer's approval covers.
+struct Approval {
+    /// Empty: every approvable reason.
+    reasons: Vec<ReviewReason>,
+}
+
+impl Approval {
+    fn covers(&self, reason: ReviewReason) -> bool {
+        self.reasons.is_empty() || self.reasons.contains(&reason)
     }
 }
 

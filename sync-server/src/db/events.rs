@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use pm_shared::{
     Delivery, Event, EventId, EventKind, KioskId, MentorId, Observed, PeriodName, PeriodTotals,
-    SeriesId, Source, TimeZone,
+    Reading, SeriesId, Source, TimeZone,
 };
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
@@ -23,6 +23,8 @@ pub struct StoredEvent {
 #[derive(Default)]
 pub struct TotalsSnapshot {
     pub events: Vec<StoredEvent>,
+    /// Every upload's clock reading in the series of those events.
+    pub readings: Vec<Reading>,
     pub versions: HashMap<MentorId, i64>,
 }
 
@@ -113,6 +115,45 @@ fn kiosk_events_of(
     Ok(out)
 }
 
+/// The series of kiosks' events among these (organizers' resolutions have no kiosk clock).
+pub fn series_of(events: &[StoredEvent]) -> Vec<SeriesId> {
+    let mut series: Vec<SeriesId> = Vec::new();
+    for e in events {
+        let s = e.observed.event.series;
+        if e.observed.delivery.is_some() && series.last() != Some(&s) {
+            series.push(s);
+        }
+    }
+    series.sort_unstable();
+    series.dedup();
+    series
+}
+
+/// Every upload's clock reading in these series.
+pub(super) fn clock_readings(
+    conn: &Connection,
+    series: &[SeriesId],
+) -> Result<Vec<Reading>, ServerError> {
+    let mut out = Vec::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT through_sequence, offset_ms FROM clock_readings WHERE series = ?1",
+    )?;
+    for s in series {
+        let rows = stmt.query_map([s.to_string()], |r| {
+            Ok((r.get::<_, u64>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        for row in rows {
+            let (through_sequence, offset_ms) = row?;
+            out.push(Reading {
+                series: *s,
+                through_sequence,
+                offset_ms,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Adds the kiosk-level events of the series these events came from.
 fn with_clock_events(
     conn: &Connection,
@@ -133,6 +174,11 @@ fn with_clock_events(
 }
 
 impl Db {
+    /// Every upload's clock reading in these series.
+    pub fn clock_readings(&self, series: &[SeriesId]) -> Result<Vec<Reading>, ServerError> {
+        clock_readings(&self.conn, series)
+    }
+
     /// Every stored event (set-aside ones included, marked) of the mentors of one school now
     /// (or of all), with the clock events of their kiosks.
     pub fn events(&self, school: Option<&SchoolId>) -> Result<Vec<StoredEvent>, ServerError> {
@@ -265,6 +311,7 @@ impl Db {
             events.extend(select_events(&tx, "WHERE e.mentor = ?1", [m.as_str()])?);
         }
         snapshot.events = with_clock_events(&tx, events)?;
+        snapshot.readings = clock_readings(&tx, &series_of(&snapshot.events))?;
         tx.commit()?;
         Ok(snapshot)
     }

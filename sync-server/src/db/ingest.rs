@@ -159,6 +159,21 @@ impl Db {
         for mentor in changed {
             mark_changed(&tx, mentor)?;
         }
+        // This upload's clock reading, for every series it brought something new in.
+        let fresh: HashSet<SeriesId> = batch
+            .events
+            .iter()
+            .filter(|e| ack.stored.contains(&e.id) || ack.set_aside.iter().any(|s| s.id == e.id))
+            .map(|e| e.series)
+            .collect();
+        for series in fresh {
+            if let Some(through) = through.get(&series) {
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO clock_readings (series, through_sequence, offset_ms) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![series.to_string(), through, offset_ms])?;
+            }
+        }
         tx.commit()?;
         Ok(ack)
     }
@@ -286,6 +301,23 @@ impl<'a> Verifier<'a> {
             if organizer_resolved(conn, &item)? {
                 return Ok((false, Some(reason::RESOLVED_BY_ORGANIZER)));
             }
+            // What a resolution names must be this school's: a kiosk voids or closes only what
+            // happened at its own school, and never an organizer's decision.
+            let target: Option<(String, Option<String>)> = conn
+                .prepare_cached(
+                    "SELECT e.kiosk, k.school FROM events e LEFT JOIN kiosks k ON k.id = e.kiosk WHERE e.id = ?1",
+                )?
+                .query_row([item.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            match target {
+                Some((kiosk, _)) if kiosk == super::SERVER_KIOSK => {
+                    return Ok((false, Some(reason::ORGANIZER_ONLY)))
+                }
+                Some((_, Some(school))) if school != self.school.as_str() => {
+                    return Ok((false, Some(reason::NOT_AT_SCHOOL)))
+                }
+                _ => {}
+            }
         }
         if let Source::Coordinator {
             coordinator,
@@ -400,4 +432,22 @@ impl Verifier<'_> {
 /// Whether the event happened before this stored instant.
 fn event_at_before(event: &Event, until: &str) -> bool {
     ts(event.at).as_str() < until
+}
+
+/// Checks a stored event again, as if it arrived now at its kiosk's school (after a move was
+/// entered): (verified, set-aside reason).
+pub(super) fn recheck(
+    conn: &Connection,
+    event: &Event,
+    school: &SchoolId,
+    rules: pm_shared::ProgramRules,
+    now: DateTime<Utc>,
+) -> Result<(bool, Option<&'static str>), ServerError> {
+    let Some(mentor) = &event.mentor else {
+        return Ok((false, None));
+    };
+    if let Some(why) = instant_out_of_range(event, now) {
+        return Ok((false, Some(why)));
+    }
+    Verifier::new(school, rules, now).check(conn, event, mentor)
 }

@@ -16,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::ServerError;
 
-pub use events::{CachedTotals, ComputedTotals, StoredEvent, TotalsSnapshot};
+pub use events::{series_of, CachedTotals, ComputedTotals, StoredEvent, TotalsSnapshot};
 pub use payments::{normalize_amount, Payment};
 
 /// The kiosk id the server records organizers' resolutions under (kiosk ids it issues start
@@ -91,6 +91,7 @@ ALTER TABLE stipend_payments ADD COLUMN not_eligible INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE stipend_payments ADD COLUMN voided_at TEXT;
 ALTER TABLE stipend_payments ADD COLUMN voided_by TEXT;
 ALTER TABLE stipend_payments ADD COLUMN void_reason TEXT;
+UPDATE stipend_payments SET period = lower(ltrim(trim(period), '+'));
 UPDATE stipend_payments SET additional = 1
     WHERE id NOT IN (SELECT MIN(id) FROM stipend_payments GROUP BY mentor, period);
 CREATE UNIQUE INDEX one_payment_per_period ON stipend_payments (mentor, period)
@@ -119,6 +120,17 @@ ALTER TABLE events ADD COLUMN coordinator TEXT;
 UPDATE events SET coordinator = json_extract(body, '$.source.coordinator')
     WHERE json_extract(body, '$.source.type') = 'coordinator';
 CREATE INDEX events_by_coordinator ON events (kiosk) WHERE coordinator IS NOT NULL;
+",
+    // 6: the clock reading of every upload, by series: a clock-skew verdict reads every
+    // reading of the kiosk, never only those on the events of the mentors at hand.
+    "
+CREATE TABLE clock_readings (
+    series TEXT NOT NULL, through_sequence INTEGER NOT NULL, offset_ms INTEGER NOT NULL,
+    PRIMARY KEY (series, through_sequence, offset_ms)) WITHOUT ROWID;
+INSERT OR IGNORE INTO clock_readings (series, through_sequence, offset_ms)
+    SELECT series, COALESCE(delivered_through, sequence), clock_offset_ms FROM events
+    WHERE kiosk != 'server';
+UPDATE mentor_totals_state SET changed = changed + 1;
 ",
 ];
 

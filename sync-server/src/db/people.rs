@@ -301,6 +301,33 @@ impl Db {
             "UPDATE mentors SET school = ?2 WHERE id = ?1",
             params![id.as_str(), current.as_str()],
         )?;
+        // Events set aside because she was not at their kiosk's school on their day are looked
+        // at again with her history as it now reads: a move entered late must not leave the
+        // hours she earned at her new school waiting in the queue.
+        let waiting: Vec<(String, String, String)> = {
+            let mut stmt = tx.prepare(
+                "SELECT e.id, e.body, COALESCE(k.school, '') FROM events e LEFT JOIN kiosks k ON k.id = e.kiosk
+                 WHERE e.mentor = ?1 AND e.set_aside_reason = 'not_at_school'",
+            )?;
+            let rows = stmt.query_map([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let rules = self_rules(&tx)?;
+        for (event_id, body, kiosk_school) in waiting {
+            let event: pm_shared::Event = serde_json::from_str(&body).map_err(super::corrupt)?;
+            let Ok(kiosk_school) = SchoolId::new(kiosk_school) else {
+                continue;
+            };
+            // Every check again (her badge too), not just the school.
+            let (verified, still) =
+                super::ingest::recheck(&tx, &event, &kiosk_school, rules.clone(), now)?;
+            if still.is_none() {
+                tx.execute(
+                    "UPDATE events SET set_aside_reason = NULL, badge_verified = ?2 WHERE id = ?1",
+                    params![event_id, verified],
+                )?;
+            }
+        }
         // Where her events count may have changed: her totals are recomputed.
         super::events::mark_changed(&tx, id)?;
         tx.commit()?;
@@ -499,4 +526,15 @@ pub(super) fn memberships_in(
         });
     }
     Ok(out)
+}
+
+/// The program rules, read inside a transaction.
+fn self_rules(conn: &rusqlite::Connection) -> Result<pm_shared::ProgramRules, ServerError> {
+    let text: Option<String> = conn
+        .query_row("SELECT rules FROM program", [], |r| r.get(0))
+        .optional()?;
+    match text {
+        Some(t) => serde_json::from_str(&t).map_err(super::corrupt),
+        None => Ok(pm_shared::ProgramRules::default()),
+    }
 }
