@@ -78,15 +78,55 @@ pub fn decode_frame(frame: &GrayImage) -> Vec<String> {
 
 /// Like [`decode_frame`], and which of [`PASSES`] read it.
 pub fn decode_frame_traced(frame: &GrayImage) -> Option<(usize, Vec<String>)> {
+    let frame = bounded(frame)?;
     (0..PASSES.len()).find_map(|i| {
-        Some(run_pass(i, frame))
+        Some(run_pass(i, &frame))
             .filter(|t| !t.is_empty())
             .map(|t| (i, t))
     })
 }
 
-/// Runs one of [`PASSES`] on a frame.
+/// Frames larger than this are scaled down before any pass: a badge needs far fewer pixels, and
+/// every pass's memory and arithmetic stay bounded.
+pub const MAX_PIXELS: u64 = 8_000_000;
+
+/// The frame, scaled down to at most [`MAX_PIXELS`] (behind the panic guard too); `None` if
+/// even that failed or the frame is empty.
+fn bounded(frame: &GrayImage) -> Option<std::borrow::Cow<'_, GrayImage>> {
+    let (w, h) = frame.dimensions();
+    let pixels = u64::from(w) * u64::from(h);
+    if pixels == 0 {
+        return None;
+    }
+    if pixels <= MAX_PIXELS {
+        return Some(std::borrow::Cow::Borrowed(frame));
+    }
+    let scale = (MAX_PIXELS as f64 / pixels as f64).sqrt();
+    let (nw, nh) = (
+        ((f64::from(w) * scale) as u32).max(1),
+        ((f64::from(h) * scale) as u32).max(1),
+    );
+    guarded(|| image::imageops::resize(frame, nw, nh, FilterType::Triangle))
+        .map(std::borrow::Cow::Owned)
+}
+
+/// Runs a step of decoding behind the panic guard: a panic is counted and contained.
+fn guarded<T>(step: impl FnOnce() -> T) -> Option<T> {
+    catch_unwind(AssertUnwindSafe(step))
+        .map_err(|_| DECODER_PANICS.fetch_add(1, Ordering::Relaxed))
+        .ok()
+}
+
+/// Runs one of [`PASSES`] on a frame (of at most [`MAX_PIXELS`]; larger frames are scaled
+/// down first), every step of it behind the panic guard.
 pub fn run_pass(pass: usize, frame: &GrayImage) -> Vec<String> {
+    let Some(frame) = bounded(frame) else {
+        return Vec::new();
+    };
+    guarded(|| run_pass_unguarded(pass, &frame)).unwrap_or_default()
+}
+
+fn run_pass_unguarded(pass: usize, frame: &GrayImage) -> Vec<String> {
     let (w, h) = frame.dimensions();
     match pass {
         0 => decode_plain(frame),
@@ -120,9 +160,12 @@ impl StreamDecoder {
     pub fn decode(&mut self, frame: &GrayImage) -> Vec<String> {
         let retry = 1 + self.frames % (PASSES.len() - 1);
         self.frames = self.frames.wrapping_add(1);
-        let found = run_pass(0, frame);
+        let Some(frame) = bounded(frame) else {
+            return Vec::new();
+        };
+        let found = run_pass(0, &frame);
         if found.is_empty() {
-            run_pass(retry, frame)
+            run_pass(retry, &frame)
         } else {
             found
         }
@@ -135,7 +178,8 @@ pub fn adaptive_binarize(frame: &GrayImage) -> GrayImage {
     let (w, h) = frame.dimensions();
     let (wu, hu) = (w as usize, h as usize);
     let pixels = frame.as_raw();
-    // Integral image with a leading row and column of zeros; u32 holds 255 × 4096 × 4096.
+    // Integral image with a leading row and column of zeros; u32 holds 255 × 16.8 M pixels,
+    // more than the 8 M a frame may have by the time it gets here.
     let stride = wu + 1;
     let mut integral = vec![0u32; stride * (hu + 1)];
     for y in 0..hu {

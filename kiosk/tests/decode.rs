@@ -2,7 +2,7 @@
 //! and distorted the way a webcam in a parent room sees it. No file from outside the repository.
 
 use image::{GrayImage, Luma};
-use kiosk::decode::{decode_frame, decode_plain};
+use kiosk::decode::{decode_frame, decode_plain, StreamDecoder};
 use qrcode::{EcLevel, QrCode};
 
 const BADGE: &str = "PM1:M-0042:3:TJAQP3RRLSEAFVD7";
@@ -206,4 +206,19 @@ fn odd_frames_never_crash_and_never_invent_a_code() {
             f.height()
         );
     }
+}
+
+#[test]
+fn a_frame_over_eight_megapixels_is_scaled_down_and_still_read() {
+    // A 4000×2400 frame (9.6 MP), badge in the middle: scaled to fit 8 MP first, every step
+    // bounded, still read.
+    let code = badge(12);
+    let mut frame = GrayImage::from_pixel(4000, 2400, Luma([150]));
+    image::imageops::overlay(&mut frame, &code, 1700, 900);
+    assert_eq!(decode_frame(&frame), vec![BADGE.to_owned()]);
+    let mut stream = StreamDecoder::default();
+    assert_eq!(stream.decode(&frame), vec![BADGE.to_owned()]);
+    // A huge blank one costs a bounded amount and finds nothing.
+    let huge = GrayImage::from_pixel(9000, 9000, Luma([255]));
+    assert!(decode_frame(&huge).is_empty());
 }
