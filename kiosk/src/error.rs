@@ -17,6 +17,9 @@ pub enum KioskError {
     Domain(#[from] pm_shared::DomainError),
     #[error("server {url}: {why}")]
     Server { url: String, why: String },
+    /// The server asked this kiosk to slow down (HTTP 429): wait, then go on; not a failure.
+    #[error("the server is busy: trying again in {retry_after_secs} s")]
+    Busy { retry_after_secs: u64 },
     #[error("cannot reach the server {url}: {why}")]
     Unreachable { url: String, why: String },
     #[error("image {path}: {why}")]

@@ -53,7 +53,12 @@ impl SyncClient {
         }
     }
 
-    fn refused(&self, status: u16, body: &mut ureq::Body) -> KioskError {
+    fn refused(&self, status: u16, retry_after: Option<u64>, body: &mut ureq::Body) -> KioskError {
+        if status == 429 {
+            return KioskError::Busy {
+                retry_after_secs: retry_after.unwrap_or(5).clamp(1, 300),
+            };
+        }
         let why = match body.read_json::<ErrorBody>() {
             Ok(e) => format!("HTTP {status}: {}", e.message),
             Err(_) => format!("HTTP {status}"),
@@ -103,7 +108,8 @@ impl SyncClient {
                 .map_err(|e| self.unreachable(e))?;
             let status = response.status().as_u16();
             if !(200..300).contains(&status) {
-                return Err(self.refused(status, response.body_mut()));
+                let retry = retry_after(&response);
+                return Err(self.refused(status, retry, response.body_mut()));
             }
             let ack: UploadAck =
                 response
@@ -200,7 +206,8 @@ impl SyncClient {
             .map_err(|e| self.unreachable(e))?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
-            return Err(self.refused(status, response.body_mut()));
+            let retry = retry_after(&response);
+            return Err(self.refused(status, retry, response.body_mut()));
         }
         let answer: RosterResponse =
             response
@@ -244,10 +251,21 @@ impl SyncClient {
         });
         match &result {
             Ok(_) => store.record_sync(Ok(now()))?,
+            // Asked to slow down: nothing is wrong, the events wait on disk a little longer.
+            Err(KioskError::Busy { .. }) => {}
             Err(e) => store.record_sync(Err(e.to_string()))?,
         }
         result
     }
+}
+
+/// The `Retry-After` seconds of a response, if it says.
+fn retry_after(response: &ureq::http::Response<ureq::Body>) -> Option<u64> {
+    response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// The background worker's waits: exponential backoff with jitter while the server is
@@ -320,15 +338,20 @@ pub fn spawn_worker(
                 )
                 .ok();
             }
-            let synced = match (store.as_mut(), SyncClient::new(&config)) {
-                (Some(s), Ok(client)) => client.sync_once(s, Utc::now).is_ok(),
-                _ => false,
+            let outcome = match (store.as_mut(), SyncClient::new(&config)) {
+                (Some(s), Ok(client)) => client.sync_once(s, Utc::now).map(|_| ()),
+                _ => Err(KioskError::NotSetUp),
             };
-            let wait = if synced {
-                backoff.reset();
-                settings.interval
-            } else {
-                backoff.after_failure(rand::random())
+            let wait = match outcome {
+                Ok(()) => {
+                    backoff.reset();
+                    settings.interval
+                }
+                // The server said when: wait that long, without counting it a failure.
+                Err(KioskError::Busy { retry_after_secs }) => {
+                    StdDuration::from_secs(retry_after_secs)
+                }
+                Err(_) => backoff.after_failure(rand::random()),
             };
             let deadline = std::time::Instant::now() + wait;
             while std::time::Instant::now() < deadline && !stop.load(Ordering::Relaxed) {

@@ -26,12 +26,86 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     db: Arc<Mutex<Box<dyn Storage>>>,
+    limiter: Arc<RateLimiter>,
 }
 
 impl AppState {
     pub fn new(storage: impl Storage + 'static) -> Self {
+        Self::with_limits(storage, Limits::default())
+    }
+    pub fn with_limits(storage: impl Storage + 'static, limits: Limits) -> Self {
         Self {
             db: Arc::new(Mutex::new(Box::new(storage))),
+            limiter: Arc::new(RateLimiter::new(limits)),
+        }
+    }
+}
+
+/// What a server lets each client do.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Requests per second per token, sustained.
+    pub per_second: f64,
+    /// Requests a token may make at once before the rate applies.
+    pub burst: f64,
+    /// How long a client may take to send a request's headers.
+    pub header_read: std::time::Duration,
+    /// How long a connection may sit without a byte moving either way.
+    pub idle: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            per_second: 20.0,
+            burst: 100.0,
+            header_read: std::time::Duration::from_secs(30),
+            idle: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
+/// A token bucket per bearer token (by its public id part, never the secret).
+pub struct RateLimiter {
+    limits: Limits,
+    buckets: Mutex<std::collections::HashMap<String, (f64, std::time::Instant)>>,
+}
+
+impl RateLimiter {
+    fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            buckets: Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// `Ok` to go ahead, or how many seconds to wait before the next try.
+    fn take(&self, key: &str) -> Result<(), u64> {
+        let now = std::time::Instant::now();
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Forget quiet clients now and then, so the map stays small.
+        if buckets.len() > 10_000 {
+            let burst = self.limits.burst;
+            let rate = self.limits.per_second;
+            buckets.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
+            });
+        }
+        let (tokens, at) = buckets
+            .entry(key.to_owned())
+            .or_insert((self.limits.burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.limits.per_second)
+            .min(self.limits.burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            let wait = (1.0 - *tokens) / self.limits.per_second.max(f64::MIN_POSITIVE);
+            Err(wait.ceil().max(1.0) as u64)
         }
     }
 }
@@ -94,8 +168,54 @@ pub fn app(state: AppState) -> Router {
                 "no such endpoint".into(),
             )
         })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate_first,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// Every API request shows a valid token before anything else, its body included, is read;
+/// then each token gets its share of the server (429 with `Retry-After` past it).
+async fn authenticate_first(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !request.uri().path().starts_with("/api/") {
+        return next.run(request).await;
+    }
+    let token = match bearer(request.headers()) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let id = token.split('.').next().unwrap_or_default().to_owned();
+    if let Err(wait) = state.limiter.take(&id) {
+        let mut response = ApiError(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            format!("too many requests: try again in {wait} s"),
+        )
+        .into_response();
+        if let Ok(value) = wait.to_string().parse() {
+            response.headers_mut().insert("retry-after", value);
+        }
+        return response;
+    }
+    let known = with_db(&state, move |db| {
+        match db.authenticate_kiosk(&token) {
+            Ok(_) => return Ok(()),
+            Err(ServerError::Unauthorized) => {}
+            Err(other) => return Err(other),
+        }
+        db.authenticate_organizer(&token).map(|_| ())
+    })
+    .await;
+    match known {
+        Ok(()) => next.run(request).await,
+        Err(e) => e.into_response(),
+    }
 }
 
 /// The organizer page: one self-contained file, served by the server itself.
@@ -488,24 +608,50 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result
     })
 }
 
-/// Serves until `shutdown` resolves. Tests bind port 0 and pass the listener in.
+/// Serves until `shutdown` resolves, with the default limits. Tests bind port 0 and pass the
+/// listener in.
 pub async fn serve(
     db: Db,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(AppState::new(db)))
-        .with_graceful_shutdown(shutdown)
+    serve_with(db, listener, Limits::default(), shutdown).await
+}
+
+/// Serves plain HTTP: headers within `limits.header_read`, idle connections dropped after
+/// `limits.idle`, each token rate-limited.
+pub async fn serve_with(
+    db: Db,
+    listener: tokio::net::TcpListener,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let mut server =
+        axum_server::from_tcp(listener.into_std()?)?.acceptor(crate::net::IdleTimeout(limits.idle));
+    server
+        .http_builder()
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_read);
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+    });
+    server
+        .handle(handle)
+        .serve(app(AppState::with_limits(db, limits)).into_make_service())
         .await
 }
 
 /// Serves HTTPS with the given PEM certificate chain and key until `shutdown` resolves;
-/// `on_listening` is told the bound address (useful with port 0).
+/// `on_listening` is told the bound address (useful with port 0). Same limits as plain HTTP.
 pub async fn serve_tls(
     db: Db,
     addr: std::net::SocketAddr,
-    cert: &std::path::Path,
-    key: &std::path::Path,
+    (cert, key): (&std::path::Path, &std::path::Path),
+    limits: Limits,
     on_listening: impl FnOnce(std::net::SocketAddr) + Send + 'static,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -522,9 +668,17 @@ pub async fn serve_tls(
         shutdown.await;
         stopper.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
     });
-    axum_server::bind_rustls(addr, config)
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config)
+        .acceptor(crate::net::IdleTimeout(limits.idle));
+    let mut server = axum_server::bind(addr).acceptor(acceptor);
+    server
+        .http_builder()
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_read);
+    server
         .handle(handle)
-        .serve(app(AppState::new(db)).into_make_service())
+        .serve(app(AppState::with_limits(db, limits)).into_make_service())
         .await
 }
 

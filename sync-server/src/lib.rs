@@ -9,6 +9,7 @@ pub mod entries;
 mod error;
 pub mod http;
 pub mod import;
+pub mod net;
 pub mod payments;
 pub mod report;
 pub mod review;

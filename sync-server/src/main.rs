@@ -35,6 +35,12 @@ enum Command {
         /// PEM private key.
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// Requests per second each token may make, sustained (past it: 429 with Retry-After).
+        #[arg(long, default_value_t = 20.0)]
+        rate_limit: f64,
+        /// Requests each token may make at once before the rate applies.
+        #[arg(long, default_value_t = 100.0)]
+        rate_burst: f64,
     },
     /// Schools.
     School {
@@ -335,7 +341,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             listen,
             tls_cert,
             tls_key,
+            rate_limit,
+            rate_burst,
         } => {
+            if !(rate_limit > 0.0 && rate_burst >= 1.0) {
+                bail!("--rate-limit must be above 0 and --rate-burst at least 1");
+            }
+            let limits = http::Limits {
+                per_second: rate_limit,
+                burst: rate_burst,
+                ..http::Limits::default()
+            };
             let runtime = tokio::runtime::Runtime::new()?;
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;
@@ -344,8 +360,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 (Some(cert), Some(key)) => runtime.block_on(http::serve_tls(
                     db,
                     listen,
-                    &cert,
-                    &key,
+                    (&cert, &key),
+                    limits,
                     |bound| eprintln!("serving on https://{bound}"),
                     shutdown,
                 ))?,
@@ -356,7 +372,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     runtime.block_on(async move {
                         let listener = tokio::net::TcpListener::bind(listen).await?;
                         eprintln!("serving on http://{}", listener.local_addr()?);
-                        http::serve(db, listener, shutdown).await
+                        http::serve_with(db, listener, limits, shutdown).await
                     })?;
                 }
             }

@@ -503,3 +503,121 @@ fn a_move_entered_late_lets_her_new_school_hours_count_and_kiosks_stay_in_their_
         "{csv}"
     );
 }
+
+/// Reads an HTTP response's status line within `limit`, or 0.
+fn status_within(stream: &mut std::net::TcpStream, limit: std::time::Duration) -> u16 {
+    use std::io::Read;
+    stream.set_read_timeout(Some(limit)).expect("timeout");
+    let mut buf = [0u8; 64];
+    let n = stream.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n])
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn slow_and_greedy_clients_do_not_hold_up_the_others() {
+    use std::io::Write;
+    use std::time::{Duration as Std, Instant};
+    let site = Site::new();
+    let server = Server::start_with(
+        &site,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--rate-limit",
+            "2",
+            "--rate-burst",
+            "5",
+        ],
+    );
+    let organizer = site.add_organizer("Olga", &["--all"]);
+    let addr = server.url.trim_start_matches("http://").to_owned();
+
+    // A wrong token is refused before the (announced, never sent) 4 MB body is read.
+    let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+    write!(s, "POST /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k-nobody.WRONG\r\nContent-Type: application/json\r\nContent-Length: 4000000\r\n\r\n").expect("write");
+    assert_eq!(status_within(&mut s, Std::from_secs(5)), 401);
+
+    // 200 connections trickle one header byte a second.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut slow = Vec::new();
+    for _ in 0..200 {
+        let addr = addr.clone();
+        let stop = stop.clone();
+        slow.push(std::thread::spawn(move || {
+            let Ok(mut s) = std::net::TcpStream::connect(&addr) else {
+                return;
+            };
+            for b in b"GET /api/v1/reports/hours HTTP/1.1\r\nHost: x\r\n"
+                .iter()
+                .cycle()
+            {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) || s.write_all(&[*b]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Std::from_secs(1));
+            }
+        }));
+    }
+    std::thread::sleep(Std::from_secs(3));
+    // Meanwhile, a normal client's report answers at once.
+    for _ in 0..3 {
+        let started = Instant::now();
+        let (status, _) = http(
+            &server.url,
+            "GET",
+            "/api/v1/reports/hours",
+            Some(&organizer),
+            b"",
+        );
+        assert_eq!(status, 200);
+        assert!(
+            started.elapsed() < Std::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in slow {
+        let _ = t.join();
+    }
+
+    // A greedy token gets 429 with Retry-After past its burst; others are not affected.
+    let mut statuses = Vec::new();
+    let mut retry = String::new();
+    for _ in 0..8 {
+        let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+        write!(s, "GET /api/v1/reviews HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {organizer}\r\nConnection: close\r\n\r\n").expect("write");
+        let mut response = String::new();
+        let _ = std::io::Read::read_to_string(&mut s, &mut response);
+        let status: u16 = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if status == 429 {
+            retry = response
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("retry-after:")
+                        .map(|v| v.trim().to_owned())
+                })
+                .unwrap_or_default();
+        }
+        statuses.push(status);
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(
+        retry.parse::<u64>().is_ok_and(|s| s >= 1),
+        "Retry-After: {retry:?}"
+    );
+    let other = site.add_organizer("Ana", &["--all"]);
+    assert_eq!(
+        http(&server.url, "GET", "/api/v1/reviews", Some(&other), b"").0,
+        200
+    );
+}
