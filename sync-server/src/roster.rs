@@ -28,11 +28,45 @@ pub fn merged_sessions(
     Ok((sessions, events))
 }
 
+/// The school's roster: the one last built if nothing it is built from changed (a stamp read
+/// in a few small queries), else built afresh and kept.
 pub fn build(
     db: &mut dyn Storage,
     school_id: &SchoolId,
     now: DateTime<Utc>,
 ) -> Result<Roster, ServerError> {
+    let school = db.school(school_id)?;
+    let today = school.time_zone.local_date(now);
+    let stamp = db.roster_stamp(school_id, today, now)?;
+    if let Some((kept, body)) = db.cached_roster(school_id)? {
+        if kept == stamp {
+            if let Ok(roster) = serde_json::from_str::<Roster>(&body) {
+                return Ok(roster);
+            }
+        }
+    }
+    let roster = build_fresh(db, school_id, now)?;
+    let body = serde_json::to_string(&roster).map_err(|e| ServerError::Corrupt(e.to_string()))?;
+    db.save_roster(school_id, &stamp, &body)?;
+    Ok(roster)
+}
+
+thread_local! {
+    static FRESH_BUILDS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many rosters this thread built afresh (sessionizing): for tests.
+pub fn fresh_builds() -> u64 {
+    FRESH_BUILDS.with(|c| c.get())
+}
+
+/// Builds the roster from the events, sessionizing the school's mentors.
+pub fn build_fresh(
+    db: &mut dyn Storage,
+    school_id: &SchoolId,
+    now: DateTime<Utc>,
+) -> Result<Roster, ServerError> {
+    FRESH_BUILDS.with(|c| c.set(c.get() + 1));
     let school = db.school(school_id)?;
     let rules = db.rules()?;
     let today = school.time_zone.local_date(now);

@@ -40,6 +40,15 @@ pub trait Storage: Send {
     fn mentor_events(&self, mentor: &str) -> Result<Vec<StoredEvent>, ServerError>;
     /// The mentor id an event names, if the event is stored.
     fn event_mentor(&self, id: &EventId) -> Result<Option<String>, ServerError>;
+    /// A digest of what a school's roster is built from (see [`Db::roster_stamp`]).
+    fn roster_stamp(
+        &self,
+        school: &SchoolId,
+        today: chrono::NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<String, ServerError>;
+    fn cached_roster(&self, school: &SchoolId) -> Result<Option<(String, String)>, ServerError>;
+    fn save_roster(&self, school: &SchoolId, stamp: &str, body: &str) -> Result<(), ServerError>;
     /// Every upload's clock reading in these series.
     fn clock_readings(&self, series: &[SeriesId]) -> Result<Vec<Reading>, ServerError>;
     /// Every event a coordinator entered at a kiosk.
@@ -144,6 +153,20 @@ impl Storage for Db {
     }
     fn clock_readings(&self, series: &[SeriesId]) -> Result<Vec<Reading>, ServerError> {
         Db::clock_readings(self, series)
+    }
+    fn roster_stamp(
+        &self,
+        school: &SchoolId,
+        today: chrono::NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<String, ServerError> {
+        Db::roster_stamp(self, school, today, now)
+    }
+    fn cached_roster(&self, school: &SchoolId) -> Result<Option<(String, String)>, ServerError> {
+        Db::cached_roster(self, school)
+    }
+    fn save_roster(&self, school: &SchoolId, stamp: &str, body: &str) -> Result<(), ServerError> {
+        Db::save_roster(self, school, stamp, body)
     }
     fn paid_on(&self) -> Result<HashMap<(String, String), String>, ServerError> {
         Db::paid_on(self)

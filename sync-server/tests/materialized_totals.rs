@@ -361,3 +361,37 @@ fn clock_readings_do_not_depend_on_which_mentors_are_read_together() {
         .collect();
     assert_eq!(skewed, vec![true, false]);
 }
+
+/// An unchanged roster costs no sessionizing: the same roster comes back from a stamp of what it
+/// is built from; anything that changes it (an event, a coordinator, a badge, a new day) makes a
+/// new one.
+#[test]
+fn an_unchanged_roster_is_not_built_again() {
+    let mut world = World::new();
+    let school = world.school.clone();
+    let builds = roster::fresh_builds;
+    let first = roster::build(&mut world.db, &school, world.now).expect("roster");
+    let before = builds();
+    let again = roster::build(&mut world.db, &school, world.now).expect("roster");
+    assert_eq!(again, first);
+    assert_eq!(builds(), before, "served from the stamp");
+    world.ingest(&[(0, 10, 0, 0)]);
+    let changed = roster::build(&mut world.db, &school, world.now).expect("roster");
+    assert_ne!(changed.version, first.version);
+    assert_eq!(builds(), before + 1);
+    world
+        .db
+        .add_coordinator(&school, "Ms. Rivera", "$argon2id$x", world.now)
+        .expect("coordinator");
+    let with_coordinator = roster::build(&mut world.db, &school, world.now).expect("roster");
+    assert_eq!(with_coordinator.coordinators.len(), 1);
+    world.now += Duration::days(1);
+    roster::build(&mut world.db, &school, world.now).expect("roster");
+    assert_eq!(builds(), before + 3, "a new school day, a new roster");
+    // Built afresh or not, the same content.
+    let fresh = roster::build_fresh(&mut world.db, &school, world.now).expect("roster");
+    assert_eq!(
+        roster::build(&mut world.db, &school, world.now).expect("roster"),
+        fresh
+    );
+}

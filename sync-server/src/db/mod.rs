@@ -132,6 +132,11 @@ INSERT OR IGNORE INTO clock_readings (series, through_sequence, offset_ms)
     WHERE kiosk != 'server';
 UPDATE mentor_totals_state SET changed = changed + 1;
 ",
+    // 7: the last roster built per school and the stamp of what it was built from: an
+    // unchanged roster costs a few small reads, no sessionizing.
+    "
+CREATE TABLE roster_cache (school TEXT PRIMARY KEY, stamp TEXT NOT NULL, body TEXT NOT NULL);
+",
 ];
 
 pub struct Db {

@@ -538,3 +538,81 @@ fn self_rules(conn: &rusqlite::Connection) -> Result<pm_shared::ProgramRules, Se
         None => Ok(pm_shared::ProgramRules::default()),
     }
 }
+
+impl Db {
+    /// A digest of everything a school's roster is built from (the school, the rules, its
+    /// mentors with their badges and change counters, its coordinators and kiosks, and the
+    /// school-local date), cheap to read: equal stamps, equal rosters.
+    pub fn roster_stamp(
+        &self,
+        school: &SchoolId,
+        today: chrono::NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<String, ServerError> {
+        let text = |sql: &str, with_now: bool| -> Result<String, ServerError> {
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let read = |r: &rusqlite::Row<'_>| r.get::<_, Option<String>>(0);
+            let value = if with_now {
+                stmt.query_row(params![school.as_str(), ts(now)], read)
+            } else {
+                stmt.query_row(params![school.as_str()], read)
+            };
+            Ok(value.optional()?.flatten().unwrap_or_default())
+        };
+        let parts = [
+            text("SELECT name || '|' || time_zone FROM schools WHERE id = ?1", false)?,
+            self.conn
+                .query_row("SELECT rules FROM program", [], |r| r.get::<_, String>(0))
+                .optional()?
+                .unwrap_or_default(),
+            text(
+                "SELECT group_concat(line, ';') FROM (
+                   SELECT m.id || ',' || m.name || ',' || m.language || ',' || m.active || ','
+                       || COALESCE(s.changed, 0) || ',' || COALESCE(s.valid_until <= ?2, 0) || ','
+                       || COALESCE((SELECT generation || ':' || hash FROM badges b
+                                    WHERE b.mentor = m.id ORDER BY generation DESC LIMIT 1), '') AS line
+                   FROM mentors m LEFT JOIN mentor_totals_state s ON s.mentor = m.id
+                   WHERE m.school = ?1 ORDER BY m.id)",
+                true,
+            )?,
+            text(
+                "SELECT group_concat(name || ':' || pin_hash, ';') FROM
+                   (SELECT name, pin_hash FROM coordinators WHERE school = ?1 ORDER BY name)",
+                false,
+            )?,
+            text(
+                "SELECT group_concat(id, ';') FROM (SELECT id FROM kiosks WHERE school = ?1 ORDER BY id)",
+                false,
+            )?,
+            today.to_string(),
+        ];
+        Ok(sha256_hex(&parts.join("\n")))
+    }
+
+    /// The roster last built for a school, and the stamp it was built at.
+    pub fn cached_roster(
+        &self,
+        school: &SchoolId,
+    ) -> Result<Option<(String, String)>, ServerError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT stamp, body FROM roster_cache WHERE school = ?1")?
+            .query_row([school.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    pub fn save_roster(
+        &self,
+        school: &SchoolId,
+        stamp: &str,
+        body: &str,
+    ) -> Result<(), ServerError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO roster_cache (school, stamp, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (school) DO UPDATE SET stamp = ?2, body = ?3",
+            )?
+            .execute(params![school.as_str(), stamp, body])?;
+        Ok(())
+    }
+}
