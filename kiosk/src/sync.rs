@@ -245,10 +245,17 @@ impl SyncClient {
         store: &mut Store,
         now: impl Fn() -> DateTime<Utc> + Copy,
     ) -> Result<PushReport, KioskError> {
-        let result = self.push(store, now).and_then(|report| {
-            self.pull(store, now)?;
-            Ok(report)
-        });
+        // A push the server refuses must never keep the roster from arriving: revocations,
+        // badges and PINs matter most when something is wrong.
+        let pushed = self.push(store, now);
+        let pulled = match &pushed {
+            Err(KioskError::Unreachable { .. }) => Ok(false),
+            _ => self.pull(store, now),
+        };
+        let result = match (pushed, pulled) {
+            (Ok(report), Ok(_)) => Ok(report),
+            (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+        };
         match &result {
             Ok(_) => store.record_sync(Ok(now()))?,
             // Asked to slow down: nothing is wrong, the events wait on disk a little longer.

@@ -145,6 +145,11 @@ enum KioskAction {
         school: String,
         #[arg(long)]
         name: String,
+        /// The kiosk this one replaces (stolen, broken, token lost): its token is revoked, and
+        /// this one may deliver what the old one recorded and never sent (run `kiosk setup
+        /// --token NEW` on the old kiosk's data folder).
+        #[arg(long)]
+        replaces: Option<String>,
     },
     Revoke {
         id: String,
@@ -413,9 +418,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&rules)?);
         }
         Command::Kiosk {
-            action: KioskAction::Add { school, name },
+            action:
+                KioskAction::Add {
+                    school,
+                    name,
+                    replaces,
+                },
         } => {
-            let (id, token) = db.add_kiosk(&SchoolId::new(school)?, &name)?;
+            let replaces = replaces.map(KioskId::new).transpose()?;
+            let (id, token) =
+                db.add_replacing_kiosk(&SchoolId::new(school)?, &name, replaces.as_ref())?;
             println!("kiosk {id} added; its token (shown once, stored only hashed):");
             println!("{token}");
         }

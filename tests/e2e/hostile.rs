@@ -621,3 +621,110 @@ fn slow_and_greedy_clients_do_not_hold_up_the_others() {
         200
     );
 }
+
+#[test]
+fn a_replacement_kiosk_delivers_what_the_old_one_never_sent() {
+    let site = Site::new();
+    let server = Server::start(&site);
+    let old = site.add_kiosk("parent room");
+    site.kiosk_ok("room", &["setup", "--server", &server.url, "--token", &old]);
+    site.kiosk_ok("room", &["sync", "--once"]);
+    // Offline all morning, then its token leaks (or the kiosk is rebuilt from its disk).
+    let s = site.script(
+        "morning.csv",
+        &[
+            ("2026-10-05T08:00:00-05:00", "badges/M-1.png"),
+            ("2026-10-05T10:00:00-05:00", "badges/M-1.png"),
+        ],
+    );
+    site.kiosk_ok("room", &["replay", &s]);
+    let old_id = e2e_tests::kiosk_id_of(&old);
+    let out = site.server(&[
+        "kiosk",
+        "add",
+        "--school",
+        "lincoln",
+        "--name",
+        "parent room",
+        "--replaces",
+        &old_id,
+    ]);
+    let new = out.lines().last().unwrap_or_default().trim().to_owned();
+    // The old token is revoked at once.
+    assert_eq!(
+        http(&server.url, "GET", "/api/v1/roster", Some(&old), b"").0,
+        401
+    );
+    assert_eq!(site.server_event_count(), 0);
+    // The same data folder under the new token delivers the morning, kept as recorded there.
+    site.kiosk_ok("room", &["setup", "--server", &server.url, "--token", &new]);
+    site.kiosk_ok("room", &["sync", "--once"]);
+    assert_eq!(site.server_event_count(), 2);
+    let conn = rusqlite::Connection::open(site.path("server.db")).expect("db");
+    let kiosks: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM events WHERE kiosk = ?1",
+            [&old_id],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(
+        kiosks, 2,
+        "recorded by the old kiosk, delivered by the new one"
+    );
+    let csv = site.hours_csv("2026-fall");
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("M-1,") && l.contains(",2.00,")),
+        "{csv}"
+    );
+}
+
+#[test]
+fn a_refused_push_never_stops_the_roster_pull() {
+    let site = Site::new();
+    let server = Server::start(&site);
+    let first = site.add_kiosk("first");
+    site.kiosk_ok(
+        "room",
+        &["setup", "--server", &server.url, "--token", &first],
+    );
+    site.kiosk_ok("room", &["sync", "--once"]);
+    let s = site.script(
+        "scan.csv",
+        &[("2026-10-05T08:00:00-05:00", "badges/M-1.png")],
+    );
+    site.kiosk_ok("room", &["replay", &s]);
+    // Set up again with another kiosk's token (not a replacement): the server refuses the old
+    // kiosk's events, but the roster still comes, with a coordinator added meanwhile.
+    site.server(&[
+        "coordinator",
+        "add",
+        "--school",
+        "lincoln",
+        "--name",
+        "Ms. Rivera",
+        "--pin",
+        "246810",
+    ]);
+    let second = site.add_kiosk("second");
+    site.kiosk_ok(
+        "room",
+        &["setup", "--server", &server.url, "--token", &second],
+    );
+    let out = site.kiosk("room", &["sync", "--once"]);
+    assert!(!out.status.success(), "the push was refused");
+    let conn = rusqlite::Connection::open(site.path("room/kiosk.db")).expect("db");
+    let roster: String = conn
+        .query_row("SELECT body FROM roster", [], |r| r.get(0))
+        .expect("roster");
+    assert!(roster.contains("Ms. Rivera"), "the pull happened anyway");
+    let pending: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM events WHERE delivered_at IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .expect("pending");
+    assert_eq!(pending, 1, "and the scan waits, never lost");
+}

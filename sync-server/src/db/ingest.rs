@@ -84,9 +84,11 @@ impl Db {
                 batch.protocol
             )));
         }
-        if &batch.kiosk != kiosk || batch.events.iter().any(|e| &e.kiosk != kiosk) {
+        // Its own events, and those of the kiosks it replaced (recorded there, never sent).
+        let lineage = self.kiosk_lineage(kiosk)?;
+        if &batch.kiosk != kiosk || batch.events.iter().any(|e| !lineage.contains(&e.kiosk)) {
             return Err(ServerError::Forbidden(
-                "a kiosk may only send its own events".into(),
+                "a kiosk may only send its own events (and those of the kiosk it replaced)".into(),
             ));
         }
         if let Some(bad) = batch.events.iter().find(|e| !e.is_well_formed()) {
@@ -134,7 +136,7 @@ impl Db {
                 )?
                 .execute(params![
                     id,
-                    kiosk.as_str(),
+                    event.kiosk.as_str(),
                     event.series.to_string(),
                     event.sequence,
                     mentor.as_str(),

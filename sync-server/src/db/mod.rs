@@ -136,6 +136,7 @@ UPDATE mentor_totals_state SET changed = changed + 1;
     // unchanged roster costs a few small reads, no sessionizing.
     "
 CREATE TABLE roster_cache (school TEXT PRIMARY KEY, stamp TEXT NOT NULL, body TEXT NOT NULL);
+ALTER TABLE kiosks ADD COLUMN replaces TEXT REFERENCES kiosks(id);
 ",
 ];
 

@@ -77,6 +77,75 @@ impl Db {
         Ok((id, token))
     }
 
+    /// Registers a kiosk that replaces another of the same school: the old token is revoked in
+    /// the same transaction, and the new kiosk may deliver the old one's events.
+    pub fn add_replacing_kiosk(
+        &mut self,
+        school: &SchoolId,
+        name: &str,
+        replaces: Option<&KioskId>,
+    ) -> Result<(KioskId, String), ServerError> {
+        let Some(old) = replaces else {
+            return self.add_kiosk(school, name);
+        };
+        let old_school: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT school FROM kiosks WHERE id = ?1",
+                [old.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match old_school {
+            None => {
+                return Err(ServerError::NotFound {
+                    what: "kiosk",
+                    id: old.to_string(),
+                })
+            }
+            Some(s) if s != school.as_str() => {
+                return Err(ServerError::Invalid(format!(
+                    "kiosk {old} is at school {s}, not {school}"
+                )))
+            }
+            Some(_) => {}
+        }
+        let (id, token) = self.add_kiosk(school, name)?;
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE kiosks SET replaces = ?2 WHERE id = ?1",
+            params![id.as_str(), old.as_str()],
+        )?;
+        tx.execute(
+            "UPDATE kiosks SET revoked = 1 WHERE id = ?1",
+            [old.as_str()],
+        )?;
+        tx.commit()?;
+        Ok((id, token))
+    }
+
+    /// The kiosks whose events this kiosk may deliver: itself and every kiosk it replaced.
+    pub fn kiosk_lineage(&self, id: &KioskId) -> Result<Vec<KioskId>, ServerError> {
+        let mut lineage = vec![id.clone()];
+        let mut current = id.clone();
+        // A chain of replacements, never a loop (each step needs a new kiosk).
+        for _ in 0..64 {
+            let next: Option<Option<String>> = self
+                .conn
+                .prepare_cached("SELECT replaces FROM kiosks WHERE id = ?1")?
+                .query_row([current.as_str()], |r| r.get(0))
+                .optional()?;
+            match next.flatten() {
+                Some(old) if !lineage.iter().any(|k| k.as_str() == old) => {
+                    current = KioskId::new(old)?;
+                    lineage.push(current.clone());
+                }
+                _ => break,
+            }
+        }
+        Ok(lineage)
+    }
+
     pub fn revoke_kiosk(&self, id: &KioskId) -> Result<(), ServerError> {
         let n = self
             .conn
