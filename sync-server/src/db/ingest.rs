@@ -91,6 +91,16 @@ impl Db {
                 "a kiosk may only send its own events (and those of the kiosk it replaced)".into(),
             ));
         }
+        if let Some(bad) = batch
+            .events
+            .iter()
+            .find(|e| e.sequence == 0 || i64::try_from(e.sequence).is_err())
+        {
+            return Err(ServerError::Invalid(format!(
+                "event {}: sequence numbers run from 1 to 2^63 - 1",
+                bad.id
+            )));
+        }
         if let Some(bad) = batch.events.iter().find(|e| !e.is_well_formed()) {
             return Err(ServerError::Invalid(format!(
                 "event {}: a clock event names no mentor and comes from the kiosk itself; every other event names a mentor",
