@@ -6,4 +6,5 @@ mod kiosk_core;
 mod kiosk_ui;
 mod organizer_page;
 mod server_ingest;
+mod soak;
 mod trustworthy_hours;
