@@ -27,7 +27,9 @@ pub use pin::{check_pin, hash_pin, verify_pin, MIN_PIN_DIGITS};
 pub use roster::{
     BadgeGeneration, Coordinator, RecentSession, ReviewEntry, Roster, RosterMentor, School,
 };
-pub use rules::{HourCategory, MonthDay, Period, PeriodName, PeriodScheme, ProgramRules};
+pub use rules::{
+    money_cents, money_text, HourCategory, MonthDay, Period, PeriodName, PeriodScheme, ProgramRules,
+};
 pub use sessionize::{
     hours_2dp, open_check_ins, period_totals, review_items, sessionize, sessionize_with_readings,
     PeriodTotals, Reading, ReviewReason, Session,

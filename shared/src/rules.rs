@@ -280,6 +280,11 @@ pub struct ProgramRules {
     /// A session a coordinator adds on a kiosk may start at most this many days before the
     /// server receives it; older ones are set aside for an organizer.
     pub coordinator_entry_max_age_days: u32,
+    /// The value of one volunteered hour, as decimal text (`34.79`), for the program report's
+    /// in-kind column: the rate funders publish each year. None: the column stays empty.
+    /// Server-side only (rosters leave it out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volunteer_hour_rate: Option<String>,
 }
 
 impl Default for ProgramRules {
@@ -299,8 +304,32 @@ impl Default for ProgramRules {
             clock_skew_tolerance_secs: 300,
             min_session_minutes: 10,
             coordinator_entry_max_age_days: 14,
+            volunteer_hour_rate: None,
         }
     }
+}
+
+/// Money as decimal text (`600`, `34.7`, `34.79`; at most 7 digits before the point, 2 after)
+/// in cents; None for anything else. Money is never a float.
+pub fn money_cents(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || whole.len() > 7 || !digits(whole) || frac.len() > 2 || !digits(frac) {
+        return None;
+    }
+    if text.ends_with('.') {
+        return None;
+    }
+    let whole: i64 = whole.parse().ok()?;
+    let frac: i64 = format!("{frac:0<2}").parse().ok()?;
+    Some(whole * 100 + frac)
+}
+
+/// Cents as decimal text with two places (`1200.00`).
+pub fn money_text(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", (cents / 100).abs(), (cents % 100).abs())
 }
 
 fn hours_to_duration(hours: f64) -> Duration {
@@ -331,7 +360,18 @@ impl ProgramRules {
                     .into(),
             ));
         }
+        if let Some(rate) = &self.volunteer_hour_rate {
+            if money_cents(rate).is_none() {
+                return Err(DomainError::InvalidRules(format!(
+                    "volunteer rate {rate:?} is not a sum like 34.79"
+                )));
+            }
+        }
         Ok(())
+    }
+    /// The volunteer hour rate in cents, if one is set.
+    pub fn volunteer_rate_cents(&self) -> Option<i64> {
+        self.volunteer_hour_rate.as_deref().and_then(money_cents)
     }
     pub fn threshold(&self) -> Duration {
         hours_to_duration(self.stipend_threshold_hours)
@@ -360,6 +400,29 @@ impl ProgramRules {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn money_is_decimal_text_in_exact_cents() {
+        assert_eq!(money_cents("34.79"), Some(3479));
+        assert_eq!(money_cents("34.7"), Some(3470));
+        assert_eq!(money_cents(" 600 "), Some(60000));
+        assert_eq!(money_cents("0.05"), Some(5));
+        for bad in [
+            "", ".5", "5.", "-1", "1e3", "1.234", "12345678", "NaN", "3,50",
+        ] {
+            assert_eq!(money_cents(bad), None, "{bad:?}");
+        }
+        assert_eq!(money_text(3479), "34.79");
+        assert_eq!(money_text(5), "0.05");
+        let mut rules = ProgramRules {
+            volunteer_hour_rate: Some("34.795".into()),
+            ..ProgramRules::default()
+        };
+        assert!(rules.validate().is_err());
+        rules.volunteer_hour_rate = Some("34.79".into());
+        assert_eq!(rules.volunteer_rate_cents(), Some(3479));
+        assert!(rules.validate().is_ok());
+    }
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).expect("valid test date")

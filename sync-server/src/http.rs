@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use crate::db::{Db, OrganizerScope};
 use crate::storage::Storage;
-use crate::{payments, report, review, roster, ServerError};
+use crate::{payments, program, report, review, roster, ServerError};
 
 /// Largest request body accepted: a full batch of events with room to spare.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -156,6 +156,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/events", post(upload))
         .route("/api/v1/roster", get(get_roster))
         .route("/api/v1/reports/hours", get(get_hours))
+        .route("/api/v1/reports/program", get(get_program_report))
         .route("/api/v1/stipends", post(post_stipend).get(get_stipends))
         .route("/api/v1/stipends/{id}/void", post(void_stipend))
         .route("/api/v1/reviews", get(get_reviews))
@@ -370,6 +371,74 @@ async fn get_hours(
     } else {
         Ok(Json(rows).into_response())
     }
+}
+
+#[derive(Deserialize)]
+struct ProgramQuery {
+    format: Option<String>,
+    school: Option<String>,
+    period: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// The program report for funders: CSV, JSON (the default) or XLSX.
+async fn get_program_report(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<ProgramQuery>,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers)?;
+    let format = query.format.clone().unwrap_or_else(|| "json".into());
+    if !["csv", "json", "xlsx"].contains(&format.as_str()) {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "format is csv, json or xlsx".into(),
+        ));
+    }
+    let rows = with_db(&state, move |db| {
+        let scope = db.authenticate_organizer(&token)?;
+        let schools = schools_for(db, &scope, query.school.as_deref())?;
+        let now = Utc::now();
+        let span = program::Span::parse(
+            &db.rules()?,
+            query.period.as_deref(),
+            query.from.as_deref(),
+            query.to.as_deref(),
+            chrono::Local::now().date_naive(),
+        )?;
+        program::report(db, schools.as_deref(), span, now)
+    })
+    .await?;
+    Ok(match format.as_str() {
+        "csv" => (
+            [
+                ("content-type", "text/csv; charset=utf-8"),
+                (
+                    "content-disposition",
+                    "attachment; filename=\"program.csv\"",
+                ),
+            ],
+            program::to_csv(&rows)?,
+        )
+            .into_response(),
+        "xlsx" => (
+            [
+                (
+                    "content-type",
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                ),
+                (
+                    "content-disposition",
+                    "attachment; filename=\"program.xlsx\"",
+                ),
+            ],
+            program::to_xlsx(&rows)?,
+        )
+            .into_response(),
+        _ => Json(rows).into_response(),
+    })
 }
 
 async fn post_stipend(

@@ -9,7 +9,7 @@ use chrono::Utc;
 use clap::{Parser, Subcommand};
 use pm_shared::{HourCategory, KioskId, MentorId, PeriodScheme, SchoolId, TimeZone};
 use sync_server::db::Db;
-use sync_server::{badges, http, import, payments, report, review};
+use sync_server::{badges, http, import, payments, program, report, review};
 
 /// Parent Mentor sync server: merges kiosk event logs, computes hours and stipends.
 #[derive(Parser, Debug)]
@@ -134,6 +134,10 @@ enum ProgramAction {
         /// Comma-separated categories that count toward the stipend.
         #[arg(long)]
         counting: Option<String>,
+        /// The value of a volunteered hour for the program report's in_kind_value column
+        /// (the rate funders publish each year, e.g. 34.79); `none` clears it.
+        #[arg(long)]
+        volunteer_rate: Option<String>,
     },
 }
 
@@ -324,6 +328,26 @@ enum ReviewAction {
 
 #[derive(Subcommand, Debug)]
 enum ReportAction {
+    /// The program report for funders: per school and a total row (school_id ALL), over a
+    /// period or a span of dates (default: the current period).
+    Program {
+        /// A period's name (2026-fall).
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        period: Option<String>,
+        /// First date, included (YYYY-MM-DD); with --to.
+        #[arg(long, requires = "to")]
+        from: Option<String>,
+        /// Last date, included; with --from.
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+        #[arg(long)]
+        school: Option<String>,
+        #[arg(long, value_parser = ["csv", "json", "xlsx"], default_value = "csv")]
+        format: String,
+        /// Write to this file instead of standard output (XLSX needs a file or a pipe).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     Hours {
         #[arg(long, value_parser = ["csv", "json"], default_value = "csv")]
         format: String,
@@ -394,6 +418,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     threshold,
                     cap_hours,
                     counting,
+                    volunteer_rate,
                 },
         } => {
             let mut rules = db.rules()?;
@@ -413,6 +438,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .split(',')
                     .map(|c| c.parse::<HourCategory>())
                     .collect::<Result<_, _>>()?;
+            }
+            match volunteer_rate.as_deref().map(str::trim) {
+                Some("none") | Some("") => rules.volunteer_hour_rate = None,
+                Some(rate) => match pm_shared::money_cents(rate) {
+                    Some(cents) => rules.volunteer_hour_rate = Some(pm_shared::money_text(cents)),
+                    None => bail!("--volunteer-rate {rate:?} is not a sum like 34.79"),
+                },
+                None => {}
             }
             db.set_rules(&rules)?;
             println!("{}", serde_json::to_string_pretty(&rules)?);
@@ -662,6 +695,47 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Restore { from } => {
             db.restore_from(&from)?;
             println!("restored from {}", from.display());
+        }
+        Command::Report {
+            action:
+                ReportAction::Program {
+                    period,
+                    from,
+                    to,
+                    school,
+                    format,
+                    out,
+                },
+        } => {
+            let schools = school.map(SchoolId::new).transpose()?.map(|s| vec![s]);
+            let span = program::Span::parse(
+                &db.rules()?,
+                period.as_deref(),
+                from.as_deref(),
+                to.as_deref(),
+                chrono::Local::now().date_naive(),
+            )?;
+            let rows = program::report(&mut db, schools.as_deref(), span, Utc::now())?;
+            let bytes = match format.as_str() {
+                "json" => serde_json::to_string_pretty(&rows)?.into_bytes(),
+                "xlsx" => program::to_xlsx(&rows)?,
+                _ => program::to_csv(&rows)?.into_bytes(),
+            };
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, &bytes)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    println!("wrote {} ({} rows)", path.display(), rows.len());
+                }
+                None => {
+                    use std::io::{IsTerminal, Write};
+                    let mut stdout = std::io::stdout();
+                    if format == "xlsx" && stdout.is_terminal() {
+                        bail!("an XLSX workbook is not for the terminal: give --out FILE");
+                    }
+                    stdout.write_all(&bytes)?;
+                }
+            }
         }
         Command::Report {
             action:

@@ -155,7 +155,11 @@ pub fn build_fresh(
     let mut roster = Roster {
         version: String::new(),
         school,
-        rules,
+        // Kiosks hold only what they need: the volunteer rate is for the program report.
+        rules: ProgramRules {
+            volunteer_hour_rate: None,
+            ..rules
+        },
         current_period,
         mentors,
         revoked,

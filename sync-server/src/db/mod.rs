@@ -283,13 +283,21 @@ impl Db {
     pub fn set_rules(&mut self, rules: &ProgramRules) -> Result<(), ServerError> {
         rules.validate()?;
         let text = serde_json::to_string(rules).map_err(corrupt)?;
+        // Only what decides hours makes totals stale (the volunteer rate decides none).
+        let hours_rules = |r: &ProgramRules| ProgramRules {
+            volunteer_hour_rate: None,
+            ..r.clone()
+        };
+        let stale = hours_rules(&self.rules()?) != hours_rules(rules);
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO program (singleton, rules) VALUES (1, ?1) ON CONFLICT (singleton) DO UPDATE SET rules = ?1",
             [text],
         )?;
-        // Every materialized total was computed under the old rules.
-        tx.execute("UPDATE mentor_totals_state SET changed = changed + 1", [])?;
+        if stale {
+            // Every materialized total was computed under the old rules.
+            tx.execute("UPDATE mentor_totals_state SET changed = changed + 1", [])?;
+        }
         tx.commit()?;
         Ok(())
     }
