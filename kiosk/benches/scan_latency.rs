@@ -68,6 +68,8 @@ fn main() {
                     hash: badge_hash(text),
                 }),
                 period_time_ms: 0,
+                placement: None,
+                clearances: Vec::new(),
             })
             .collect(),
         revoked: vec![],

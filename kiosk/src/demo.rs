@@ -101,6 +101,8 @@ pub fn roster(zone: TimeZone, now: DateTime<Utc>) -> Result<Roster, KioskError> 
                 hash: badge_hash(&text),
             }),
             period_time_ms: (m.hours * 3_600_000.0) as i64,
+            placement: None,
+            clearances: Vec::new(),
         });
     }
     Ok(Roster {

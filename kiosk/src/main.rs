@@ -277,8 +277,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let engine = engine(&cli.data)?;
             let now = Utc::now();
             print!(
-                "{}",
-                today::render(&engine.today(now)?, engine.roster(), now)
+                "{}{}",
+                today::render(&engine.today(now)?, engine.roster(), now),
+                today::render_clearances(&engine.clearances_to_renew(now))
             );
         }
     }

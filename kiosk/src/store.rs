@@ -321,6 +321,18 @@ impl Store {
             .pop())
     }
 
+    /// The instant of the latest badge scan recorded here (for the health report).
+    pub fn last_scan_at(&self) -> Result<Option<DateTime<Utc>>, KioskError> {
+        let text: Option<String> =
+            self.conn
+                .query_row("SELECT MAX(at) FROM events WHERE is_scan = 1", [], |r| {
+                    r.get(0)
+                })?;
+        Ok(text
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.to_utc()))
+    }
+
     /// Up to `limit` undelivered events (mentors' and the kiosk's own), in series order.
     pub fn undelivered(&self, limit: usize) -> Result<Vec<Event>, KioskError> {
         let mut stmt = self.conn.prepare_cached(

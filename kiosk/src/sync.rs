@@ -4,12 +4,17 @@
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, DurationRound, Utc};
-use pm_shared::protocol::{ErrorBody, RosterResponse, UploadAck, UploadBatch, PROTOCOL_VERSION};
+use pm_shared::protocol::{
+    ErrorBody, KioskHealth, RosterResponse, UploadAck, UploadBatch, PROTOCOL_VERSION,
+};
 use pm_shared::{EventId, EventKind, KioskId, SeriesId, TimeZone};
 
 use crate::config::Config;
 use crate::store::Store;
 use crate::KioskError;
+
+/// The store setting where the UI keeps the camera's state (`ok`, `not-working`).
+pub const CAMERA_SETTING: &str = "camera";
 
 /// Events per upload.
 pub const BATCH_SIZE: usize = 500;
@@ -239,12 +244,49 @@ impl SyncClient {
         }
     }
 
+    /// Tells the server how this kiosk is doing. Best effort: a server that does not answer
+    /// it (an older one) changes nothing, and no hour depends on it.
+    pub fn report_health(&self, store: &Store, now: DateTime<Utc>) -> Result<(), KioskError> {
+        let health = KioskHealth {
+            protocol: PROTOCOL_VERSION,
+            kiosk_clock: now,
+            app_version: env!("CARGO_PKG_VERSION").to_owned(),
+            camera: store
+                .setting(CAMERA_SETTING)?
+                .filter(|c| c == "ok" || c == "not-working")
+                .unwrap_or_else(|| "unknown".into()),
+            last_scan: store.last_scan_at()?,
+            pending_events: store.sync_status()?.pending,
+        };
+        let mut response = self
+            .agent
+            .post(&format!("{}/api/v1/health", self.base))
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .send_json(&health)
+            .map_err(|e| self.unreachable(e))?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            let retry = retry_after(&response);
+            return Err(self.refused(status, retry, response.body_mut()));
+        }
+        Ok(())
+    }
+
     /// Push, then pull; the outcome is recorded for the coordinator's sync status.
     pub fn sync_once(
         &self,
         store: &mut Store,
         now: impl Fn() -> DateTime<Utc> + Copy,
     ) -> Result<PushReport, KioskError> {
+        match self.report_health(store, now()) {
+            // Nobody there: the push would wait out the same timeout; try again later.
+            Err(e @ KioskError::Unreachable { .. }) => {
+                store.record_sync(Err(e.to_string()))?;
+                return Err(e);
+            }
+            Err(e) => eprintln!("kiosk: health report not sent: {e}"),
+            Ok(()) => {}
+        }
         // A push the server refuses must never keep the roster from arriving: revocations,
         // badges and PINs matter most when something is wrong.
         let pushed = self.push(store, now);

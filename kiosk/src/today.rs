@@ -44,3 +44,28 @@ pub fn render(sessions: &[Session], roster: Option<&Roster>, now: DateTime<Utc>)
     }
     out
 }
+
+/// The clearances to renew, after the sessions: a blank line, then
+/// `clearance<TAB>mentor<TAB>name<TAB>kind<TAB>expires<TAB>status` rows (status expired or
+/// expiring). Nothing when none.
+pub fn render_clearances(due: &[crate::engine::ClearanceDue]) -> String {
+    if due.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nclearance\tmentor\tname\tkind\texpires\tstatus\n");
+    for d in due {
+        out.push_str(&format!(
+            "clearance\t{}\t{}\t{}\t{}\t{}\n",
+            d.mentor,
+            d.name,
+            d.note.kind,
+            d.note.expires,
+            if d.note.expired {
+                "expired"
+            } else {
+                "expiring"
+            }
+        ));
+    }
+    out
+}

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::engine::{Confirmation, Direction, ScanOutcome};
+use crate::engine::{ClearanceNote, Confirmation, Direction, ScanOutcome};
 
 /// The code Slint generates from `ui/app.slint`.
 #[allow(unsafe_code, clippy::all, clippy::unwrap_used)]
@@ -117,6 +117,77 @@ pub fn show_outcome(ui: &MainWindow, outcome: &ScanOutcome, kiosk_language: &str
             state.set_rejection(r.code().into());
             state.set_screen(Screen::Rejection);
         }
+        ScanOutcome::Refused(r) => {
+            set_language(r.language.code());
+            state.set_mentor_name(r.name.clone().into());
+            fill_clearance(&state, Some(&r.clearance), r.language.code());
+            state.set_rejection("clearance".into());
+            state.set_screen(Screen::Rejection);
+        }
+    }
+}
+
+/// The clearance line: its kind, its last good day in the mentor's language, expired or not.
+fn fill_clearance(state: &KioskState<'_>, note: Option<&ClearanceNote>, language: &str) {
+    state.set_clearance_kind(note.map(|n| n.kind.to_string()).unwrap_or_default().into());
+    state.set_clearance_date(
+        note.map(|n| long_date(n.expires, language))
+            .unwrap_or_default()
+            .into(),
+    );
+    state.set_clearance_expired(note.is_some_and(|n| n.expired));
+}
+
+/// The classroom without a leading "Room" (the screen says "Room {}" in her language).
+pub fn room_number(classroom: &str) -> &str {
+    let trimmed = classroom.trim();
+    for word in ["room ", "rm. ", "rm ", "salón ", "salon ", "aula "] {
+        if trimmed.len() > word.len()
+            && trimmed.is_char_boundary(word.len())
+            && trimmed[..word.len()].eq_ignore_ascii_case(word)
+        {
+            return trimmed[word.len()..].trim_start();
+        }
+    }
+    trimmed
+}
+
+/// "December 1" / "1 de diciembre": a date as a mentor reads it.
+pub fn long_date(date: chrono::NaiveDate, language: &str) -> String {
+    use chrono::Datelike;
+    const EN: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    const ES: [&str; 12] = [
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ];
+    let month = date.month0() as usize;
+    if language == "es" {
+        format!("{} de {} de {}", date.day(), ES[month], date.year())
+    } else {
+        format!("{} {}, {}", EN[month], date.day(), date.year())
     }
 }
 
@@ -140,11 +211,32 @@ fn fill_confirmation(state: &KioskState<'_>, c: &Confirmation) {
         0.0
     };
     state.set_progress(progress.clamp(0.0, 1.0));
+    let placement = c.placement.clone().unwrap_or_default();
+    state
+        .set_placement_room(room_number(placement.classroom.as_deref().unwrap_or_default()).into());
+    state.set_placement_teacher(placement.teacher.unwrap_or_default().into());
+    fill_clearance(state, c.clearance.as_ref(), c.language.code());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rooms_are_not_named_twice() {
+        assert_eq!(room_number("12"), "12");
+        assert_eq!(room_number("Room 12"), "12");
+        assert_eq!(room_number("room  4B"), "4B");
+        assert_eq!(room_number("Library"), "Library");
+        assert_eq!(room_number("Roomba"), "Roomba");
+    }
+
+    #[test]
+    fn dates_read_in_her_language() {
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
+        assert_eq!(long_date(d, "en"), "December 1, 2026");
+        assert_eq!(long_date(d, "es"), "1 de diciembre de 2026");
+    }
 
     #[test]
     fn durations_read_naturally() {

@@ -72,6 +72,11 @@ fn confirmation(language: Language, direction: Direction) -> ScanOutcome {
         threshold: Duration::hours(100),
         provisional: false,
         event: EventId::from_parts(1, [1; 10]),
+        placement: Some(pm_shared::Placement {
+            teacher: Some("Ms. Smith".into()),
+            classroom: Some("Room 12".into()),
+        }),
+        clearance: None,
     };
     ScanOutcome::Recorded(c)
 }
@@ -92,6 +97,21 @@ fn every_screen_in_english_and_spanish() {
         let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).expect("date");
         let mut roster = support::roster();
         roster.version = "v2".into();
+        // Rosa's TB test expired last month; Ann's background check runs out in two weeks.
+        let clearance = |kind: &str, days: i64| pm_shared::Clearance {
+            kind: pm_shared::ClearanceKind::new(kind).expect("kind"),
+            expires: support::local(support::TODAY, 9, 0)
+                .with_timezone(&support::zone().tz())
+                .date_naive()
+                + Duration::days(days),
+        };
+        for m in &mut roster.mentors {
+            match m.id.as_str() {
+                "M-3" => m.clearances = vec![clearance("tb-test", -30)],
+                "M-2" => m.clearances = vec![clearance("background-check", 14)],
+                _ => {}
+            }
+        }
         roster.review = vec![
             ReviewEntry {
                 item: long_day,
@@ -182,10 +202,46 @@ fn every_screen_in_english_and_spanish() {
         let pending = kiosk::engine::Confirmation {
             direction: Direction::Out,
             pending_review: Duration::hours(3),
-            ..again
+            ..again.clone()
         };
         ui::show_outcome(&app, &ScanOutcome::Recorded(pending), lang);
         shots.push(render(&window, &format!("checked-out-pending-{lang}")));
+        assert_eq!(state.get_placement_room(), "12");
+        assert_eq!(state.get_placement_teacher(), "Ms. Smith");
+        // Her TB test runs out soon (the program warns); then, expired under a refusing rule.
+        let note = |expired: bool| kiosk::engine::ClearanceNote {
+            kind: pm_shared::ClearanceKind::new("tb-test").expect("kind"),
+            expires: chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"),
+            expired,
+        };
+        let warned = kiosk::engine::Confirmation {
+            clearance: Some(note(false)),
+            ..again.clone()
+        };
+        ui::show_outcome(&app, &ScanOutcome::Recorded(warned), lang);
+        assert_eq!(state.get_clearance_kind(), "tb-test");
+        assert!(!state.get_clearance_expired());
+        shots.push(render(
+            &window,
+            &format!("checked-in-clearance-expiring-{lang}"),
+        ));
+        let refused = kiosk::engine::Refusal {
+            mentor: again.mentor.clone(),
+            name: "María López".into(),
+            language: mentor_language.clone(),
+            clearance: note(true),
+        };
+        ui::show_outcome(&app, &ScanOutcome::Refused(refused), lang);
+        assert_eq!(state.get_rejection(), "clearance");
+        assert_eq!(
+            state.get_clearance_date(),
+            if lang == "es" {
+                "1 de diciembre de 2026"
+            } else {
+                "December 1, 2026"
+            }
+        );
+        shots.push(render(&window, &format!("refused-clearance-{lang}")));
         for r in [
             Rejection::NotABadge,
             Rejection::Replaced,
@@ -216,7 +272,24 @@ fn every_screen_in_english_and_spanish() {
         wait("coordinator mode", &|ui| {
             ui.global::<KioskState>().get_screen() == Screen::Coordinator
                 && ui.global::<KioskState>().get_today_rows().row_count() == 3
+                && ui.global::<KioskState>().get_clearance_rows().row_count() == 2
         });
+        // The kiosk's language (set on its Language tab) dates the clearances too.
+        send(Request::SetLanguage(lang.into()));
+        let expected_date = if lang == "es" {
+            "25 de octubre de 2026"
+        } else {
+            "October 25, 2026"
+        };
+        wait("clearances dated in the kiosk's language", &|ui| {
+            ui.global::<KioskState>()
+                .get_clearance_rows()
+                .row_data(0)
+                .is_some_and(|r| r.date == expected_date)
+        });
+        send(Request::SelectTab(Tab::Today));
+        let first = state.get_clearance_rows().row_data(0).expect("row");
+        assert_eq!((first.name.as_str(), first.expired), ("Rosa Díaz", true));
         shots.push(render(&window, &format!("coordinator-today-{lang}")));
         send(Request::SelectTab(Tab::Review));
         wait("review tab", &|ui| {

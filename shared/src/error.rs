@@ -21,6 +21,8 @@ pub enum DomainError {
         "invalid program period {0:?}: expected a name such as 2026-fall, 2027-spring or 2026-year"
     )]
     InvalidPeriod(String),
+    #[error("invalid placement or clearance: {0}")]
+    InvalidPlacement(String),
     #[error("invalid program rules: {0}")]
     InvalidRules(String),
     #[error("a coordinator PIN is 6 to 12 digits")]

@@ -10,6 +10,7 @@ mod error;
 mod event;
 mod ids;
 mod pin;
+mod placement;
 pub mod protocol;
 mod roster;
 mod rules;
@@ -24,6 +25,10 @@ pub use error::DomainError;
 pub use event::{Delivery, Event, EventKind, Observed, Source};
 pub use ids::{EventId, KioskId, Language, MentorId, SchoolId, SeriesId, TimeZone};
 pub use pin::{check_pin, hash_pin, verify_pin, MIN_PIN_DIGITS};
+pub use placement::{
+    clearance_notice, Clearance, ClearanceKind, ClearanceStatus, ExpiredClearance, Placement,
+    EXPIRING_WITHIN_DAYS, MAX_PLACEMENT_TEXT,
+};
 pub use roster::{
     BadgeGeneration, Coordinator, RecentSession, ReviewEntry, Roster, RosterMentor, School,
 };

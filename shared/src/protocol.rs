@@ -27,6 +27,39 @@ pub struct UploadBatch {
     pub events: Vec<Event>,
 }
 
+/// POST /api/v1/health: how a kiosk is doing, sent at every sync (before its events), so an
+/// organizer sees a kiosk that stopped syncing, lost its camera or has a wrong clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KioskHealth {
+    pub protocol: u32,
+    /// The kiosk's clock when it sent the report: the server records the offset.
+    pub kiosk_clock: DateTime<Utc>,
+    /// The kiosk program's version.
+    pub app_version: String,
+    /// `ok`, `not-working` (the UI sees no frames), or `unknown` (no UI has run yet).
+    pub camera: String,
+    /// The last badge scan recorded, if any.
+    #[serde(default)]
+    pub last_scan: Option<DateTime<Utc>>,
+    /// Events recorded and not yet delivered.
+    pub pending_events: u64,
+}
+
+impl KioskHealth {
+    /// Short, printable texts only: the server shows them to organizers.
+    pub fn validate(&self) -> Result<(), String> {
+        let printable = |s: &str| s.len() <= 40 && !s.chars().any(char::is_control);
+        if !printable(&self.app_version) {
+            return Err("app_version must be at most 40 printable characters".into());
+        }
+        if !["ok", "not-working", "unknown"].contains(&self.camera.as_str()) {
+            return Err("camera is ok, not-working or unknown".into());
+        }
+        Ok(())
+    }
+}
+
 /// The answer to an upload: every event of the batch is in exactly one list.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct UploadAck {
@@ -207,6 +240,8 @@ mod tests {
                     hash: badge_hash("x"),
                 }),
                 period_time_ms: 3_600_000,
+                placement: None,
+                clearances: Vec::new(),
             }],
             revoked: vec![MentorId::new("M-2").expect("mentor")],
             coordinators: vec![Coordinator {

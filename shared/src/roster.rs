@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::{
-    BadgeStatus, Event, EventId, HourCategory, Language, MentorId, PeriodName, ProgramRules,
-    ReviewReason, SchoolId, Session, TimeZone,
+    BadgeStatus, Clearance, Event, EventId, HourCategory, Language, MentorId, PeriodName,
+    Placement, ProgramRules, ReviewReason, SchoolId, Session, TimeZone,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,6 +93,13 @@ pub struct RosterMentor {
     /// Time counted toward the stipend in the current period, merged from every kiosk, in
     /// milliseconds, as of the roster's making.
     pub period_time_ms: i64,
+    /// Her teacher and classroom ("Room 12 · Ms. Smith" on her confirmation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
+    /// Her clearances (the latest of each kind): the kiosk warns about, or refuses, an expired
+    /// one by the program's rule, and lists expiring ones for the coordinator.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clearances: Vec<Clearance>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

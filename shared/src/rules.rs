@@ -285,6 +285,9 @@ pub struct ProgramRules {
     /// Server-side only (rosters leave it out).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub volunteer_hour_rate: Option<String>,
+    /// What the kiosk does at the check-in of a mentor whose clearance has expired: warn (the
+    /// default) or refuse.
+    pub expired_clearance: crate::ExpiredClearance,
 }
 
 impl Default for ProgramRules {
@@ -305,6 +308,7 @@ impl Default for ProgramRules {
             min_session_minutes: 10,
             coordinator_entry_max_age_days: 14,
             volunteer_hour_rate: None,
+            expired_clearance: crate::ExpiredClearance::Warn,
         }
     }
 }

@@ -11,14 +11,15 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use pm_shared::protocol::{
-    ErrorBody, ReviewResolution, StipendPayment, UploadBatch, MAX_BATCH_EVENTS, PROTOCOL_VERSION,
+    ErrorBody, KioskHealth, ReviewResolution, StipendPayment, UploadBatch, MAX_BATCH_EVENTS,
+    PROTOCOL_VERSION,
 };
 use pm_shared::SchoolId;
 use serde::Deserialize;
 
 use crate::db::{Db, OrganizerScope};
 use crate::storage::Storage;
-use crate::{payments, program, report, review, roster, ServerError};
+use crate::{payments, placements, program, report, review, roster, ServerError};
 
 /// Largest request body accepted: a full batch of events with room to spare.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -155,6 +156,9 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(organizer_page))
         .route("/api/v1/events", post(upload))
         .route("/api/v1/roster", get(get_roster))
+        .route("/api/v1/health", post(post_health))
+        .route("/api/v1/kiosks", get(get_kiosks))
+        .route("/api/v1/clearances", get(get_clearances))
         .route("/api/v1/reports/hours", get(get_hours))
         .route("/api/v1/reports/program", get(get_program_report))
         .route("/api/v1/stipends", post(post_stipend).get(get_stipends))
@@ -294,6 +298,80 @@ async fn upload(
     })
     .await?;
     Ok(Json(ack).into_response())
+}
+
+/// A kiosk's health report (sent at every sync).
+async fn post_health(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers)?;
+    let health: KioskHealth = parse_json(&body, "health report")?;
+    health
+        .validate()
+        .map_err(|why| ApiError(StatusCode::BAD_REQUEST, "invalid", why))?;
+    with_db(&state, move |db| {
+        let (kiosk, _) = db.authenticate_kiosk(&token)?;
+        db.save_kiosk_health(&kiosk, &health, Utc::now())
+    })
+    .await?;
+    Ok(Json(serde_json::json!({"recorded": true})).into_response())
+}
+
+#[derive(Deserialize)]
+struct ScopeQuery {
+    school: Option<String>,
+    format: Option<String>,
+    /// Clearances: only the expired and expiring.
+    attention: Option<bool>,
+}
+
+/// Every kiosk of the organizer's schools: last sync, events waiting, clock offset, app
+/// version, camera, last scan, and whether it has been silent for more than 24 hours.
+async fn get_kiosks(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<ScopeQuery>,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers)?;
+    let rows = with_db(&state, move |db| {
+        let scope = db.authenticate_organizer(&token)?;
+        let schools = schools_for(db, &scope, query.school.as_deref())?;
+        db.kiosk_statuses(schools.as_deref(), Utc::now())
+    })
+    .await?;
+    Ok(Json(rows).into_response())
+}
+
+/// Clearances of the organizer's schools (`attention=true`: expired and expiring only).
+async fn get_clearances(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<ScopeQuery>,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers)?;
+    let csv = format_of(query.format.as_deref())?;
+    let rows = with_db(&state, move |db| {
+        let scope = db.authenticate_organizer(&token)?;
+        let schools = schools_for(db, &scope, query.school.as_deref())?;
+        placements::clearance_list(
+            db,
+            schools.as_deref(),
+            query.attention.unwrap_or(false),
+            Utc::now(),
+        )
+    })
+    .await?;
+    if csv {
+        Ok((
+            [("content-type", "text/csv; charset=utf-8")],
+            placements::clearances_csv(&rows)?,
+        )
+            .into_response())
+    } else {
+        Ok(Json(rows).into_response())
+    }
 }
 
 #[derive(Deserialize)]

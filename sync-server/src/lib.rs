@@ -11,6 +11,7 @@ pub mod http;
 pub mod import;
 pub mod net;
 pub mod payments;
+pub mod placements;
 pub mod program;
 pub mod report;
 pub mod review;

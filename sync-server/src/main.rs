@@ -83,6 +83,11 @@ enum Command {
         #[command(subcommand)]
         action: CoordinatorAction,
     },
+    /// Clearances (background check, TB test, initial training, …) and when they expire.
+    Clearance {
+        #[command(subcommand)]
+        action: ClearanceAction,
+    },
     /// Stipend payments.
     Stipend {
         #[command(subcommand)]
@@ -138,6 +143,10 @@ enum ProgramAction {
         /// (the rate funders publish each year, e.g. 34.79); `none` clears it.
         #[arg(long)]
         volunteer_rate: Option<String>,
+        /// At the check-in of a mentor whose clearance has expired, the kiosk warns (default)
+        /// or refuses.
+        #[arg(long, value_parser = ["warn", "refuse"])]
+        expired_clearance: Option<String>,
     },
 }
 
@@ -162,7 +171,8 @@ enum KioskAction {
 
 #[derive(Subcommand, Debug)]
 enum MentorAction {
-    /// Imports or updates mentors from CSV with header id,name,school,language.
+    /// Imports or updates mentors from CSV with header id,name,school,language (optional
+    /// columns teacher,classroom place them).
     Import {
         file: PathBuf,
         /// Also reactivate mentors the file names who were deactivated (without it, a
@@ -173,6 +183,19 @@ enum MentorAction {
     Deactivate {
         id: String,
     },
+    /// Places a mentor with a teacher and classroom (shown on her kiosk confirmation, and in
+    /// the hours report). `--clear` removes the placement.
+    #[command(group(clap::ArgGroup::new("place").required(true).multiple(true)
+        .args(["teacher", "classroom", "clear"])))]
+    Place {
+        id: String,
+        #[arg(long)]
+        teacher: Option<String>,
+        #[arg(long)]
+        classroom: Option<String>,
+        #[arg(long, conflicts_with_all = ["teacher", "classroom"])]
+        clear: bool,
+    },
     /// Moves a mentor to another school from a date on (default: today at the new school).
     /// What she did before that date was earned at her old school and still counts.
     Move {
@@ -182,6 +205,34 @@ enum MentorAction {
         /// The first school-local day at the new school (YYYY-MM-DD), today at the latest.
         #[arg(long)]
         from: Option<chrono::NaiveDate>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ClearanceAction {
+    /// Records a mentor's clearance of a kind, good through a date (a newer record of the same
+    /// kind replaces it; the old one stays in the history).
+    Set {
+        mentor: String,
+        /// background-check, tb-test, initial-training, or the program's own kind.
+        #[arg(long)]
+        kind: String,
+        /// The last day it is good (YYYY-MM-DD).
+        #[arg(long)]
+        expires: chrono::NaiveDate,
+    },
+    /// Records clearances from CSV with header mentor_id,kind,expires (all or none).
+    Import { file: PathBuf },
+    /// Every mentor's current clearances with their status (expired, expiring within 30 days,
+    /// current). CSV header: mentor_id,mentor_name,school_id,kind,expires,status.
+    List {
+        #[arg(long)]
+        school: Option<String>,
+        /// Only expired and expiring ones.
+        #[arg(long)]
+        attention: bool,
+        #[arg(long, value_parser = ["csv", "json"], default_value = "csv")]
+        format: String,
     },
 }
 
@@ -419,6 +470,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     cap_hours,
                     counting,
                     volunteer_rate,
+                    expired_clearance,
                 },
         } => {
             let mut rules = db.rules()?;
@@ -447,6 +499,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 },
                 None => {}
             }
+            match expired_clearance.as_deref() {
+                Some("refuse") => rules.expired_clearance = pm_shared::ExpiredClearance::Refuse,
+                Some("warn") => rules.expired_clearance = pm_shared::ExpiredClearance::Warn,
+                _ => {}
+            }
             db.set_rules(&rules)?;
             println!("{}", serde_json::to_string_pretty(&rules)?);
         }
@@ -470,13 +527,84 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mentor {
             action: MentorAction::Import { file, reactivate },
         } => {
-            let mentors = import::read_mentors(&db, &file)?;
-            db.import_mentors(&mentors, Utc::now(), reactivate)?;
-            println!("imported {} mentors", mentors.len());
+            let file = import::read_mentor_file(&db, &file)?;
+            db.import_mentors(&file.mentors, Some(&file), Utc::now(), reactivate)?;
+            println!("imported {} mentors", file.mentors.len());
         }
         Command::Mentor {
             action: MentorAction::Deactivate { id },
         } => db.set_mentor_active(&MentorId::new(id)?, false)?,
+        Command::Mentor {
+            action:
+                MentorAction::Place {
+                    id,
+                    teacher,
+                    classroom,
+                    clear,
+                },
+        } => {
+            let id = MentorId::new(id)?;
+            let placement = if clear {
+                pm_shared::Placement::default()
+            } else {
+                // A part not given stays as it was.
+                let now = db.placements(None)?.remove(&id).unwrap_or_default();
+                pm_shared::Placement::new(
+                    teacher.as_deref().or(now.teacher.as_deref()),
+                    classroom.as_deref().or(now.classroom.as_deref()),
+                )?
+            };
+            db.set_placement(&id, &placement)?;
+            println!(
+                "{id}: {}",
+                sync_server::placements::placement_text(&placement)
+                    .unwrap_or_else(|| "not placed".into())
+            );
+        }
+        Command::Clearance {
+            action:
+                ClearanceAction::Set {
+                    mentor,
+                    kind,
+                    expires,
+                },
+        } => {
+            let clearance = pm_shared::Clearance {
+                kind: pm_shared::ClearanceKind::new(&kind)?,
+                expires,
+            };
+            let mentor = MentorId::new(mentor)?;
+            db.add_clearances(&[(mentor.clone(), clearance.clone())], Utc::now())?;
+            println!("{mentor}: {} good through {expires}", clearance.kind);
+        }
+        Command::Clearance {
+            action: ClearanceAction::Import { file },
+        } => {
+            let list = import::read_clearances(&db, &file)?;
+            db.add_clearances(&list, Utc::now())?;
+            println!("recorded {} clearances", list.len());
+        }
+        Command::Clearance {
+            action:
+                ClearanceAction::List {
+                    school,
+                    attention,
+                    format,
+                },
+        } => {
+            let schools = school.map(SchoolId::new).transpose()?.map(|s| vec![s]);
+            let rows = sync_server::placements::clearance_list(
+                &db,
+                schools.as_deref(),
+                attention,
+                Utc::now(),
+            )?;
+            if format == "json" {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                print!("{}", sync_server::placements::clearances_csv(&rows)?);
+            }
+        }
         Command::Mentor {
             action: MentorAction::Move { id, school, from },
         } => {

@@ -38,10 +38,13 @@ pub struct HoursRow {
     /// Set-aside events still waiting for an organizer's verdict.
     pub set_aside: u32,
     pub active: bool,
+    /// Her teacher and classroom now ("" when not placed).
+    pub teacher: String,
+    pub classroom: String,
     pub hours_by_category: BTreeMap<HourCategory, String>,
 }
 
-pub const CSV_HEADER: &str = "mentor_id,mentor_name,school_id,period,hours,days,sessions,open_sessions,needs_review,threshold,eligible,eligible_on,paid_on,community_hours,set_aside,active";
+pub const CSV_HEADER: &str = "mentor_id,mentor_name,school_id,period,hours,days,sessions,open_sessions,needs_review,threshold,eligible,eligible_on,paid_on,community_hours,set_aside,active,teacher,classroom";
 
 /// Which periods a report covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +139,7 @@ fn rows(
 ) -> Result<Vec<HoursRow>, ServerError> {
     let paid = db.paid_on()?;
     let kiosk_schools = db.kiosk_schools()?;
+    let placements = db.placements(None)?;
     let mut schools: HashMap<SchoolId, School> = HashMap::new();
     let mut periods_of: HashMap<String, BTreeSet<String>> = HashMap::new();
     if *choice == PeriodChoice::All {
@@ -188,7 +192,12 @@ fn rows(
             if !((here && (m.active || has_record)) || earned_here) {
                 continue;
             }
-            rows.push(row(&m, school, period, t, paid_on, rules));
+            let mut r = row(&m, school, period, t, paid_on, rules);
+            if let Some(p) = placements.get(&m.id) {
+                r.teacher = p.teacher.clone().unwrap_or_default();
+                r.classroom = p.classroom.clone().unwrap_or_default();
+            }
+            rows.push(r);
         }
     }
     rows.sort_by(|a, b| {
@@ -235,6 +244,8 @@ fn row(
         community_hours: format!("{:.2}", hours_2dp(category(&HourCategory::Community))),
         set_aside: t.map(|t| t.set_aside).unwrap_or(0),
         active: m.active,
+        teacher: String::new(),
+        classroom: String::new(),
         hours_by_category: by_category,
     }
 }
@@ -287,6 +298,8 @@ pub fn to_csv(rows: &[HoursRow]) -> Result<String, ServerError> {
                 r.community_hours.clone(),
                 r.set_aside.to_string(),
                 r.active.to_string(),
+                r.teacher.clone(),
+                r.classroom.clone(),
             ]
         })
         .collect();

@@ -86,6 +86,8 @@ pub fn build_fresh(
         .collect();
     let mut mentors = Vec::new();
     let mut revoked = Vec::new();
+    let mut placements = db.placements(Some(school_id))?;
+    let mut clearances = db.clearances(Some(school_id))?;
     for m in members {
         if !m.active {
             revoked.push(m.id);
@@ -96,6 +98,8 @@ pub fn build_fresh(
             .map(|(generation, _, hash)| BadgeGeneration { generation, hash });
         mentors.push(RosterMentor {
             period_time_ms: period_time.get(&m.id).copied().unwrap_or(0),
+            placement: placements.remove(&m.id),
+            clearances: clearances.remove(&m.id).unwrap_or_default(),
             id: m.id,
             name: m.name,
             language: m.language,
@@ -183,6 +187,12 @@ pub fn protocol_1_json(roster: &Roster) -> Result<serde_json::Value, ServerError
     if let Some(map) = value.as_object_mut() {
         map.remove("recent");
         map.remove("review");
+        if let Some(mentors) = map.get_mut("mentors").and_then(|m| m.as_array_mut()) {
+            for m in mentors.iter_mut().filter_map(|m| m.as_object_mut()) {
+                m.remove("placement");
+                m.remove("clearances");
+            }
+        }
         if let Some(rules) = map.get_mut("rules").and_then(|r| r.as_object_mut()) {
             // Protocol 1's rules, and nothing newer.
             const KNOWN: [&str; 8] = [

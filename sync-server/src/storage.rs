@@ -7,15 +7,15 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use pm_shared::protocol::{StipendPayment, UploadAck, UploadBatch};
+use pm_shared::protocol::{KioskHealth, StipendPayment, UploadAck, UploadBatch};
 use pm_shared::{
-    Coordinator, Event, EventId, EventKind, KioskId, MentorId, ProgramRules, Reading, School,
-    SchoolId, SeriesId, TimeZone,
+    Clearance, Coordinator, Event, EventId, EventKind, KioskId, MentorId, Placement, ProgramRules,
+    Reading, School, SchoolId, SeriesId, TimeZone,
 };
 
 use crate::db::{
-    CachedTotals, ComputedTotals, Db, Membership, MentorRecord, OrganizerScope, Payment,
-    StoredEvent, TotalsSnapshot,
+    CachedTotals, ComputedTotals, Db, KioskStatus, Membership, MentorRecord, OrganizerScope,
+    Payment, StoredEvent, TotalsSnapshot,
 };
 use crate::ServerError;
 
@@ -34,7 +34,30 @@ pub trait Storage: Send {
         mentor: &MentorId,
     ) -> Result<Option<(u32, String, String)>, ServerError>;
     fn coordinators(&self, school: &SchoolId) -> Result<Vec<Coordinator>, ServerError>;
+    /// Placed mentors' teacher and classroom (of one school, or all).
+    fn placements(
+        &self,
+        school: Option<&SchoolId>,
+    ) -> Result<HashMap<MentorId, Placement>, ServerError>;
+    /// The latest clearance of each kind, per mentor (of one school, or all).
+    fn clearances(
+        &self,
+        school: Option<&SchoolId>,
+    ) -> Result<HashMap<MentorId, Vec<Clearance>>, ServerError>;
     fn kiosk_schools(&self) -> Result<HashMap<KioskId, SchoolId>, ServerError>;
+    /// Keeps a kiosk's latest health report.
+    fn save_kiosk_health(
+        &self,
+        kiosk: &KioskId,
+        health: &KioskHealth,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServerError>;
+    /// Every kiosk (of the given schools, or all) with its last health report.
+    fn kiosk_statuses(
+        &self,
+        schools: Option<&[SchoolId]>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<KioskStatus>, ServerError>;
     fn events(&self, school: Option<&SchoolId>) -> Result<Vec<StoredEvent>, ServerError>;
     /// One mentor id's events (set-aside ones included), with her kiosks' clock events.
     fn mentor_events(&self, mentor: &str) -> Result<Vec<StoredEvent>, ServerError>;
@@ -130,8 +153,35 @@ impl Storage for Db {
     ) -> Result<Option<(u32, String, String)>, ServerError> {
         Db::current_badge(self, mentor)
     }
+    fn placements(
+        &self,
+        school: Option<&SchoolId>,
+    ) -> Result<HashMap<MentorId, Placement>, ServerError> {
+        Db::placements(self, school)
+    }
+    fn clearances(
+        &self,
+        school: Option<&SchoolId>,
+    ) -> Result<HashMap<MentorId, Vec<Clearance>>, ServerError> {
+        Db::clearances(self, school)
+    }
     fn coordinators(&self, school: &SchoolId) -> Result<Vec<Coordinator>, ServerError> {
         Db::coordinators(self, school)
+    }
+    fn save_kiosk_health(
+        &self,
+        kiosk: &KioskId,
+        health: &KioskHealth,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServerError> {
+        Db::save_kiosk_health(self, kiosk, health, now)
+    }
+    fn kiosk_statuses(
+        &self,
+        schools: Option<&[SchoolId]>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<KioskStatus>, ServerError> {
+        Db::kiosk_statuses(self, schools, now)
     }
     fn kiosk_schools(&self) -> Result<HashMap<KioskId, SchoolId>, ServerError> {
         Db::kiosk_schools(self)

@@ -157,9 +157,12 @@ fn source() -> impl Strategy<Value = Source> {
     ]
 }
 
+/// One hostile event's makings: id pick, sequence, mentor pick, kind, source, instant, series pick.
+type EventParts = (u8, u64, u8, EventKind, Source, DateTime<Utc>, u8);
+
 /// Up to 12 events: mentors known and unknown, any kind, any instants and texts, sequences
 /// that clash and repeat, ids that repeat.
-fn batch() -> impl Strategy<Value = Vec<(u8, u64, u8, EventKind, Source, DateTime<Utc>, u8)>> {
+fn batch() -> impl Strategy<Value = Vec<EventParts>> {
     let ids: Vec<EventId> = (0..6u8)
         .map(|n| EventId::from_parts(u64::from(n) + 1, [n; 10]))
         .collect();

@@ -5,6 +5,7 @@ mod hostile;
 mod kiosk_core;
 mod kiosk_ui;
 mod organizer_page;
+mod placements;
 mod program_report;
 mod server_ingest;
 mod soak;

@@ -12,7 +12,9 @@ use pm_shared::ReviewEntry;
 use super::desk::{category_of, floor_to, fold, initials, reason_text, Desk, Draft};
 use super::Request;
 use crate::engine::{local_date, Direction, ItemResolution};
-use crate::ui::{self, KioskState, MentorRow, Panel, ReviewRow, Screen, Tab, TodayRow};
+use crate::ui::{
+    self, ClearanceRow, KioskState, MentorRow, Panel, ReviewRow, Screen, Tab, TodayRow,
+};
 use crate::KioskError;
 
 impl Desk {
@@ -338,6 +340,19 @@ impl Desk {
                 .into(),
             })
             .collect();
+        // The most urgent three on the Today tab; the rest counted.
+        let due = self.engine.clearances_to_renew(now);
+        let clearance_more = i32::try_from(due.len().saturating_sub(3)).unwrap_or(0);
+        let clearance_rows: Vec<ClearanceRow> = due
+            .iter()
+            .take(3)
+            .map(|d| ClearanceRow {
+                name: d.name.as_str().into(),
+                kind: d.note.kind.as_str().into(),
+                date: ui::long_date(d.note.expires, &self.language).into(),
+                expired: d.note.expired,
+            })
+            .collect();
         let in_now: BTreeSet<&MentorId> = self
             .today
             .iter()
@@ -445,6 +460,8 @@ impl Desk {
             state.set_tab(tab);
             state.set_message(message.into());
             state.set_today_rows(ModelRc::new(VecModel::from(today_rows)));
+            state.set_clearance_rows(ModelRc::new(VecModel::from(clearance_rows)));
+            state.set_clearance_more(clearance_more);
             state.set_mentor_rows(ModelRc::new(VecModel::from(mentors)));
             state.set_letters(ModelRc::new(VecModel::from(letters)));
             state.set_letter(letter);

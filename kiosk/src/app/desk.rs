@@ -61,6 +61,8 @@ pub(super) struct Desk {
     /// The wall clock and the monotonic clock read together at the last tick: a wall clock
     /// that moves otherwise has jumped (`None` when the desk does not watch the clock).
     pub(super) clock_reading: Option<(DateTime<Utc>, std::time::Instant)>,
+    /// The camera state last written for the health report.
+    pub(super) camera_saved: Option<bool>,
 }
 
 /// The reasons the coordinator picks from, as recorded in the audit trail.
@@ -151,6 +153,7 @@ impl Desk {
             today: Vec::new(),
             review: Vec::new(),
             clock_reading: None,
+            camera_saved: None,
         }
     }
 
@@ -294,9 +297,29 @@ impl Desk {
         }
     }
 
+    /// Keeps the camera's state where the sync worker reads it for the health report.
+    fn save_camera_state(&mut self) {
+        let Some(camera) = &self.settings.camera else {
+            return;
+        };
+        let ok = !camera.no_camera.load(Ordering::Relaxed);
+        if self.camera_saved != Some(ok) {
+            let state = if ok { "ok" } else { "not-working" };
+            if self
+                .engine
+                .store_mut()
+                .set_setting(crate::sync::CAMERA_SETTING, state)
+                .is_ok()
+            {
+                self.camera_saved = Some(ok);
+            }
+        }
+    }
+
     fn tick(&mut self) {
         let now = (self.clock)();
         self.watch_clock(now);
+        self.save_camera_state();
         let _ = self.engine.refresh_roster();
         let header = self.header(now);
         self.poster.post(move |ui| ui::apply_header(ui, &header));

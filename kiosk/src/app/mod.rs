@@ -321,6 +321,8 @@ fn lock_view(ui: &MainWindow) {
     state.set_message("".into());
     state.set_search("".into());
     state.set_today_rows(ModelRc::default());
+    state.set_clearance_rows(ModelRc::default());
+    state.set_clearance_more(0);
     state.set_mentor_rows(ModelRc::default());
     state.set_tab(Tab::Today);
     if matches!(state.get_screen(), Screen::Pin | Screen::Coordinator) {

@@ -8,8 +8,9 @@ mod view;
 
 use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
 use pm_shared::{
-    decide_scan, is_repeat_scan, verify_badge, BadgeVerdict, Event, EventId, EventKind, KioskId,
-    Language, MentorId, ProgramRules, Roster, ScanAction, Session, Source, TimeZone,
+    clearance_notice, decide_scan, is_repeat_scan, verify_badge, BadgeVerdict, ClearanceKind,
+    ClearanceStatus, Event, EventId, EventKind, ExpiredClearance, KioskId, Language, MentorId,
+    Placement, ProgramRules, Roster, ScanAction, Session, Source, TimeZone,
 };
 
 use crate::store::{NewEvent, Store, StoredRoster};
@@ -43,6 +44,36 @@ pub struct Confirmation {
     pub threshold: Duration,
     pub provisional: bool,
     pub event: EventId,
+    /// Her teacher and classroom ("Room 12 · Ms. Smith").
+    pub placement: Option<Placement>,
+    /// A clearance expired or expiring within 30 days, to mention kindly.
+    pub clearance: Option<ClearanceNote>,
+}
+
+/// A clearance the mentor should hear about: which, its last good day, and whether that is past.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClearanceNote {
+    pub kind: ClearanceKind,
+    pub expires: NaiveDate,
+    pub expired: bool,
+}
+
+/// A mentor's clearance to renew, for the coordinator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClearanceDue {
+    pub mentor: MentorId,
+    pub name: String,
+    pub note: ClearanceNote,
+}
+
+/// A check-in refused because a clearance expired (the program's rule says refuse): nothing
+/// is recorded; she is told kindly, in her language, to see her coordinator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub mentor: MentorId,
+    pub name: String,
+    pub language: Language,
+    pub clearance: ClearanceNote,
 }
 
 /// Why a scan records nothing.
@@ -78,6 +109,7 @@ pub enum ScanOutcome {
     /// check-out): nothing recorded, "Already checked in at 8:02".
     Already(Confirmation),
     Rejected(Rejection),
+    Refused(Refusal),
 }
 
 impl ScanOutcome {
@@ -94,6 +126,9 @@ impl ScanOutcome {
                 Direction::Out => format!("already-checked-out {}", c.mentor),
             },
             ScanOutcome::Rejected(r) => format!("rejected {}", r.code()),
+            ScanOutcome::Refused(r) => {
+                format!("refused-clearance {} {}", r.mentor, r.clearance.kind)
+            }
         }
     }
 }
@@ -259,7 +294,16 @@ impl Engine {
                     self.confirmation(&mentor, (out, id), Direction::Out, provisional, at, &view);
                 return Ok(ScanOutcome::Already(c));
             }
-            ScanAction::CheckIn => (EventKind::CheckIn, Direction::In),
+            ScanAction::CheckIn => {
+                if matches!(source, Source::BadgeScan { .. })
+                    && rules.expired_clearance == ExpiredClearance::Refuse
+                {
+                    if let Some(refusal) = self.refusal(&mentor, at) {
+                        return Ok(ScanOutcome::Refused(refusal));
+                    }
+                }
+                (EventKind::CheckIn, Direction::In)
+            }
             ScanAction::CheckOut { check_in, .. } => (
                 EventKind::CheckOut {
                     check_in: Some(check_in),
@@ -285,6 +329,58 @@ impl Engine {
             at,
             &view,
         )))
+    }
+
+    /// The clearance worth mentioning to this mentor today, if any.
+    fn clearance_note(&self, mentor: &MentorId, now: DateTime<Utc>) -> Option<ClearanceNote> {
+        let today = local_date(now, self.time_zone());
+        let m = self.roster()?.mentor(mentor)?;
+        clearance_notice(&m.clearances, today).map(|c| ClearanceNote {
+            kind: c.kind.clone(),
+            expires: c.expires,
+            expired: c.status(today) == ClearanceStatus::Expired,
+        })
+    }
+
+    /// The school's clearances expired or expiring within 30 days, the most urgent first.
+    pub fn clearances_to_renew(&self, now: DateTime<Utc>) -> Vec<ClearanceDue> {
+        let today = local_date(now, self.time_zone());
+        let mut due: Vec<ClearanceDue> = self
+            .roster()
+            .map(|r| r.mentors.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|m| {
+                m.clearances.iter().filter_map(move |c| {
+                    let status = c.status(today);
+                    status.needs_attention().then(|| ClearanceDue {
+                        mentor: m.id.clone(),
+                        name: m.name.clone(),
+                        note: ClearanceNote {
+                            kind: c.kind.clone(),
+                            expires: c.expires,
+                            expired: status == ClearanceStatus::Expired,
+                        },
+                    })
+                })
+            })
+            .collect();
+        due.sort_by(|a, b| {
+            (a.note.expires, &a.name, &a.note.kind).cmp(&(b.note.expires, &b.name, &b.note.kind))
+        });
+        due
+    }
+
+    /// A refusal, if one of her clearances has expired.
+    fn refusal(&self, mentor: &MentorId, now: DateTime<Utc>) -> Option<Refusal> {
+        let note = self.clearance_note(mentor, now).filter(|n| n.expired)?;
+        let m = self.roster()?.mentor(mentor)?;
+        Some(Refusal {
+            mentor: mentor.clone(),
+            name: m.name.clone(),
+            language: m.language.clone(),
+            clearance: note,
+        })
     }
 
     /// What the mentor's next check (badge or coordinator) would record: in or out.
@@ -409,6 +505,8 @@ impl Engine {
             threshold: rules.threshold(),
             provisional,
             event,
+            placement: roster_mentor.and_then(|m| m.placement.clone()),
+            clearance: self.clearance_note(mentor, now),
         }
     }
 

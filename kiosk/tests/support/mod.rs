@@ -56,6 +56,8 @@ pub fn roster() -> Roster {
             hash: badge_hash(&badge(id)),
         }),
         period_time_ms: 60 * 3_600_000,
+        placement: None,
+        clearances: Vec::new(),
     };
     Roster {
         version: "v1".into(),

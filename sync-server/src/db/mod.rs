@@ -7,6 +7,7 @@ mod events;
 mod ingest;
 mod payments;
 mod people;
+mod placements;
 
 use std::path::Path;
 
@@ -18,6 +19,7 @@ use crate::ServerError;
 
 pub use events::{series_of, CachedTotals, ComputedTotals, StoredEvent, TotalsSnapshot};
 pub use payments::{normalize_amount, Payment};
+pub use placements::KioskStatus;
 
 /// The kiosk id the server records organizers' resolutions under (kiosk ids it issues start
 /// with `k-`, so no kiosk can be called this).
@@ -137,6 +139,19 @@ UPDATE mentor_totals_state SET changed = changed + 1;
     "
 CREATE TABLE roster_cache (school TEXT PRIMARY KEY, stamp TEXT NOT NULL, body TEXT NOT NULL);
 ALTER TABLE kiosks ADD COLUMN replaces TEXT REFERENCES kiosks(id);
+",
+    // 8: the organizer's workplace. Each mentor's teacher and classroom; clearances, kept
+    // as recorded (the latest of each kind counts); each kiosk's last health report.
+    "
+ALTER TABLE mentors ADD COLUMN teacher TEXT;
+ALTER TABLE mentors ADD COLUMN classroom TEXT;
+CREATE TABLE clearances (
+    id INTEGER PRIMARY KEY, mentor TEXT NOT NULL REFERENCES mentors(id), kind TEXT NOT NULL,
+    expires TEXT NOT NULL, recorded_at TEXT NOT NULL);
+CREATE INDEX clearances_by_mentor ON clearances (mentor, kind, id);
+CREATE TABLE kiosk_health (
+    kiosk TEXT PRIMARY KEY REFERENCES kiosks(id), received_at TEXT NOT NULL,
+    report TEXT NOT NULL, offset_ms INTEGER NOT NULL);
 ",
 ];
 

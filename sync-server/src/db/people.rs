@@ -281,13 +281,16 @@ impl Db {
         mentors: &[MentorRecord],
         now: DateTime<Utc>,
     ) -> Result<(), ServerError> {
-        self.import_mentors(mentors, now, false)
+        self.import_mentors(mentors, None, now, false)
     }
 
     /// [`Db::upsert_mentors`], reactivating deactivated mentors if `reactivate`.
+    /// With `placed` (which placement columns the file had, and each row's values), their
+    /// teacher and classroom too, in the same transaction.
     pub fn import_mentors(
         &mut self,
         mentors: &[MentorRecord],
+        placed: Option<&crate::import::MentorFile>,
         now: DateTime<Utc>,
         reactivate: bool,
     ) -> Result<(), ServerError> {
@@ -326,6 +329,21 @@ impl Db {
                  ON CONFLICT (mentor, from_date) DO UPDATE SET school = ?2, recorded_at = ?4",
                 params![m.id.as_str(), m.school.as_str(), from, ts(now)],
             )?;
+        }
+        if let Some(file) = placed {
+            for (id, p) in &file.placements {
+                tx.execute(
+                    "UPDATE mentors SET teacher = CASE WHEN ?2 THEN ?3 ELSE teacher END,
+                         classroom = CASE WHEN ?4 THEN ?5 ELSE classroom END WHERE id = ?1",
+                    params![
+                        id.as_str(),
+                        file.has_teacher,
+                        p.teacher,
+                        file.has_classroom,
+                        p.classroom
+                    ],
+                )?;
+            }
         }
         tx.commit()?;
         Ok(())
@@ -639,7 +657,9 @@ impl Db {
                    SELECT m.id || ',' || m.name || ',' || m.language || ',' || m.active || ','
                        || COALESCE(s.changed, 0) || ',' || COALESCE(s.valid_until <= ?2, 0) || ','
                        || COALESCE((SELECT generation || ':' || hash FROM badges b
-                                    WHERE b.mentor = m.id ORDER BY generation DESC LIMIT 1), '') AS line
+                                    WHERE b.mentor = m.id ORDER BY generation DESC LIMIT 1), '') || ','
+                       || COALESCE(m.teacher, '') || ',' || COALESCE(m.classroom, '') || ','
+                       || COALESCE((SELECT MAX(id) FROM clearances c WHERE c.mentor = m.id), '') AS line
                    FROM mentors m LEFT JOIN mentor_totals_state s ON s.mentor = m.id
                    WHERE m.school = ?1 ORDER BY m.id)",
                 true,
