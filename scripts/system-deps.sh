@@ -12,6 +12,7 @@ packages=(
   fonts-dejavu-core   # at least one font, or Slint cannot draw text
   chromium          # the organizer page's end-to-end tests render it headless
   chromium-driver   # ... and drive it through WebDriver (clicks, typing, reading the page)
+  nodejs npm        # npm fetches axe-core for the organizer page's accessibility test
   xvfb              # a private X server: the kiosk window's end-to-end test (kiosk --demo)
   # The libraries winit loads at run time to open the kiosk window on X11.
   libx11-xcb1 libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0
@@ -28,7 +29,18 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+axe_core() {
+  # axe-core (pinned in tests/axe/package-lock.json), loaded only by the accessibility test.
+  local dir
+  dir="$(cd "$(dirname "$0")/../tests/axe" && pwd)"
+  if [ ! -f "$dir/node_modules/axe-core/axe.min.js" ]; then
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+if [ ${#missing[@]} -eq 0 ]; then
+  axe_core
+  exit 0
+fi
 
 if [ "$(id -u)" -eq 0 ]; then
   apt_get=(apt-get)
@@ -42,3 +54,4 @@ fi
 echo "Installing system packages: ${missing[*]}" >&2
 "${apt_get[@]}" update -qq
 DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq --no-install-recommends "${missing[@]}"
+axe_core

@@ -240,7 +240,15 @@ fn a_flyer_or_a_forged_badge_gets_a_kind_rejection_and_records_nothing() {
     rig.wait_text("That is not a Parent Mentor badge");
     assert!(rig.shows("Please show your own badge to the camera."));
     rig.click("That is not a Parent Mentor badge");
-    let forged = badge("M-2").replace(":1:", ":2:");
+    // Her current generation with a made-up secret (a newer generation would be taken
+    // provisionally: reissued since the roster was pulled, and checked by the server).
+    let real = badge("M-2");
+    let last = real.chars().last().expect("badge text");
+    let forged = format!(
+        "{}{}",
+        &real[..real.len() - last.len_utf8()],
+        if last == 'A' { 'B' } else { 'A' }
+    );
     rig.requests.send(Request::Scan(forged)).expect("desk");
     rig.wait_text("This badge cannot be used");
     assert_eq!(rig.events().len(), before);

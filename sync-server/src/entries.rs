@@ -32,6 +32,41 @@ pub struct CoordinatorEntry {
     pub set_aside_reason: String,
 }
 
+/// What a correction did, as a code and a school-local description.
+pub fn describe(e: &pm_shared::Event) -> (&'static str, String) {
+    let zone = e.time_zone;
+    let clock = |t| zone.local(t).format("%Y-%m-%d %H:%M").to_string();
+    match &e.kind {
+        EventKind::CheckIn => ("check_in", clock(e.at)),
+        EventKind::CheckOut { .. } => ("check_out", clock(e.at)),
+        EventKind::CloseSession { check_in, end } => {
+            ("close", format!("{check_in} ends {}", clock(*end)))
+        }
+        EventKind::SetTimes { item, start, end } => (
+            "set_times",
+            format!(
+                "{item}: {} – {}",
+                start.map(clock).unwrap_or_default(),
+                end.map(clock).unwrap_or_default()
+            ),
+        ),
+        EventKind::Void { target } => ("void", target.to_string()),
+        EventKind::AddSession {
+            category,
+            start,
+            end,
+            ..
+        } => (
+            "add_session",
+            format!("{category} {} – {}", clock(*start), clock(*end)),
+        ),
+        EventKind::ApproveSession { check_in, .. } => ("approve", check_in.to_string()),
+        EventKind::AcceptEvent { item } => ("accept", item.to_string()),
+        EventKind::RejectEvent { item } => ("reject", item.to_string()),
+        other => ("other", format!("{other:?}")),
+    }
+}
+
 pub fn list(
     db: &dyn Storage,
     schools: Option<&[SchoolId]>,
@@ -59,33 +94,7 @@ pub fn list(
             continue;
         }
         let zone = e.time_zone;
-        let clock = |t| zone.local(t).format("%Y-%m-%d %H:%M").to_string();
-        let (action, details) = match &e.kind {
-            EventKind::CheckIn => ("check_in", clock(e.at)),
-            EventKind::CheckOut { .. } => ("check_out", clock(e.at)),
-            EventKind::CloseSession { check_in, end } => {
-                ("close", format!("{check_in} ends {}", clock(*end)))
-            }
-            EventKind::SetTimes { item, start, end } => (
-                "set_times",
-                format!(
-                    "{item}: {} – {}",
-                    start.map(clock).unwrap_or_default(),
-                    end.map(clock).unwrap_or_default()
-                ),
-            ),
-            EventKind::Void { target } => ("void", target.to_string()),
-            EventKind::AddSession {
-                category,
-                start,
-                end,
-                ..
-            } => (
-                "add_session",
-                format!("{category} {} – {}", clock(*start), clock(*end)),
-            ),
-            other => ("other", format!("{other:?}")),
-        };
+        let (action, details) = describe(e);
         out.push(CoordinatorEntry {
             entry: e.id.to_string(),
             at: zone.rfc3339(e.at),

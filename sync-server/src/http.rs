@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use crate::db::{Db, OrganizerScope};
 use crate::storage::Storage;
-use crate::{payments, placements, program, report, review, roster, ServerError};
+use crate::{overview, payments, placements, program, report, review, roster, ServerError};
 
 /// Largest request body accepted: a full batch of events with room to spare.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -158,6 +158,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/roster", get(get_roster))
         .route("/api/v1/health", post(post_health))
         .route("/api/v1/kiosks", get(get_kiosks))
+        .route("/api/v1/overview", get(get_overview))
+        .route("/api/v1/mentors/{id}", get(get_mentor_page))
         .route("/api/v1/clearances", get(get_clearances))
         .route("/api/v1/reports/hours", get(get_hours))
         .route("/api/v1/reports/program", get(get_program_report))
@@ -342,6 +344,38 @@ async fn get_kiosks(
     })
     .await?;
     Ok(Json(rows).into_response())
+}
+
+/// The Overview: per school this period, hours per week, progress bands, clearances.
+async fn get_overview(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HoursQuery>,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers)?;
+    let overview = with_db(&state, move |db| {
+        let scope = db.authenticate_organizer(&token)?;
+        let schools = schools_for(db, &scope, query.school.as_deref())?;
+        overview::overview(db, schools.as_deref(), query.period.as_deref(), Utc::now())
+    })
+    .await?;
+    Ok(Json(overview).into_response())
+}
+
+/// One mentor's page (404 for a mentor outside the organizer's schools).
+async fn get_mentor_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers)?;
+    let page = with_db(&state, move |db| {
+        let scope = db.authenticate_organizer(&token)?;
+        let id = pm_shared::MentorId::new(id)?;
+        overview::mentor_page(db, scope.schools.as_deref(), &id, Utc::now())
+    })
+    .await?;
+    Ok(Json(page).into_response())
 }
 
 /// Clearances of the organizer's schools (`attention=true`: expired and expiring only).

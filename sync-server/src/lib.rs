@@ -10,6 +10,7 @@ mod error;
 pub mod http;
 pub mod import;
 pub mod net;
+pub mod overview;
 pub mod payments;
 pub mod placements;
 pub mod program;

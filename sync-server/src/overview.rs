@@ -1,0 +1,393 @@
+//! What the organizer's page opens on: per school this period (mentors active, hours, past the
+//! threshold, review items, silent kiosks), hours per week for the last 12 weeks, mentors by
+//! progress band, clearances to renew; and one mentor's page (every session, every correction
+//! with who and why, clearances, payments).
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use pm_shared::{hours_2dp, MentorId, SchoolId, Source};
+use serde::Serialize;
+
+use crate::db::Payment;
+use crate::placements::{clearance_list, ClearanceRow};
+use crate::report::{self, HoursRow};
+use crate::storage::Storage;
+use crate::ServerError;
+
+/// Weeks the hours chart covers, this one included.
+pub const CHART_WEEKS: i64 = 12;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Overview {
+    pub period: String,
+    pub threshold: f64,
+    pub schools: Vec<SchoolOverview>,
+    /// Oldest first; each starts on a Monday.
+    pub weeks: Vec<WeekHours>,
+    /// 0-25, 25-50, 50-75, 75-100, 100+ (percent of the threshold; 100+ means eligible).
+    pub bands: Vec<Band>,
+    /// Expired and expiring clearances, the most urgent first.
+    pub clearances: Vec<ClearanceRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SchoolOverview {
+    pub school_id: String,
+    pub school_name: String,
+    /// Active mentors on the roster.
+    pub mentors: u64,
+    /// Mentors with credited time this period.
+    pub active_mentors: u64,
+    /// Credited hours toward the stipend this period.
+    pub hours: f64,
+    pub past_threshold: u64,
+    pub unpaid: u64,
+    pub review_items: u64,
+    pub kiosks: u64,
+    /// Kiosks not heard from in more than 24 hours.
+    pub silent_kiosks: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeekHours {
+    pub week_start: String,
+    /// Credited hours of every category.
+    pub hours: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Band {
+    pub band: String,
+    pub mentors: u64,
+}
+
+pub fn overview(
+    db: &mut dyn Storage,
+    schools: Option<&[SchoolId]>,
+    period: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Overview, ServerError> {
+    let rules = db.rules()?;
+    let rows = report::hours(db, schools, period, now)?;
+    let all_schools = db.schools()?;
+    let wanted = |s: &SchoolId| schools.is_none_or(|list| list.contains(s));
+    let mut per: BTreeMap<String, SchoolOverview> = all_schools
+        .iter()
+        .filter(|s| wanted(&s.id))
+        .map(|s| {
+            (
+                s.id.to_string(),
+                SchoolOverview {
+                    school_id: s.id.to_string(),
+                    school_name: s.name.clone(),
+                    mentors: 0,
+                    active_mentors: 0,
+                    hours: 0.0,
+                    past_threshold: 0,
+                    unpaid: 0,
+                    review_items: 0,
+                    kiosks: 0,
+                    silent_kiosks: 0,
+                },
+            )
+        })
+        .collect();
+    let mut bands = [0u64; 5];
+    for r in &rows {
+        let Some(s) = per.get_mut(&r.school_id) else {
+            continue;
+        };
+        let hours: f64 = r.hours.parse().unwrap_or(0.0);
+        if r.active {
+            s.mentors += 1;
+        }
+        if hours > 0.0 {
+            s.active_mentors += 1;
+        }
+        s.hours += hours;
+        if r.eligible {
+            s.past_threshold += 1;
+            if r.paid_on.is_empty() {
+                s.unpaid += 1;
+            }
+        }
+        if r.active || hours > 0.0 {
+            bands[band_of(r, rules.stipend_threshold_hours)] += 1;
+        }
+    }
+    for s in per.values_mut() {
+        s.hours = (s.hours * 100.0).round() / 100.0;
+    }
+    for item in crate::review::list(db, schools, None, now)? {
+        if let Some(s) = per.get_mut(&item.school_id) {
+            s.review_items += 1;
+        }
+    }
+    for k in db.kiosk_statuses(schools, now)? {
+        if k.revoked {
+            continue;
+        }
+        if let Some(s) = per.get_mut(&k.school_id) {
+            s.kiosks += 1;
+            s.silent_kiosks += u64::from(k.silent);
+        }
+    }
+    let period_name = rows
+        .first()
+        .map(|r| r.period.clone())
+        .unwrap_or_else(|| rules.periods.period_of(now.date_naive()).name.0);
+    Ok(Overview {
+        period: period_name,
+        threshold: rules.stipend_threshold_hours,
+        schools: per.into_values().collect(),
+        weeks: weekly_hours(db, schools, now)?,
+        bands: ["0-25", "25-50", "50-75", "75-100", "100+"]
+            .iter()
+            .zip(bands)
+            .map(|(band, mentors)| Band {
+                band: (*band).to_owned(),
+                mentors,
+            })
+            .collect(),
+        clearances: clearance_list(db, schools, true, now)?,
+    })
+}
+
+fn band_of(r: &HoursRow, threshold: f64) -> usize {
+    if r.eligible {
+        return 4;
+    }
+    let hours: f64 = r.hours.parse().unwrap_or(0.0);
+    let pct = if threshold > 0.0 {
+        100.0 * hours / threshold
+    } else {
+        0.0
+    };
+    match pct {
+        p if p < 25.0 => 0,
+        p if p < 50.0 => 1,
+        p if p < 75.0 => 2,
+        _ => 3,
+    }
+}
+
+/// The Monday of a date's week.
+fn monday(d: NaiveDate) -> NaiveDate {
+    d - Duration::days(i64::from(d.weekday().num_days_from_monday()))
+}
+
+/// Credited hours (every category) per week, where they were earned, for the last 12 weeks.
+fn weekly_hours(
+    db: &mut dyn Storage,
+    schools: Option<&[SchoolId]>,
+    now: DateTime<Utc>,
+) -> Result<Vec<WeekHours>, ServerError> {
+    let rules = db.rules()?;
+    let kiosk_schools = db.kiosk_schools()?;
+    let ids: Vec<MentorId> = db.mentors(None)?.into_iter().map(|m| m.id).collect();
+    let snapshot = db.totals_snapshot(&ids)?;
+    let computed = crate::totals::compute(snapshot, &rules, now);
+    let this_week = monday(now.date_naive());
+    let first = this_week - Duration::weeks(CHART_WEEKS - 1);
+    let mut ms: BTreeMap<NaiveDate, i64> = (0..CHART_WEEKS)
+        .map(|w| (first + Duration::weeks(w), 0))
+        .collect();
+    for s in &computed.sessions {
+        let Some(d) = s.counted_duration().filter(|d| d.num_milliseconds() > 0) else {
+            continue;
+        };
+        let here = kiosk_schools
+            .get(&s.kiosk)
+            .is_some_and(|k| schools.is_none_or(|list| list.contains(k)));
+        if !here {
+            continue;
+        }
+        if let Some(total) = ms.get_mut(&monday(s.local_date)) {
+            *total += d.num_milliseconds();
+        }
+    }
+    Ok(ms
+        .into_iter()
+        .map(|(week, ms)| WeekHours {
+            week_start: week.to_string(),
+            hours: hours_2dp(Duration::milliseconds(ms)),
+        })
+        .collect())
+}
+
+/// One mentor, everything an organizer needs to answer her questions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MentorPage {
+    pub mentor_id: String,
+    pub name: String,
+    pub school_id: String,
+    pub school_name: String,
+    pub language: String,
+    pub active: bool,
+    pub teacher: String,
+    pub classroom: String,
+    /// Her rows of the hours report, every period.
+    pub periods: Vec<HoursRow>,
+    /// Newest first.
+    pub sessions: Vec<SessionLine>,
+    /// Newest first.
+    pub corrections: Vec<CorrectionLine>,
+    pub clearances: Vec<ClearanceRow>,
+    pub payments: Vec<Payment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionLine {
+    pub item: String,
+    /// School-local date, and times as RFC 3339 with the school's offset ("" when none).
+    pub date: String,
+    pub start: String,
+    pub end: String,
+    pub credited_hours: f64,
+    pub category: String,
+    pub kiosk: String,
+    pub kiosk_name: String,
+    pub school_id: String,
+    pub period: String,
+    pub reasons: Vec<String>,
+    /// credited, open, needs_review, set_aside.
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CorrectionLine {
+    pub event: String,
+    pub at: String,
+    /// coordinator or organizer.
+    pub role: String,
+    pub by: String,
+    pub reason: String,
+    pub action: String,
+    pub details: String,
+    pub kiosk: String,
+    pub set_aside_reason: String,
+}
+
+/// Her page, if she is (or was) at one of `schools` (`None`: every school).
+pub fn mentor_page(
+    db: &mut dyn Storage,
+    schools: Option<&[SchoolId]>,
+    id: &MentorId,
+    now: DateTime<Utc>,
+) -> Result<MentorPage, ServerError> {
+    let not_found = || ServerError::NotFound {
+        what: "mentor",
+        id: id.to_string(),
+    };
+    let m = db.mentor(id).map_err(|_| not_found())?;
+    if let Some(list) = schools {
+        let history = db.membership_history(id)?;
+        let ever_here =
+            list.contains(&m.school) || history.iter().any(|h| list.contains(&h.school));
+        if !ever_here {
+            return Err(not_found());
+        }
+    }
+    let rules = db.rules()?;
+    let school = db.school(&m.school)?;
+    let kiosk_names: HashMap<String, (String, String)> = db
+        .kiosk_statuses(None, now)?
+        .into_iter()
+        .map(|k| (k.kiosk, (k.name, k.school_id)))
+        .collect();
+    let stored = db.mentor_events(id.as_str())?;
+    let mut corrections = Vec::new();
+    for s in &stored {
+        let e = &s.observed.event;
+        if e.mentor.as_ref() != Some(id) {
+            continue;
+        }
+        let (role, by, reason) = match &e.source {
+            Source::Coordinator {
+                coordinator,
+                reason,
+            } => ("coordinator", coordinator, reason),
+            Source::Organizer { organizer, reason } => ("organizer", organizer, reason),
+            _ => continue,
+        };
+        let (action, details) = crate::entries::describe(e);
+        corrections.push(CorrectionLine {
+            event: e.id.to_string(),
+            at: e.time_zone.rfc3339(e.at),
+            role: role.to_owned(),
+            by: by.clone(),
+            reason: reason.clone(),
+            action: action.to_owned(),
+            details,
+            kiosk: e.kiosk.to_string(),
+            set_aside_reason: s.set_aside.clone().unwrap_or_default(),
+        });
+    }
+    corrections.sort_by(|a, b| b.at.cmp(&a.at));
+    let (sessions, _) = crate::totals::sessions_of(db, stored, &rules, now)?;
+    let mut lines: Vec<SessionLine> = sessions
+        .iter()
+        .filter(|s| &s.mentor == id)
+        .map(|s| {
+            let zone = s.time_zone;
+            let (kiosk_name, school_id) = kiosk_names
+                .get(s.kiosk.as_str())
+                .cloned()
+                .unwrap_or_default();
+            let status = if s.is_set_aside() {
+                "set_aside"
+            } else if s.is_open() {
+                "open"
+            } else if s.needs_review() {
+                "needs_review"
+            } else {
+                "credited"
+            };
+            SessionLine {
+                item: s.item.to_string(),
+                date: s.local_date.to_string(),
+                start: s.start.map(|t| zone.rfc3339(t)).unwrap_or_default(),
+                end: s.end.map(|t| zone.rfc3339(t)).unwrap_or_default(),
+                credited_hours: hours_2dp(s.counted_duration().unwrap_or_else(Duration::zero)),
+                category: s.category.as_str().to_owned(),
+                kiosk: s.kiosk.to_string(),
+                kiosk_name,
+                school_id,
+                period: s.period.0.clone(),
+                reasons: s.reasons.iter().map(|r| r.as_str().to_owned()).collect(),
+                status: status.to_owned(),
+            }
+        })
+        .collect();
+    lines.sort_by(|a, b| (&b.date, &b.start).cmp(&(&a.date, &a.start)));
+    let periods: Vec<HoursRow> = report::hours(db, None, Some("all"), now)?
+        .into_iter()
+        .filter(|r| r.mentor_id == id.as_str())
+        .collect();
+    let placement = db.placements(None)?.remove(id).unwrap_or_default();
+    let clearances: Vec<ClearanceRow> = clearance_list(db, None, false, now)?
+        .into_iter()
+        .filter(|c| c.mentor_id == id.as_str())
+        .collect();
+    let payments: Vec<Payment> = db
+        .payments()?
+        .into_iter()
+        .filter(|p| p.mentor == id.as_str())
+        .collect();
+    Ok(MentorPage {
+        mentor_id: id.to_string(),
+        name: m.name,
+        school_id: m.school.to_string(),
+        school_name: school.name,
+        language: m.language.code().to_owned(),
+        active: m.active,
+        teacher: placement.teacher.unwrap_or_default(),
+        classroom: placement.classroom.unwrap_or_default(),
+        periods,
+        sessions: lines,
+        corrections,
+        clearances,
+        payments,
+    })
+}
