@@ -253,6 +253,8 @@ pub struct SessionLine {
     pub reasons: Vec<String>,
     /// credited, open, needs_review, set_aside.
     pub status: String,
+    /// Why the server set it aside (a code in the README), or "".
+    pub set_aside_reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -357,6 +359,7 @@ pub fn mentor_page(
                 period: s.period.0.clone(),
                 reasons: s.reasons.iter().map(|r| r.as_str().to_owned()).collect(),
                 status: status.to_owned(),
+                set_aside_reason: s.set_aside.clone().unwrap_or_default(),
             }
         })
         .collect();

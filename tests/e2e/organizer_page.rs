@@ -278,3 +278,356 @@ fn the_review_section_resolves_items_one_by_one_and_in_bulk() {
     browser.wait_for("document.body.dataset.loaded");
     assert_eq!(browser.text("#review-section h2"), "Por revisar");
 }
+
+/// A program with two schools, placements, clearances, kiosks (one silent), sessions, a review
+/// item, a coordinator's entry and a payment: enough for every section of the page to show
+/// something. Returns the organizer's token.
+fn seed_workplace(site: &Site, server: &Server) -> String {
+    use e2e_tests::upload::{at, Uploader};
+    use pm_shared::{EventKind, HourCategory};
+
+    site.server(&[
+        "school",
+        "add",
+        "--id",
+        "jefferson",
+        "--name",
+        "Jefferson Elementary",
+        "--timezone",
+        "America/Chicago",
+    ]);
+    std::fs::write(
+        site.path("more.csv"),
+        "id,name,school,language,teacher,classroom\nM-4,Luz Ortega,jefferson,es,Ms. Green,3\n",
+    )
+    .expect("write");
+    site.server(&["mentor", "import", "more.csv"]);
+    site.server(&["badges", "--out", "badges"]);
+    site.server(&[
+        "mentor",
+        "place",
+        "M-1",
+        "--teacher",
+        "Ms. Smith",
+        "--classroom",
+        "12",
+    ]);
+    site.server(&[
+        "mentor",
+        "place",
+        "M-2",
+        "--teacher",
+        "Mr. Brown",
+        "--classroom",
+        "7",
+    ]);
+    site.server(&[
+        "program",
+        "set",
+        "--threshold",
+        "20",
+        "--volunteer-rate",
+        "34.79",
+    ]);
+    let today = chrono::Utc::now().date_naive();
+    let expired = (today - chrono::Duration::days(4)).to_string();
+    let soon = (today + chrono::Duration::days(12)).to_string();
+    site.server(&[
+        "clearance",
+        "set",
+        "M-2",
+        "--kind",
+        "tb-test",
+        "--expires",
+        &expired,
+    ]);
+    site.server(&[
+        "clearance",
+        "set",
+        "M-4",
+        "--kind",
+        "background-check",
+        "--expires",
+        &soon,
+    ]);
+
+    site.server(&[
+        "coordinator",
+        "add",
+        "--school",
+        "lincoln",
+        "--name",
+        "Ms. Rivera",
+        "--pin",
+        "246810",
+    ]);
+    let front = site.add_kiosk("front");
+    site.add_kiosk("hallway");
+    let mut k = Uploader::new(server, &front, 1);
+    let mut events = Vec::new();
+    // Recent weeks: María 2 h a day for 11 days (22 h, eligible), Ann 3 days, Rosa one over
+    // the cap (review).
+    for d in 0..11 {
+        let date = (today - chrono::Duration::days(2 + d * 2)).to_string();
+        let i = k.scan(site, "M-1", at(&date, 8, 0), EventKind::CheckIn);
+        let o = k.scan(
+            site,
+            "M-1",
+            at(&date, 10, 0),
+            EventKind::CheckOut {
+                check_in: Some(i.id),
+            },
+        );
+        events.extend([i, o]);
+        if d < 3 {
+            let i = k.scan(site, "M-2", at(&date, 9, 0), EventKind::CheckIn);
+            let o = k.scan(
+                site,
+                "M-2",
+                at(&date, 11, 30),
+                EventKind::CheckOut {
+                    check_in: Some(i.id),
+                },
+            );
+            events.extend([i, o]);
+        }
+    }
+    let long_day = (today - chrono::Duration::days(3)).to_string();
+    let i = k.scan(site, "M-3", at(&long_day, 6, 0), EventKind::CheckIn);
+    let o = k.scan(
+        site,
+        "M-3",
+        at(&long_day, 17, 0),
+        EventKind::CheckOut {
+            check_in: Some(i.id),
+        },
+    );
+    events.extend([i, o]);
+    // A training the coordinator entered for Ann (recent: counted).
+    let training = (today - chrono::Duration::days(1)).to_string();
+    events.push(k.coordinator(
+        "M-2",
+        chrono::Utc::now(),
+        EventKind::AddSession {
+            category: HourCategory::Training,
+            start: at(&training, 13, 0),
+            end: at(&training, 15, 0),
+            group: None,
+        },
+    ));
+    k.send(events);
+    let health = format!(
+        r#"{{"protocol":2,"kiosk_clock":"{}","app_version":"0.1.0","camera":"ok","last_scan":"{}","pending_events":0}}"#,
+        (chrono::Utc::now() + chrono::Duration::seconds(42)).to_rfc3339(),
+        chrono::Utc::now().to_rfc3339()
+    );
+    let (status, body) = http(
+        &server.url,
+        "POST",
+        "/api/v1/health",
+        Some(&front),
+        health.as_bytes(),
+    );
+    assert_eq!(status, 200, "{body}");
+    let period = {
+        let csv = site.server(&["report", "hours", "--format", "csv"]);
+        csv.lines()
+            .nth(1)
+            .and_then(|l| l.split(',').nth(3))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    site.server(&[
+        "stipend",
+        "paid",
+        "--mentor",
+        "M-1",
+        "--period",
+        &period,
+        "--amount",
+        "600",
+        "--reference",
+        "check 1041",
+    ]);
+    site.add_organizer("Olga", &["--all"])
+}
+
+const SECTIONS: [&str; 8] = [
+    "overview-section",
+    "review-section",
+    "payments-section",
+    "mentors-section",
+    "mentor-page",
+    "kiosks-section",
+    "entries-section",
+    "reports-section",
+];
+
+/// Serious or critical axe-core violations inside one element, as readable lines.
+fn axe_violations(browser: &e2e_tests::webdriver::Browser, css: &str) -> Vec<String> {
+    let script = format!(
+        "const done = arguments[arguments.length - 1];
+         axe.run(document.querySelector({css:?}), {{ resultTypes: ['violations'] }})
+           .then((r) => done(r.violations
+             .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+             .map((v) => v.id + ': ' + v.help + ' @ ' + v.nodes.map((n) => n.target.join(' ')).join(', '))))
+           .catch((e) => done(['axe failed: ' + e]));"
+    );
+    browser
+        .eval_async(&script)
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_else(|| vec!["axe returned nothing".into()])
+}
+
+/// Every section of the organizer's workplace in real Chromium, in English and Spanish, with
+/// screenshots and the axe-core check; then the page on a phone.
+#[test]
+fn the_organizers_workplace_in_both_languages_passes_axe_and_fits_a_phone() {
+    use e2e_tests::webdriver::Browser;
+
+    let site = Site::new();
+    let server = Server::start(&site);
+    let token = seed_workplace(&site, &server);
+    let axe = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/axe/node_modules/axe-core/axe.min.js"
+    ))
+    .expect("axe-core: run scripts/system-deps.sh (npm ci in tests/axe)");
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("../screenshots");
+    let browser = Browser::start(1280, 1000);
+    browser.goto(&format!("{}/#token={token}", server.url));
+    browser.wait_for("document.body.dataset.loaded");
+
+    // Overview: a card per school, both charts with their numbers, the clearances to renew.
+    let overview = browser.text("#overview-section");
+    assert!(
+        overview.contains("Lincoln Elementary") && overview.contains("Jefferson Elementary"),
+        "{overview}"
+    );
+    assert!(
+        overview.contains("2 kiosks · 1 silent for 24 h"),
+        "{overview}"
+    );
+    assert_eq!(browser.find_all("#weeks-chart svg rect").len(), 12);
+    assert_eq!(browser.find_all("#bands-chart svg rect").len(), 5);
+    let bands = browser
+        .eval("return document.querySelector('#bands-chart svg').getAttribute('aria-label');");
+    assert!(
+        bands
+            .as_str()
+            .is_some_and(|l| l.contains("100+ %: 1 mentors")),
+        "{bands}"
+    );
+    let clearances = browser.text("#clearances");
+    assert!(
+        clearances.contains("Ann Lee")
+            && clearances.contains("TB test")
+            && clearances.contains("expired"),
+        "{clearances}"
+    );
+    assert!(
+        clearances.contains("Luz Ortega") && clearances.contains("expires in 12 days"),
+        "{clearances}"
+    );
+
+    // Kiosks: the one that reported, and the silent one marked in words.
+    let kiosks = browser.text("#kiosks");
+    assert!(
+        kiosks.contains("front") && kiosks.contains("0.1.0") && kiosks.contains("working"),
+        "{kiosks}"
+    );
+    assert!(kiosks.contains("Silent for more than 24 hours"), "{kiosks}");
+    assert!(
+        kiosks.contains("42 s") || kiosks.contains("41 s") || kiosks.contains("43 s"),
+        "{kiosks}"
+    );
+
+    // Mentors: filter by classroom and by status; open María's page.
+    browser.eval("const s = document.getElementById('filter-classroom'); s.value = '7'; s.dispatchEvent(new Event('input')); return true;");
+    assert_eq!(browser.find_all("#mentors button[data-mentor]").len(), 1);
+    assert!(browser.text("#mentors").contains("Ann Lee"));
+    browser.eval("const s = document.getElementById('filter-classroom'); s.value = ''; s.dispatchEvent(new Event('input')); const f = document.getElementById('filter-status'); f.value = 'eligible'; f.dispatchEvent(new Event('input')); return true;");
+    assert_eq!(browser.find_all("#mentors button[data-mentor]").len(), 1);
+    browser.eval("const f = document.getElementById('filter-status'); f.value = ''; f.dispatchEvent(new Event('input')); return true;");
+    browser.type_into("#filter-text", "ann");
+    browser.click("#mentors button[data-mentor='M-2']");
+    browser.wait_for("!document.getElementById('mentor-page').hidden");
+    let page = browser.text("#mentor-page");
+    assert!(
+        page.contains("Ann Lee") && page.contains("Mr. Brown"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Ms. Rivera (coordinator)") && page.contains("training day"),
+        "who and why: {page}"
+    );
+    assert!(
+        !page.contains("set aside"),
+        "her coordinator's entry counts: {page}"
+    );
+    assert!(page.contains("TB test"), "{page}");
+    assert_eq!(browser.find_all("#mentor-sessions tr").len(), 5, "{page}");
+
+    // Payments: the ledger; the program report shown on the page.
+    assert!(browser.text("#ledger").contains("check 1041"));
+    browser.click("#program-show");
+    browser.wait_for("document.querySelectorAll('#program tr').length == 4");
+    assert!(browser.text("#program").contains("All schools"));
+
+    for lang in ["en", "es"] {
+        browser.eval(&format!("const s = document.getElementById('lang'); s.value = '{lang}'; s.dispatchEvent(new Event('change')); return true;"));
+        browser.wait_for(&format!(
+            "document.documentElement.lang == '{lang}' && document.body.dataset.loaded"
+        ));
+        let loaded = browser.eval("return document.body.dataset.loaded;");
+        browser.click("#refresh");
+        browser.wait_for(&format!("document.body.dataset.loaded != {loaded}"));
+        browser.wait_for("!document.getElementById('mentor-page').hidden && document.querySelectorAll('#mentor-sessions tr').length == 5");
+        if lang == "es" {
+            assert_eq!(browser.text("#overview-section h2"), "Resumen");
+            assert!(browser
+                .text("#clearances")
+                .contains("prueba de tuberculosis"));
+            assert!(browser
+                .text("#kiosks")
+                .contains("Sin noticias desde hace más de 24 horas"));
+            assert!(browser.text("#mentor-corrections").contains("coordinadora"));
+            browser.wait_for(
+                "document.getElementById('program').innerText.includes('Mentoras activas')",
+            );
+        }
+        browser.eval(&format!("{axe}\nreturn typeof axe;"));
+        for section in SECTIONS {
+            browser.eval(&format!(
+                "document.getElementById('{section}').scrollIntoView(); return true;"
+            ));
+            browser.screenshot(&shots.join(format!(
+                "organizer-{}-{lang}.png",
+                section.trim_end_matches("-section")
+            )));
+            let violations = axe_violations(&browser, &format!("#{section}"));
+            assert!(violations.is_empty(), "{section} ({lang}): {violations:#?}");
+        }
+        let whole = axe_violations(&browser, "body");
+        assert!(whole.is_empty(), "page ({lang}): {whole:#?}");
+    }
+
+    // A phone: nothing wider than the screen (tables scroll inside their sections).
+    let phone = Browser::start_phone(375, 800);
+    phone.goto(&format!("{}/#token={token}", server.url));
+    phone.wait_for("document.body.dataset.loaded");
+    assert_eq!(phone.eval("return window.innerWidth;"), 375);
+    let width = phone.eval("return document.documentElement.scrollWidth;");
+    assert!(
+        width.as_i64().is_some_and(|w| w <= 375),
+        "page is {width} px wide on a 375 px phone"
+    );
+    phone.screenshot(&shots.join("organizer-phone-overview.png"));
+    phone.eval("document.getElementById('review-section').scrollIntoView(); return true;");
+    phone.screenshot(&shots.join("organizer-phone-review.png"));
+}

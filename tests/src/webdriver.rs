@@ -31,6 +31,16 @@ fn free_port() -> u16 {
 impl Browser {
     /// Starts chromedriver and a headless Chromium window of `width`×`height`.
     pub fn start(width: u32, height: u32) -> Self {
+        Self::start_with(width, height, false)
+    }
+
+    /// A phone's screen, `width`×`height` CSS pixels (Chromium's device emulation: a headless
+    /// window is never narrower than 500 px).
+    pub fn start_phone(width: u32, height: u32) -> Self {
+        Self::start_with(width, height, true)
+    }
+
+    fn start_with(width: u32, height: u32, phone: bool) -> Self {
         assert!(
             std::path::Path::new("/usr/bin/chromedriver").exists(),
             "Debian's chromium-driver is needed for this test: run scripts/system-deps.sh"
@@ -67,6 +77,12 @@ impl Browser {
                 ]
             }
         }}});
+        let mut caps = caps;
+        if phone {
+            caps["capabilities"]["alwaysMatch"]["goog:chromeOptions"]["mobileEmulation"] = json!({
+                "deviceMetrics": {"width": width, "height": height, "pixelRatio": 2.0, "touch": true}
+            });
+        }
         let mut browser = Self {
             driver,
             base,
