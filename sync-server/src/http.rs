@@ -18,6 +18,7 @@ use pm_shared::SchoolId;
 use serde::Deserialize;
 
 use crate::db::{Db, OrganizerScope};
+use crate::metrics::{Gauges, Metrics};
 use crate::storage::Storage;
 use crate::{overview, payments, placements, program, report, review, roster, ServerError};
 
@@ -28,6 +29,9 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub struct AppState {
     db: Arc<Mutex<Box<dyn Storage>>>,
     limiter: Arc<RateLimiter>,
+    metrics: Arc<Metrics>,
+    /// SHA-256 of the token `/metrics` asks for (none: open, as on a loopback address).
+    metrics_token_hash: Option<String>,
 }
 
 impl AppState {
@@ -35,15 +39,25 @@ impl AppState {
         Self::with_limits(storage, Limits::default())
     }
     pub fn with_limits(storage: impl Storage + 'static, limits: Limits) -> Self {
+        Self::shared(Arc::new(Mutex::new(Box::new(storage))), limits)
+    }
+    /// A state over storage that other tasks (scheduled backups) also lock; starts the backup
+    /// schedule if `limits` has one (call inside a Tokio runtime).
+    pub fn shared(db: Arc<Mutex<Box<dyn Storage>>>, limits: Limits) -> Self {
+        if let Some(plan) = limits.backups.clone() {
+            crate::backups::schedule(db.clone(), plan);
+        }
         Self {
-            db: Arc::new(Mutex::new(Box::new(storage))),
+            db,
+            metrics_token_hash: limits.metrics_token.as_deref().map(crate::db::sha256_hex),
             limiter: Arc::new(RateLimiter::new(limits)),
+            metrics: Arc::new(Metrics::default()),
         }
     }
 }
 
 /// What a server lets each client do.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Limits {
     /// Requests per second per token, sustained.
     pub per_second: f64,
@@ -53,6 +67,10 @@ pub struct Limits {
     pub header_read: std::time::Duration,
     /// How long a connection may sit without a byte moving either way.
     pub idle: std::time::Duration,
+    /// The bearer token `/metrics` asks for, if any.
+    pub metrics_token: Option<String>,
+    /// Scheduled backups while serving, if any.
+    pub backups: Option<crate::backups::BackupPlan>,
 }
 
 impl Default for Limits {
@@ -62,6 +80,8 @@ impl Default for Limits {
             burst: 100.0,
             header_read: std::time::Duration::from_secs(30),
             idle: std::time::Duration::from_secs(60),
+            metrics_token: None,
+            backups: None,
         }
     }
 }
@@ -140,7 +160,7 @@ impl From<ServerError> for ApiError {
                 ApiError(StatusCode::BAD_REQUEST, "invalid", e.to_string())
             }
             other => {
-                eprintln!("internal error: {other}");
+                tracing::error!(error = %other, "internal error");
                 ApiError(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
@@ -154,6 +174,9 @@ impl From<ServerError> for ApiError {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(organizer_page))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route("/api/v1/events", post(upload))
         .route("/api/v1/roster", get(get_roster))
         .route("/api/v1/health", post(post_health))
@@ -180,7 +203,106 @@ pub fn app(state: AppState) -> Router {
             authenticate_first,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
+}
+
+/// Who made a request, for the log: a kiosk id or an organizer's name, never a token.
+#[derive(Clone)]
+struct Principal(String);
+
+/// One log line per request: method, route (ids in paths replaced by their parameter name, so
+/// no mentor id reaches the log), status, time, and who.
+async fn log_request(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let route = route_of(request.uri().path());
+    let response = next.run(request).await;
+    let who = response
+        .extensions()
+        .get::<Principal>()
+        .map(|p| p.0.clone())
+        .unwrap_or_else(|| "-".into());
+    tracing::info!(
+        method = %method,
+        route = %route,
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        who = %who,
+        "request"
+    );
+    response
+}
+
+/// A request path as its route template.
+fn route_of(path: &str) -> String {
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        ["", "api", "v1", "mentors", _] => "/api/v1/mentors/{id}".into(),
+        ["", "api", "v1", "reviews", _] => "/api/v1/reviews/{item}".into(),
+        ["", "api", "v1", "stipends", _, "void"] => "/api/v1/stipends/{id}/void".into(),
+        _ if path.len() <= 64
+            && path
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/-_.".contains(c)) =>
+        {
+            path.to_owned()
+        }
+        _ => "(other)".into(),
+    }
+}
+
+/// The process is up.
+async fn healthz() -> Response {
+    (StatusCode::OK, "ok\n").into_response()
+}
+
+/// The database answers and its schema is the one this binary knows.
+async fn readyz(State(state): State<AppState>) -> Response {
+    match with_db(&state, |db| db.ready()).await {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(ApiError(_, _, why)) => {
+            tracing::warn!(%why, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+        }
+    }
+}
+
+/// Prometheus metrics (behind the metrics token when one is set).
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    if let Some(expected) = &state.metrics_token_hash {
+        let given = bearer(&headers)?;
+        if &crate::db::sha256_hex(&given) != expected {
+            return Err(ServerError::Unauthorized.into());
+        }
+    }
+    let gauges = with_db(&state, |db| {
+        let now = Utc::now();
+        let review_items_open = review::list(db, None, None, now)?.len() as u64;
+        let kiosks_last_seen = db
+            .kiosk_statuses(None, now)?
+            .into_iter()
+            .filter(|k| !k.revoked)
+            .filter_map(|k| {
+                let seen = k.last_sync.as_deref()?;
+                let seen = chrono::DateTime::parse_from_rfc3339(seen).ok()?;
+                Some((
+                    k.kiosk,
+                    (now - seen.to_utc()).num_milliseconds() as f64 / 1000.0,
+                ))
+            })
+            .collect();
+        Ok(Gauges {
+            review_items_open,
+            kiosks_last_seen,
+        })
+    })
+    .await?;
+    Ok((
+        [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
+        state.metrics.render(&gauges),
+    )
+        .into_response())
 }
 
 /// Every API request shows a valid token before anything else, its body included, is read;
@@ -212,15 +334,20 @@ async fn authenticate_first(
     }
     let known = with_db(&state, move |db| {
         match db.authenticate_kiosk(&token) {
-            Ok(_) => return Ok(()),
+            Ok((kiosk, _)) => return Ok(format!("kiosk:{kiosk}")),
             Err(ServerError::Unauthorized) => {}
             Err(other) => return Err(other),
         }
-        db.authenticate_organizer(&token).map(|_| ())
+        db.authenticate_organizer(&token)
+            .map(|scope| format!("organizer:{}", scope.name))
     })
     .await;
     match known {
-        Ok(()) => next.run(request).await,
+        Ok(who) => {
+            let mut response = next.run(request).await;
+            response.extensions_mut().insert(Principal(who));
+            response
+        }
         Err(e) => e.into_response(),
     }
 }
@@ -294,11 +421,17 @@ async fn upload(
             format!("at most {MAX_BATCH_EVENTS} events per batch"),
         ));
     }
+    let started = std::time::Instant::now();
     let ack = with_db(&state, move |db| {
         let (kiosk, school) = db.authenticate_kiosk(&token)?;
         db.ingest(&kiosk, &school, &batch, Utc::now())
     })
     .await?;
+    let m = &state.metrics;
+    m.upload_batch.observe(started.elapsed());
+    Metrics::add(&m.events_ingested, ack.stored.len());
+    Metrics::add(&m.events_set_aside, ack.set_aside.len());
+    Metrics::add(&m.events_already_stored, ack.already_stored.len());
     Ok(Json(ack).into_response())
 }
 
@@ -426,6 +559,7 @@ async fn get_roster(
         roster::build(db, &school, Utc::now())
     })
     .await?;
+    Metrics::add(&state.metrics.roster_pulls, 1);
     let unchanged = query.since.as_deref() == Some(roster.version.as_str());
     let protocol = query.protocol.unwrap_or(1).clamp(1, PROTOCOL_VERSION);
     let body = if unchanged {
@@ -464,12 +598,14 @@ async fn get_hours(
             "format is csv or json".into(),
         ));
     }
+    let started = std::time::Instant::now();
     let rows = with_db(&state, move |db| {
         let scope = db.authenticate_organizer(&token)?;
         let schools = schools_for(db, &scope, query.school.as_deref())?;
         report::hours(db, schools.as_deref(), query.period.as_deref(), Utc::now())
     })
     .await?;
+    state.metrics.report.observe(started.elapsed());
     if format == "csv" {
         let csv = report::to_csv(&rows)?;
         Ok((
@@ -509,6 +645,7 @@ async fn get_program_report(
             "format is csv, json or xlsx".into(),
         ));
     }
+    let started = std::time::Instant::now();
     let rows = with_db(&state, move |db| {
         let scope = db.authenticate_organizer(&token)?;
         let schools = schools_for(db, &scope, query.school.as_deref())?;
@@ -523,6 +660,7 @@ async fn get_program_report(
         program::report(db, schools.as_deref(), span, now)
     })
     .await?;
+    state.metrics.report.observe(started.elapsed());
     Ok(match format.as_str() {
         "csv" => (
             [

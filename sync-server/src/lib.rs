@@ -3,12 +3,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod backups;
 pub mod badges;
 pub mod db;
 pub mod entries;
 mod error;
 pub mod http;
 pub mod import;
+pub mod metrics;
 pub mod net;
 pub mod overview;
 pub mod payments;

@@ -15,11 +15,38 @@ use sync_server::{badges, http, import, payments, program, report, review};
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Cli {
-    /// The server's SQLite database file.
-    #[arg(long, global = true, default_value = "server.db")]
-    db: PathBuf,
+    /// The server's SQLite database file (default: the config file's `db`, else server.db).
+    #[arg(long, global = true)]
+    db: Option<PathBuf>,
+    /// A TOML config file (keys db, listen, tls_cert, tls_key, backup_dir, backup_every, keep,
+    /// metrics_token); flags given on the command line win over it.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Log lines as text (default) or JSON, on standard error.
+    #[arg(long, global = true, value_parser = ["text", "json"], default_value = "text")]
+    log_format: String,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `/etc/pm-sync-server/config.toml`: every key optional but `db`; an unknown key is an error.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    db: PathBuf,
+    listen: Option<SocketAddr>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    backup_dir: Option<PathBuf>,
+    backup_every: Option<String>,
+    keep: Option<usize>,
+    metrics_token: Option<String>,
+}
+
+fn read_config(path: &std::path::Path) -> anyhow::Result<ConfigFile> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config {}", path.display()))?;
+    toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))
 }
 
 #[derive(Subcommand, Debug)]
@@ -27,8 +54,9 @@ enum Command {
     /// Serves the API and the organizer page. HTTPS with --tls-cert/--tls-key; plain HTTP
     /// only on a loopback address (behind a TLS reverse proxy on the same machine).
     Serve {
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
+        /// Default: the config file's, else 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
         /// PEM certificate chain.
         #[arg(long, requires = "tls_key")]
         tls_cert: Option<PathBuf>,
@@ -41,6 +69,19 @@ enum Command {
         /// Requests each token may make at once before the rate applies.
         #[arg(long, default_value_t = 100.0)]
         rate_burst: f64,
+        /// Take online backups into this folder (one at start, then every --backup-every),
+        /// each checked for integrity; the oldest beyond --keep are removed.
+        #[arg(long)]
+        backup_dir: Option<PathBuf>,
+        /// 30m, 6h, 1d (default 6h).
+        #[arg(long)]
+        backup_every: Option<String>,
+        /// How many backups to keep (default 28).
+        #[arg(long)]
+        keep: Option<usize>,
+        /// A bearer token GET /metrics asks for (default: the config file's; none: open).
+        #[arg(long)]
+        metrics_token: Option<String>,
     },
     /// Schools.
     School {
@@ -415,7 +456,15 @@ fn is_loopback(addr: &SocketAddr) -> bool {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut db = Db::open(&cli.db).with_context(|| format!("opening {}", cli.db.display()))?;
+    let config = cli.config.as_deref().map(read_config).transpose()?;
+    let db_path = cli
+        .db
+        .clone()
+        .or_else(|| config.as_ref().map(|c| c.db.clone()))
+        .unwrap_or_else(|| PathBuf::from("server.db"));
+    let mut db = Db::open(&db_path).with_context(|| format!("opening {}", db_path.display()))?;
+    let config = config.unwrap_or_default();
+    let json_logs = cli.log_format == "json";
     match cli.command {
         Command::Serve {
             listen,
@@ -423,14 +472,46 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             tls_key,
             rate_limit,
             rate_burst,
+            backup_dir,
+            backup_every,
+            keep,
+            metrics_token,
         } => {
             if !(rate_limit > 0.0 && rate_burst >= 1.0) {
                 bail!("--rate-limit must be above 0 and --rate-burst at least 1");
             }
+            let listen = listen
+                .or(config.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+            let tls_cert = tls_cert.or(config.tls_cert);
+            let tls_key = tls_key.or(config.tls_key);
+            let backup_every = backup_every.or(config.backup_every);
+            let backups = match backup_dir.or(config.backup_dir) {
+                Some(dir) => Some(sync_server::backups::BackupPlan {
+                    dir,
+                    every: sync_server::backups::parse_interval(
+                        backup_every.as_deref().unwrap_or("6h"),
+                    )?,
+                    keep: keep.or(config.keep).unwrap_or(28).max(1),
+                }),
+                None if backup_every.is_some() => {
+                    bail!("--backup-every needs --backup-dir (or backup_dir in the config)")
+                }
+                None => None,
+            };
             let limits = http::Limits {
                 per_second: rate_limit,
                 burst: rate_burst,
+                metrics_token: metrics_token.or(config.metrics_token),
+                backups,
                 ..http::Limits::default()
+            };
+            let announce = move |url: String| {
+                if json_logs {
+                    tracing::info!(%url, "serving");
+                } else {
+                    eprintln!("serving on {url}");
+                }
             };
             let runtime = tokio::runtime::Runtime::new()?;
             let shutdown = async {
@@ -442,16 +523,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     listen,
                     (&cert, &key),
                     limits,
-                    |bound| eprintln!("serving on https://{bound}"),
+                    move |bound| announce(format!("https://{bound}")),
                     shutdown,
                 ))?,
+                (Some(_), None) | (None, Some(_)) => {
+                    bail!("give both a TLS certificate and its key, or neither")
+                }
                 _ => {
                     if !is_loopback(&listen) {
                         bail!("plain HTTP is served only on a loopback address: give --tls-cert and --tls-key, or put a TLS reverse proxy in front and listen on 127.0.0.1");
                     }
                     runtime.block_on(async move {
                         let listener = tokio::net::TcpListener::bind(listen).await?;
-                        eprintln!("serving on http://{}", listener.local_addr()?);
+                        announce(format!("http://{}", listener.local_addr()?));
                         http::serve_with(db, listener, limits, shutdown).await
                     })?;
                 }
@@ -886,7 +970,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false);
+    if cli.log_format == "json" {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -20,6 +20,10 @@ use crate::db::{
 use crate::ServerError;
 
 pub trait Storage: Send {
+    /// The database answers and its schema is the one this binary knows.
+    fn ready(&self) -> Result<(), ServerError>;
+    /// An online, consistent copy at `out` (a new file), checked for integrity.
+    fn backup_to(&self, out: &std::path::Path) -> Result<(), ServerError>;
     fn rules(&self) -> Result<ProgramRules, ServerError>;
     fn school(&self, id: &SchoolId) -> Result<School, ServerError>;
     fn schools(&self) -> Result<Vec<School>, ServerError>;
@@ -126,6 +130,12 @@ pub trait Storage: Send {
 }
 
 impl Storage for Db {
+    fn ready(&self) -> Result<(), ServerError> {
+        Db::ready(self)
+    }
+    fn backup_to(&self, out: &std::path::Path) -> Result<(), ServerError> {
+        Db::backup_to(self, out)
+    }
     fn rules(&self) -> Result<ProgramRules, ServerError> {
         Db::rules(self)
     }

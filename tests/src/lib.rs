@@ -151,6 +151,8 @@ impl Default for Site {
 pub struct Server {
     child: Child,
     pub url: String,
+    /// Its standard error: the log.
+    pub log: PathBuf,
 }
 
 impl Server {
@@ -164,12 +166,20 @@ impl Server {
 
     /// `sync-server serve ARGS`, waiting until it announces its address.
     pub fn start_with(site: &Site, serve_args: &[&str]) -> Self {
+        let mut args = vec!["--db", "server.db", "serve"];
+        args.extend_from_slice(serve_args);
+        Self::start_args(site, &args)
+    }
+
+    /// `sync-server ARGS` (which must serve), waiting until it announces its address.
+    pub fn start_args(site: &Site, args: &[&str]) -> Self {
         // The server's log goes to a file: a pipe nobody reads would block or break it.
-        let log_path = site.path(&format!("server-{}.log", std::process::id()));
+        static STARTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let log_path = site.path(&format!("server-{}-{n}.log", std::process::id()));
         let log = std::fs::File::create(&log_path).expect("server log");
         let child = Command::new(workspace_binary("sync-server"))
-            .args(["--db", "server.db", "serve"])
-            .args(serve_args)
+            .args(args)
             .current_dir(site.dir.path())
             .stderr(Stdio::from(log))
             .stdout(Stdio::null())
@@ -179,11 +189,23 @@ impl Server {
         let mut server = Self {
             child,
             url: String::new(),
+            log: log_path.clone(),
         };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         loop {
             let text = std::fs::read_to_string(&log_path).unwrap_or_default();
-            if let Some(url) = text.lines().find_map(|l| l.strip_prefix("serving on ")) {
+            // "serving on URL", or with --log-format json a line whose message is "serving".
+            let json_url = text.lines().find_map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).ok()?;
+                (v["fields"]["message"] == "serving")
+                    .then(|| v["fields"]["url"].as_str().map(str::to_owned))
+                    .flatten()
+            });
+            if let Some(url) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("serving on ").map(str::to_owned))
+                .or(json_url)
+            {
                 server.url = url.trim().to_owned();
                 return server;
             }

@@ -327,6 +327,32 @@ impl Db {
         }
         private_file(out)?;
         self.conn.backup(rusqlite::MAIN_DB, out, None)?;
+        // One self-contained file (no -wal or -shm beside it), and a backup nobody can restore
+        // is worse than none: check it now.
+        let check = Connection::open(out)?;
+        check.pragma_update(None, "journal_mode", "DELETE")?;
+        let ok: String = check.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        drop(check);
+        if ok != "ok" {
+            return Err(ServerError::Corrupt(format!(
+                "backup {} failed its integrity check: {ok}",
+                out.display()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The database answers and holds the schema this binary migrates to.
+    pub fn ready(&self) -> Result<(), ServerError> {
+        let version: i64 = self
+            .conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))?;
+        if version != MIGRATIONS.len() as i64 {
+            return Err(ServerError::Corrupt(format!(
+                "schema version {version}, this server knows {}",
+                MIGRATIONS.len()
+            )));
+        }
         Ok(())
     }
 
