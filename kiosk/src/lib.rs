@@ -17,6 +17,7 @@ pub mod store;
 pub mod sync;
 pub mod today;
 pub mod ui;
+pub mod watchdog;
 
 pub use error::KioskError;
 

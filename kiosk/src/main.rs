@@ -132,6 +132,8 @@ fn run_ui(cli: &Cli) -> anyhow::Result<()> {
         },
     );
     let _tick = wire(&window, &requests);
+    // Under systemd (pm-kiosk.service): ready, and the watchdog fed through the UI thread.
+    kiosk::watchdog::spawn(UiPoster::EventLoop(window.as_weak()), stop.clone());
     // A kiosk fills its screen; the demo is a window among others.
     window.window().set_fullscreen(!cli.demo);
     window.run().context("the kiosk window failed")?;

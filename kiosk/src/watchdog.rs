@@ -1,0 +1,152 @@
+//! systemd's service notification and watchdog (`Type=notify`, `WatchdogSec=`), without a
+//! library: datagrams to `$NOTIFY_SOCKET`. The watchdog is fed only after a job posted
+//! through the UI's event loop has run, so a hung UI thread (not just a live desk thread)
+//! stops the pings and systemd restarts the kiosk.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::app::UiPoster;
+
+/// Where systemd listens, if it does: a path, or `@name` for the abstract namespace.
+fn socket_name() -> Option<String> {
+    std::env::var("NOTIFY_SOCKET").ok().filter(|s| !s.is_empty())
+}
+
+/// Sends one notification (`READY=1`, `WATCHDOG=1`, …); false when there is no systemd to tell
+/// or it could not be reached.
+pub fn notify(state: &str) -> bool {
+    let Some(name) = socket_name() else {
+        return false;
+    };
+    send(&name, state).is_ok()
+}
+
+#[cfg(target_os = "linux")]
+fn send(name: &str, state: &str) -> std::io::Result<()> {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let socket = UnixDatagram::unbound()?;
+    match name.strip_prefix('@') {
+        Some(abstract_name) => {
+            let addr = SocketAddr::from_abstract_name(abstract_name.as_bytes())?;
+            socket.send_to_addr(state.as_bytes(), &addr)?;
+        }
+        None => {
+            socket.send_to(state.as_bytes(), name)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn send(_name: &str, _state: &str) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// How often to feed the watchdog: half of `WATCHDOG_USEC`, if systemd asked for one.
+pub fn interval() -> Option<Duration> {
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
+    // The watchdog is meant for this process (or for cage, our parent, with NotifyAccess=all).
+    if let Some(pid) = std::env::var("WATCHDOG_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+    {
+        let ours = std::process::id();
+        let parent = std::os::unix::process::parent_id();
+        if pid != ours && pid != parent {
+            return None;
+        }
+    }
+    (usec > 0).then(|| Duration::from_micros(usec / 2))
+}
+
+/// A heartbeat through the UI event loop: each round posts a job that bumps a counter, and
+/// the watchdog is fed only when the previous round's job has run.
+pub struct Heartbeat {
+    ran: Arc<AtomicU64>,
+    posted: u64,
+}
+
+impl Heartbeat {
+    pub fn new() -> Self {
+        Self {
+            ran: Arc::new(AtomicU64::new(0)),
+            posted: 0,
+        }
+    }
+
+    /// Whether the UI ran the last job posted (true on the first round), then posts the next.
+    pub fn round(&mut self, poster: &UiPoster) -> bool {
+        let alive = self.ran.load(Ordering::Acquire) >= self.posted;
+        self.posted += 1;
+        let ran = self.ran.clone();
+        let n = self.posted;
+        poster.post(move |_| ran.store(n, Ordering::Release));
+        alive
+    }
+}
+
+impl Default for Heartbeat {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Under systemd with a watchdog: tells it the kiosk is ready and feeds the watchdog while the
+/// UI thread keeps running jobs, until `stop`. Does nothing otherwise.
+pub fn spawn(poster: UiPoster, stop: Arc<AtomicBool>) {
+    if socket_name().is_none() {
+        return;
+    }
+    notify("READY=1");
+    let Some(every) = interval() else {
+        return;
+    };
+    std::thread::spawn(move || {
+        let mut heart = Heartbeat::new();
+        while !stop.load(Ordering::Relaxed) {
+            if heart.round(&poster) {
+                notify("WATCHDOG=1");
+            }
+            std::thread::sleep(every);
+        }
+        notify("STOPPING=1");
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watchdog_is_fed_only_while_the_ui_runs_jobs() {
+        let (tx, rx) = std::sync::mpsc::channel::<crate::app::UiJob>();
+        let poster = UiPoster::Channel(tx);
+        let mut heart = Heartbeat::new();
+        assert!(heart.round(&poster), "first round");
+        // The UI thread is hung: the job waits, the next round says so.
+        assert!(!heart.round(&poster));
+        assert!(!heart.round(&poster));
+        // It runs its jobs again (they need no window here: run them as the UI would).
+        let jobs: Vec<_> = rx.try_iter().collect();
+        assert_eq!(jobs.len(), 3);
+        let ran = heart.ran.clone();
+        for (i, _) in jobs.into_iter().enumerate() {
+            ran.store(i as u64 + 1, Ordering::Release);
+        }
+        assert!(heart.round(&poster));
+    }
+
+    #[test]
+    fn notifications_reach_a_listening_socket() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("notify.sock");
+        let listener = std::os::unix::net::UnixDatagram::bind(&path).expect("bind");
+        send(path.to_str().expect("utf-8 path"), "WATCHDOG=1").expect("send");
+        let mut buf = [0u8; 64];
+        let n = listener.recv(&mut buf).expect("recv");
+        assert_eq!(&buf[..n], b"WATCHDOG=1");
+    }
+}
