@@ -12,7 +12,7 @@ kiosk_deb=(target/debian/pm-kiosk_*.deb)
   echo "error: run scripts/package.sh first (want one of each package in target/debian)" >&2; exit 1; }
 
 echo "== lintian"
-lintian --fail-on error --info "${server_deb[0]}" "${kiosk_deb[0]}"
+lintian --fail-on error "${server_deb[0]}" "${kiosk_deb[0]}"
 
 sudo_=()
 [ "$(id -u)" -eq 0 ] || sudo_=(sudo -n)

@@ -113,13 +113,15 @@ install -m 0644 packaging/pm-kiosk/kiosk.env "$work/pm-kiosk/etc/pm-kiosk/kiosk.
 build_deb pm-sync-server sync-server \
   "Parent Mentor sync server: kiosk events, hours, stipends, reports" \
   "adduser" \
-  " Merges every school kiosk's event log exactly once, computes volunteer hours and
- stipend eligibility for a Parent Mentor Program, and serves the organizers' page (English
- and Spanish), the program report for funders, health, metrics and scheduled backups."
+  " Merges every school kiosk's event log exactly once, computes volunteer
+ hours and stipend eligibility for a Parent Mentor Program, and serves the
+ organizers' page (English and Spanish), the program report for funders,
+ health, metrics and scheduled backups."
 
 build_deb pm-kiosk kiosk \
   "Parent Mentor kiosk: QR badge check-in touchscreen for a school's parent room" \
   "adduser, cage, fonts-dejavu-core" \
-  " Mentors check in and out by holding their QR badge to the webcam; hours are kept in a
- local SQLite file first and synced to the server. Runs full screen under the cage Wayland
- kiosk compositor on tty1, restarted by systemd's watchdog if its UI hangs."
+  " Mentors check in and out by holding their QR badge to the webcam; hours
+ are kept in a local SQLite file first and synced to the server. Runs full
+ screen under the cage Wayland kiosk compositor on tty1, restarted by
+ systemd's watchdog if its UI hangs."
