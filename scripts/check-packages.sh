@@ -61,4 +61,10 @@ echo "pm_events_ingested_total $ingested"
 [ "${ingested:-0}" -ge 1 ] || { echo "error: the scan was not counted" >&2; exit 1; }
 /usr/bin/kiosk --version
 /usr/bin/sync-server --version
+# Another architecture cannot be built here, and says why.
+other=arm64; [ "$(dpkg --print-architecture)" = arm64 ] && other=amd64
+if scripts/package.sh --arch "$other" 2> "$tmp/cross.txt"; then
+  echo "error: package.sh --arch $other should refuse on this machine" >&2; exit 1
+fi
+grep -q "Build on the" "$tmp/cross.txt" && echo "--arch $other refused with the way to build on the device"
 echo "packages OK"
