@@ -17,9 +17,13 @@ lintian --fail-on error "${server_deb[0]}" "${kiosk_deb[0]}"
 sudo_=()
 [ "$(id -u)" -eq 0 ] || sudo_=(sudo -n)
 echo "== install"
-DEBIAN_FRONTEND=noninteractive "${sudo_[@]}" apt-get install -y -qq --no-install-recommends \
+"${sudo_[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
   "./${server_deb[0]}" "./${kiosk_deb[0]}" >/dev/null
 dpkg -s pm-sync-server pm-kiosk | grep -E '^(Package|Status|Version):'
+if command -v systemd-analyze >/dev/null; then
+  systemd-analyze verify /lib/systemd/system/pm-sync-server.service /lib/systemd/system/pm-kiosk.service
+  echo "units verified"
+fi
 
 tmp=$(mktemp -d)
 server_pid=
@@ -43,8 +47,10 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 [ -n "$url" ] || { cat "$tmp/server.log" >&2; echo "error: the server did not start" >&2; exit 1; }
-curl -fsS "$url/healthz" >/dev/null && echo "healthz 200"
-curl -fsS "$url/readyz" >/dev/null && echo "readyz 200"
+curl -fsS "$url/healthz" >/dev/null
+echo "healthz 200"
+curl -fsS "$url/readyz" >/dev/null
+echo "readyz 200"
 
 admin=(/usr/bin/sync-server --config "$config")
 "${admin[@]}" school add --id lincoln --name "Lincoln Elementary" --timezone America/Chicago
@@ -56,6 +62,14 @@ echo "$token" | /usr/bin/kiosk --data "$tmp/kiosk" setup --server "$url" --token
 printf 'at,image\n%s,%s\n' "$(date -u -d '-10 min' +%Y-%m-%dT%H:%M:%SZ)" "$tmp/badges/M-1.png" > "$tmp/scan.csv"
 /usr/bin/kiosk --data "$tmp/kiosk" replay "$tmp/scan.csv"
 /usr/bin/kiosk --data "$tmp/kiosk" sync --once
+# As installed: each service user can use its own folder and config (as root, like CI).
+if [ "$(id -u)" -eq 0 ]; then
+  runuser -u pm-sync-server -- /usr/bin/sync-server --config /etc/pm-sync-server/config.toml review list >/dev/null
+  echo "pm-sync-server user: config readable, state folder writable"
+  token2=$("${admin[@]}" kiosk add --school lincoln --name "Hallway" | tail -1)
+  echo "$token2" | runuser -u pm-kiosk -- /usr/bin/kiosk --data /var/lib/pm-kiosk setup --server "$url" --token - >/dev/null
+  runuser -u pm-kiosk -- /usr/bin/kiosk --data /var/lib/pm-kiosk sync --once
+fi
 ingested=$(curl -fsS -H "Authorization: Bearer ci-metrics" "$url/metrics" | awk '$1 == "pm_events_ingested_total" {print $2}')
 echo "pm_events_ingested_total $ingested"
 [ "${ingested:-0}" -ge 1 ] || { echo "error: the scan was not counted" >&2; exit 1; }
@@ -66,5 +80,6 @@ other=arm64; [ "$(dpkg --print-architecture)" = arm64 ] && other=amd64
 if scripts/package.sh --arch "$other" 2> "$tmp/cross.txt"; then
   echo "error: package.sh --arch $other should refuse on this machine" >&2; exit 1
 fi
-grep -q "Build on the" "$tmp/cross.txt" && echo "--arch $other refused with the way to build on the device"
+grep -q "Build on the" "$tmp/cross.txt"
+echo "--arch $other refused with the way to build on the device"
 echo "packages OK"

@@ -66,7 +66,7 @@ build_deb() {
     "$pkg" "$version" "$version" "$(date -R -u -d @"${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}")" \
     | gzip -9n > "$dir/usr/share/doc/$pkg/changelog.gz"
   chmod 0644 "$dir/usr/share/doc/$pkg/changelog.gz"
-  for script in postinst postrm; do
+  for script in postinst prerm postrm; do
     install -m 0755 "packaging/$pkg/$script" "$dir/DEBIAN/$script"
   done
   if [ -f "packaging/$pkg/lintian-overrides" ]; then
@@ -78,7 +78,11 @@ build_deb() {
   local shlibs
   mkdir -p "$work/shlibs-$pkg/debian"
   printf 'Source: %s\n\nPackage: %s\nArchitecture: any\n' "$pkg" "$pkg" > "$work/shlibs-$pkg/debian/control"
-  shlibs=$(cd "$work/shlibs-$pkg" && dpkg-shlibdeps -O -e"$dir/usr/bin/$bin" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+  shlibs=$(cd "$work/shlibs-$pkg" && dpkg-shlibdeps -O -e"$dir/usr/bin/$bin" | sed -n 's/^shlibs:Depends=//p')
+  if [ -z "$shlibs" ]; then
+    echo "error: dpkg-shlibdeps found no shared-library dependencies for $bin" >&2
+    exit 1
+  fi
   local depends="$shlibs"
   [ -n "$extra_depends" ] && depends="$depends, $extra_depends"
 

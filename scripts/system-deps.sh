@@ -26,6 +26,10 @@ fi
 
 missing=()
 for p in "${packages[@]}"; do
+  # Node.js from elsewhere (NodeSource, nvm) brings its own npm, which Debian's npm conflicts with.
+  if { [ "$p" = nodejs ] || [ "$p" = npm ]; } && command -v node >/dev/null && command -v npm >/dev/null; then
+    continue
+  fi
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi

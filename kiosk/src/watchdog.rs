@@ -11,7 +11,9 @@ use crate::app::UiPoster;
 
 /// Where systemd listens, if it does: a path, or `@name` for the abstract namespace.
 fn socket_name() -> Option<String> {
-    std::env::var("NOTIFY_SOCKET").ok().filter(|s| !s.is_empty())
+    std::env::var("NOTIFY_SOCKET")
+        .ok()
+        .filter(|s| !s.is_empty())
 }
 
 /// Sends one notification (`READY=1`, `WATCHDOG=1`, …); false when there is no systemd to tell

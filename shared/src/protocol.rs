@@ -29,8 +29,8 @@ pub struct UploadBatch {
 
 /// POST /api/v1/health: how a kiosk is doing, sent at every sync (before its events), so an
 /// organizer sees a kiosk that stopped syncing, lost its camera or has a wrong clock.
+/// Unknown fields are ignored: a newer kiosk's report still reaches an older server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct KioskHealth {
     pub protocol: u32,
     /// The kiosk's clock when it sent the report: the server records the offset.

@@ -1,6 +1,7 @@
 //! Scheduled online backups: one at start-up and every interval after, each checked for
-//! integrity, the oldest pruned so `keep` remain. Files are `pm-backup-YYYYMMDDTHHMMSSZ.db`,
-//! so their names sort by age.
+//! integrity, the oldest pruned so `keep` remain. Files are
+//! `pm-backup-YYYYMMDDTHHMMSS.sssZ.db`, so their names sort by age. The database is held only
+//! while it is copied; the check runs on the copy without it.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -44,16 +45,21 @@ pub fn parse_interval(text: &str) -> Result<Duration, ServerError> {
     Ok(Duration::from_secs(secs))
 }
 
-/// Takes one backup into `dir` and prunes; returns the new file.
+/// Takes one backup into `dir`, checks it and prunes; returns the new file. `db` is locked
+/// only for the copy.
 pub fn take(
-    db: &dyn Storage,
+    db: &Mutex<Box<dyn Storage>>,
     plan: &BackupPlan,
     now: DateTime<Utc>,
 ) -> Result<PathBuf, ServerError> {
     std::fs::create_dir_all(&plan.dir)?;
     let name = format!("{PREFIX}{}.db", now.format("%Y%m%dT%H%M%S%.3fZ"));
     let out = plan.dir.join(name);
-    if let Err(e) = db.backup_to(&out) {
+    let copied = {
+        let guard = db.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard.backup_copy(&out)
+    };
+    if let Err(e) = copied.and_then(|()| crate::db::check_backup(&out)) {
         // A half-written or damaged copy must not be taken for a good one later.
         let _ = std::fs::remove_file(&out);
         return Err(e);
@@ -101,11 +107,7 @@ pub fn schedule(db: Arc<Mutex<Box<dyn Storage>>>, plan: BackupPlan) {
         loop {
             ticks.tick().await;
             let (db, plan) = (db.clone(), plan.clone());
-            let done = tokio::task::spawn_blocking(move || {
-                let guard = db.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                take(guard.as_ref(), &plan, Utc::now())
-            })
-            .await;
+            let done = tokio::task::spawn_blocking(move || take(&db, &plan, Utc::now())).await;
             match done {
                 Ok(Ok(file)) => tracing::info!(file = %file.display(), "backup taken and checked"),
                 Ok(Err(e)) => tracing::error!(error = %e, "backup failed"),

@@ -234,21 +234,38 @@ async fn log_request(request: axum::extract::Request, next: axum::middleware::Ne
     response
 }
 
-/// A request path as its route template.
-fn route_of(path: &str) -> String {
+/// A request path as its route template: a known route, with ids replaced by their parameter
+/// name, or `(unmatched)`; nothing from a path that might carry a mentor id is logged.
+fn route_of(path: &str) -> &'static str {
+    const STATIC: [&str; 18] = [
+        "/",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/api/v1/events",
+        "/api/v1/roster",
+        "/api/v1/health",
+        "/api/v1/kiosks",
+        "/api/v1/overview",
+        "/api/v1/clearances",
+        "/api/v1/reports/hours",
+        "/api/v1/reports/program",
+        "/api/v1/stipends",
+        "/api/v1/reviews",
+        "/api/v1/coordinator-entries",
+        "/favicon.ico",
+        "/robots.txt",
+        "/api/v1",
+    ];
+    if let Some(known) = STATIC.iter().find(|r| **r == path) {
+        return known;
+    }
     let parts: Vec<&str> = path.split('/').collect();
     match parts.as_slice() {
-        ["", "api", "v1", "mentors", _] => "/api/v1/mentors/{id}".into(),
-        ["", "api", "v1", "reviews", _] => "/api/v1/reviews/{item}".into(),
-        ["", "api", "v1", "stipends", _, "void"] => "/api/v1/stipends/{id}/void".into(),
-        _ if path.len() <= 64
-            && path
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "/-_.".contains(c)) =>
-        {
-            path.to_owned()
-        }
-        _ => "(other)".into(),
+        ["", "api", "v1", "mentors", id] if !id.is_empty() => "/api/v1/mentors/{id}",
+        ["", "api", "v1", "reviews", item] if !item.is_empty() => "/api/v1/reviews/{item}",
+        ["", "api", "v1", "stipends", id, "void"] if !id.is_empty() => "/api/v1/stipends/{id}/void",
+        _ => "(unmatched)",
     }
 }
 
@@ -270,6 +287,14 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 /// Prometheus metrics (behind the metrics token when one is set).
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    // Scrapers share one bucket: a flood of scrapes cannot hold the database.
+    if let Err(wait) = state.limiter.take("/metrics") {
+        return Err(ApiError(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            format!("too many requests: try again in {wait} s"),
+        ));
+    }
     if let Some(expected) = &state.metrics_token_hash {
         let given = bearer(&headers)?;
         if &crate::db::sha256_hex(&given) != expected {

@@ -69,6 +69,11 @@ pub fn overview(
     now: DateTime<Utc>,
 ) -> Result<Overview, ServerError> {
     let rules = db.rules()?;
+    if period.is_some_and(|p| p.trim().eq_ignore_ascii_case("all")) {
+        return Err(ServerError::Invalid(
+            "the overview is of one period: give its name, or none for the current one".into(),
+        ));
+    }
     let rows = report::hours(db, schools, period, now)?;
     let all_schools = db.schools()?;
     let wanted = |s: &SchoolId| schools.is_none_or(|list| list.contains(s));
@@ -271,7 +276,11 @@ pub struct CorrectionLine {
     pub set_aside_reason: String,
 }
 
-/// Her page, if she is (or was) at one of `schools` (`None`: every school).
+/// Her page for an organizer of `schools` (`None`: every school). She is there if she belongs
+/// to one of them now, belonged to one, or earned time at one's kiosks (as the hours report
+/// lists her); what it shows is what happened at those schools: sessions at their kiosks, the
+/// corrections of those sessions, and, while she belongs to one of them now, her clearances
+/// and payments.
 pub fn mentor_page(
     db: &mut dyn Storage,
     schools: Option<&[SchoolId]>,
@@ -283,26 +292,48 @@ pub fn mentor_page(
         id: id.to_string(),
     };
     let m = db.mentor(id).map_err(|_| not_found())?;
-    if let Some(list) = schools {
+    let rules = db.rules()?;
+    let school = db.school(&m.school)?;
+    let statuses = db.kiosk_statuses(None, now)?;
+    let kiosk_names: HashMap<String, (String, String)> = statuses
+        .iter()
+        .map(|k| (k.kiosk.clone(), (k.name.clone(), k.school_id.clone())))
+        .collect();
+    let in_scope =
+        |school_id: &str| schools.is_none_or(|list| list.iter().any(|s| s.as_str() == school_id));
+    let kiosk_in_scope = |kiosk: &str| {
+        kiosk_names
+            .get(kiosk)
+            .is_some_and(|(_, school_id)| in_scope(school_id))
+    };
+    let stored = db.mentor_events(id.as_str())?;
+    let (sessions, _) = crate::totals::sessions_of(db, stored.clone(), &rules, now)?;
+    let mine: Vec<&pm_shared::Session> = sessions
+        .iter()
+        .filter(|s| &s.mentor == id && kiosk_in_scope(s.kiosk.as_str()))
+        .collect();
+    let belongs_now = in_scope(m.school.as_str());
+    if schools.is_some() && !belongs_now && mine.is_empty() {
         let history = db.membership_history(id)?;
-        let ever_here =
-            list.contains(&m.school) || history.iter().any(|h| list.contains(&h.school));
-        if !ever_here {
+        if !history.iter().any(|h| in_scope(h.school.as_str())) {
             return Err(not_found());
         }
     }
-    let rules = db.rules()?;
-    let school = db.school(&m.school)?;
-    let kiosk_names: HashMap<String, (String, String)> = db
-        .kiosk_statuses(None, now)?
-        .into_iter()
-        .map(|k| (k.kiosk, (k.name, k.school_id)))
+    // The events of the sessions shown: corrections among them, and organizers' resolutions
+    // that name them.
+    let shown: std::collections::HashSet<pm_shared::EventId> = mine
+        .iter()
+        .flat_map(|s| s.events.iter().copied().chain(std::iter::once(s.item)))
         .collect();
-    let stored = db.mentor_events(id.as_str())?;
     let mut corrections = Vec::new();
     for s in &stored {
         let e = &s.observed.event;
         if e.mentor.as_ref() != Some(id) {
+            continue;
+        }
+        let visible =
+            schools.is_none() || kiosk_in_scope(e.kiosk.as_str()) || shown.contains(&e.id);
+        if !visible {
             continue;
         }
         let (role, by, reason) = match &e.source {
@@ -327,10 +358,8 @@ pub fn mentor_page(
         });
     }
     corrections.sort_by(|a, b| b.at.cmp(&a.at));
-    let (sessions, _) = crate::totals::sessions_of(db, stored, &rules, now)?;
-    let mut lines: Vec<SessionLine> = sessions
+    let mut lines: Vec<SessionLine> = mine
         .iter()
-        .filter(|s| &s.mentor == id)
         .map(|s| {
             let zone = s.time_zone;
             let (kiosk_name, school_id) = kiosk_names
@@ -364,20 +393,28 @@ pub fn mentor_page(
         })
         .collect();
     lines.sort_by(|a, b| (&b.date, &b.start).cmp(&(&a.date, &a.start)));
-    let periods: Vec<HoursRow> = report::hours(db, None, Some("all"), now)?
+    // Her totals are hers (every school's time adds up), as the hours report shows them.
+    let periods: Vec<HoursRow> = report::hours(db, schools, Some("all"), now)?
         .into_iter()
         .filter(|r| r.mentor_id == id.as_str())
         .collect();
     let placement = db.placements(None)?.remove(id).unwrap_or_default();
-    let clearances: Vec<ClearanceRow> = clearance_list(db, None, false, now)?
-        .into_iter()
-        .filter(|c| c.mentor_id == id.as_str())
-        .collect();
-    let payments: Vec<Payment> = db
-        .payments()?
-        .into_iter()
-        .filter(|p| p.mentor == id.as_str())
-        .collect();
+    let clearances: Vec<ClearanceRow> = if belongs_now {
+        clearance_list(db, None, false, now)?
+            .into_iter()
+            .filter(|c| c.mentor_id == id.as_str())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let payments: Vec<Payment> = if belongs_now {
+        db.payments()?
+            .into_iter()
+            .filter(|p| p.mentor == id.as_str())
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(MentorPage {
         mentor_id: id.to_string(),
         name: m.name,
@@ -385,8 +422,16 @@ pub fn mentor_page(
         school_name: school.name,
         language: m.language.code().to_owned(),
         active: m.active,
-        teacher: placement.teacher.unwrap_or_default(),
-        classroom: placement.classroom.unwrap_or_default(),
+        teacher: if belongs_now {
+            placement.teacher.unwrap_or_default()
+        } else {
+            String::new()
+        },
+        classroom: if belongs_now {
+            placement.classroom.unwrap_or_default()
+        } else {
+            String::new()
+        },
         periods,
         sessions: lines,
         corrections,

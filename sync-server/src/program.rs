@@ -231,7 +231,6 @@ pub fn report(
 
 fn row(id: &str, name: &str, t: &Tally, rate: Option<i64>) -> ProgramRow {
     let ms = |c: HourCategory| t.ms.get(&c).copied().unwrap_or(0);
-    let all_ms: i64 = t.ms.values().sum();
     let active = t.mentors.len() as u64;
     ProgramRow {
         school_id: id.to_owned(),
@@ -250,11 +249,15 @@ fn row(id: &str, name: &str, t: &Tally, rate: Option<i64>) -> ProgramRow {
         },
         stipends_paid: t.paid,
         stipend_amount: money(t.cents),
-        // The row's credited hours as shown (hundredths of an hour) × the rate, rounded half up
-        // to the cent: what anyone checking the row with a calculator gets.
+        // The row's credited hours as shown (each category's hundredths of an hour, added up)
+        // × the rate, rounded half up to the cent: what anyone checking the row with a
+        // calculator gets.
         in_kind_value: rate
             .map(|r| {
-                let centi_hours = (i128::from(all_ms) + 18_000) / 36_000;
+                let centi_hours: i128 = HourCategory::ALL
+                    .iter()
+                    .map(|c| (i128::from(ms(*c)) + 18_000) / 36_000)
+                    .sum();
                 money(((centi_hours * i128::from(r) + 50) / 100) as i64)
             })
             .unwrap_or_default(),

@@ -22,8 +22,9 @@ use crate::ServerError;
 pub trait Storage: Send {
     /// The database answers and its schema is the one this binary knows.
     fn ready(&self) -> Result<(), ServerError>;
-    /// An online, consistent copy at `out` (a new file), checked for integrity.
-    fn backup_to(&self, out: &std::path::Path) -> Result<(), ServerError>;
+    /// An online, consistent copy at `out` (a new file); check it with
+    /// [`crate::db::check_backup`] once the storage is free again.
+    fn backup_copy(&self, out: &std::path::Path) -> Result<(), ServerError>;
     fn rules(&self) -> Result<ProgramRules, ServerError>;
     fn school(&self, id: &SchoolId) -> Result<School, ServerError>;
     fn schools(&self) -> Result<Vec<School>, ServerError>;
@@ -133,8 +134,8 @@ impl Storage for Db {
     fn ready(&self) -> Result<(), ServerError> {
         Db::ready(self)
     }
-    fn backup_to(&self, out: &std::path::Path) -> Result<(), ServerError> {
-        Db::backup_to(self, out)
+    fn backup_copy(&self, out: &std::path::Path) -> Result<(), ServerError> {
+        Db::backup_copy(self, out)
     }
     fn rules(&self) -> Result<ProgramRules, ServerError> {
         Db::rules(self)

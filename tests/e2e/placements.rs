@@ -316,3 +316,129 @@ fn kiosks_report_their_health_at_every_sync() {
         .expect("side");
     assert_eq!(side["silent"], true);
 }
+
+#[test]
+fn a_mentor_page_shows_an_organizer_only_what_happened_at_her_schools() {
+    use e2e_tests::upload::{at, Uploader};
+    use pm_shared::EventKind;
+
+    let site = Site::new();
+    for (id, name) in [("jefferson", "Jefferson"), ("washington", "Washington")] {
+        site.server(&[
+            "school",
+            "add",
+            "--id",
+            id,
+            "--name",
+            name,
+            "--timezone",
+            "America/Chicago",
+        ]);
+    }
+    let server = Server::start(&site);
+    let lincoln = site.add_kiosk("front");
+    let out = site.server(&["kiosk", "add", "--school", "jefferson", "--name", "j"]);
+    let jefferson = out.lines().last().unwrap_or_default().trim().to_owned();
+    site.server(&[
+        "mentor",
+        "place",
+        "M-1",
+        "--teacher",
+        "Ms. Smith",
+        "--classroom",
+        "12",
+    ]);
+    // Two mornings at Lincoln in September; she moves to Jefferson on Oct 1 and comes there.
+    let mut l = Uploader::new(&server, &lincoln, 1);
+    let mut events = Vec::new();
+    for day in ["2026-09-14", "2026-09-15"] {
+        let i = l.scan(&site, "M-1", at(day, 8, 0), EventKind::CheckIn);
+        let o = l.scan(
+            &site,
+            "M-1",
+            at(day, 10, 0),
+            EventKind::CheckOut {
+                check_in: Some(i.id),
+            },
+        );
+        events.extend([i, o]);
+    }
+    l.send(events);
+    site.server(&[
+        "mentor",
+        "move",
+        "M-1",
+        "--school",
+        "jefferson",
+        "--from",
+        "2026-10-01",
+    ]);
+    let mut j = Uploader::new(&server, &jefferson, 2);
+    let i = j.scan(&site, "M-1", at("2026-10-05", 8, 0), EventKind::CheckIn);
+    let o = j.scan(
+        &site,
+        "M-1",
+        at("2026-10-05", 11, 0),
+        EventKind::CheckOut {
+            check_in: Some(i.id),
+        },
+    );
+    j.send(vec![i, o]);
+    site.server(&[
+        "clearance",
+        "set",
+        "M-1",
+        "--kind",
+        "tb-test",
+        "--expires",
+        "2030-01-01",
+    ]);
+
+    let page = |token: &str| {
+        let (status, body) = http(&server.url, "GET", "/api/v1/mentors/M-1", Some(token), b"");
+        (
+            status,
+            serde_json::from_str::<serde_json::Value>(&body).unwrap_or_default(),
+        )
+    };
+    let dates = |p: &serde_json::Value| -> Vec<String> {
+        p["sessions"]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .filter_map(|s| s["date"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let all = site.add_organizer("Olga", &["--all"]);
+    let (status, p) = page(&all);
+    assert_eq!(status, 200);
+    assert_eq!(dates(&p), ["2026-10-05", "2026-09-15", "2026-09-14"]);
+    // The move left the Lincoln placement behind.
+    assert_eq!(p["classroom"], "");
+    // Jefferson's organizer: her time there, her clearances and payments (she belongs there).
+    let jo = site.add_organizer("Jo", &["--school", "jefferson"]);
+    let (status, p) = page(&jo);
+    assert_eq!(status, 200);
+    assert_eq!(dates(&p), ["2026-10-05"]);
+    assert_eq!(p["clearances"].as_array().map(Vec::len), Some(1));
+    // Lincoln's organizer: the two mornings at Lincoln, nothing from Jefferson, no clearances.
+    let lin = site.add_organizer("Lin", &["--school", "lincoln"]);
+    let (status, p) = page(&lin);
+    assert_eq!(status, 200);
+    assert_eq!(dates(&p), ["2026-09-15", "2026-09-14"]);
+    assert_eq!(p["clearances"].as_array().map(Vec::len), Some(0));
+    // Another school's organizer: no such mentor for her.
+    let wa = site.add_organizer("Wa", &["--school", "washington"]);
+    assert_eq!(page(&wa).0, 404);
+    // The overview is of one period.
+    let (status, _) = http(
+        &server.url,
+        "GET",
+        "/api/v1/overview?period=all",
+        Some(&all),
+        b"",
+    );
+    assert_eq!(status, 400);
+}

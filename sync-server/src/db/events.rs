@@ -13,6 +13,7 @@ use super::{corrupt, ts, Db, SERVER_KIOSK};
 use crate::ServerError;
 
 /// An event stored on the server, with what the server learned on receipt.
+#[derive(Debug, Clone)]
 pub struct StoredEvent {
     pub observed: Observed,
     pub set_aside: Option<String>,

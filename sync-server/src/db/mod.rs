@@ -185,6 +185,21 @@ pub fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
     options.open(path)
 }
 
+/// Makes a backup one self-contained file (no -wal or -shm beside it) and checks its integrity:
+/// a backup nobody can restore is worse than none.
+pub fn check_backup(out: &Path) -> Result<(), ServerError> {
+    let check = Connection::open(out)?;
+    check.pragma_update(None, "journal_mode", "DELETE")?;
+    let ok: String = check.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    if ok != "ok" {
+        return Err(ServerError::Corrupt(format!(
+            "backup {} failed its integrity check: {ok}",
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
 /// An UPDATE that changed no row named something that does not exist.
 pub(crate) fn found(rows: usize, what: &'static str, id: &str) -> Result<(), ServerError> {
     if rows == 0 {
@@ -317,8 +332,14 @@ impl Db {
         Ok(())
     }
 
-    /// An online, consistent copy of the whole database (safe while serving).
+    /// An online, consistent copy of the whole database (safe while serving), checked.
     pub fn backup_to(&self, out: &Path) -> Result<(), ServerError> {
+        self.backup_copy(out)?;
+        check_backup(out)
+    }
+
+    /// The copy alone (what needs this connection); [`check_backup`] can run without it.
+    pub fn backup_copy(&self, out: &Path) -> Result<(), ServerError> {
         if out.exists() {
             return Err(ServerError::Invalid(format!(
                 "{} exists already",
@@ -327,18 +348,6 @@ impl Db {
         }
         private_file(out)?;
         self.conn.backup(rusqlite::MAIN_DB, out, None)?;
-        // One self-contained file (no -wal or -shm beside it), and a backup nobody can restore
-        // is worse than none: check it now.
-        let check = Connection::open(out)?;
-        check.pragma_update(None, "journal_mode", "DELETE")?;
-        let ok: String = check.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-        drop(check);
-        if ok != "ok" {
-            return Err(ServerError::Corrupt(format!(
-                "backup {} failed its integrity check: {ok}",
-                out.display()
-            )));
-        }
         Ok(())
     }
 

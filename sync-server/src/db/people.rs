@@ -319,6 +319,12 @@ impl Db {
                 None => SINCE_ALWAYS.to_owned(),
                 Some(s) if s == m.school.as_str() => continue,
                 Some(_) => {
+                    // A new school: her old teacher and classroom stay behind (a placement
+                    // column in the file sets the new ones below).
+                    tx.execute(
+                        "UPDATE mentors SET teacher = NULL, classroom = NULL WHERE id = ?1",
+                        [m.id.as_str()],
+                    )?;
                     let zone = zones.get(&m.school).map(|z| z.tz());
                     zone.map(|z| now.with_timezone(&z).date_naive().to_string())
                         .unwrap_or_else(|| now.date_naive().to_string())
@@ -385,7 +391,8 @@ impl Db {
         let history = memberships_in(&tx, id)?;
         let current = school_on(&history, today).unwrap_or(school);
         tx.execute(
-            "UPDATE mentors SET school = ?2 WHERE id = ?1",
+            // Her teacher and classroom were at the old school.
+            "UPDATE mentors SET school = ?2, teacher = NULL, classroom = NULL WHERE id = ?1",
             params![id.as_str(), current.as_str()],
         )?;
         // Events set aside because she was not at their kiosk's school on their day are looked
@@ -658,7 +665,7 @@ impl Db {
                        || COALESCE(s.changed, 0) || ',' || COALESCE(s.valid_until <= ?2, 0) || ','
                        || COALESCE((SELECT generation || ':' || hash FROM badges b
                                     WHERE b.mentor = m.id ORDER BY generation DESC LIMIT 1), '') || ','
-                       || COALESCE(m.teacher, '') || ',' || COALESCE(m.classroom, '') || ','
+                       || quote(m.teacher) || ',' || quote(m.classroom) || ','
                        || COALESCE((SELECT MAX(id) FROM clearances c WHERE c.mentor = m.id), '') AS line
                    FROM mentors m LEFT JOIN mentor_totals_state s ON s.mentor = m.id
                    WHERE m.school = ?1 ORDER BY m.id)",
