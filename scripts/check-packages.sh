@@ -17,7 +17,7 @@ lintian --fail-on error "${server_deb[0]}" "${kiosk_deb[0]}"
 sudo_=()
 [ "$(id -u)" -eq 0 ] || sudo_=(sudo -n)
 echo "== install"
-"${sudo_[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+"${sudo_[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --reinstall --no-install-recommends \
   "./${server_deb[0]}" "./${kiosk_deb[0]}" >/dev/null
 dpkg -s pm-sync-server pm-kiosk | grep -E '^(Package|Status|Version):'
 if command -v systemd-analyze >/dev/null; then

@@ -680,7 +680,7 @@ async fn get_program_report(
             query.period.as_deref(),
             query.from.as_deref(),
             query.to.as_deref(),
-            chrono::Local::now().date_naive(),
+            program::today(db, schools.as_deref(), now)?,
         )?;
         program::report(db, schools.as_deref(), span, now)
     })

@@ -925,7 +925,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 period.as_deref(),
                 from.as_deref(),
                 to.as_deref(),
-                chrono::Local::now().date_naive(),
+                program::today(&db, schools.as_deref(), Utc::now())?,
             )?;
             let rows = program::report(&mut db, schools.as_deref(), span, Utc::now())?;
             let bytes = match format.as_str() {

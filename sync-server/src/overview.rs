@@ -75,6 +75,7 @@ pub fn overview(
         ));
     }
     let rows = report::hours(db, schools, period, now)?;
+    let today = crate::program::today(db, schools, now)?;
     let all_schools = db.schools()?;
     let wanted = |s: &SchoolId| schools.is_none_or(|list| list.contains(s));
     let mut per: BTreeMap<String, SchoolOverview> = all_schools
@@ -141,7 +142,7 @@ pub fn overview(
     let period_name = rows
         .first()
         .map(|r| r.period.clone())
-        .unwrap_or_else(|| rules.periods.period_of(now.date_naive()).name.0);
+        .unwrap_or_else(|| rules.periods.period_of(today).name.0);
     Ok(Overview {
         period: period_name,
         threshold: rules.stipend_threshold_hours,
@@ -193,7 +194,7 @@ fn weekly_hours(
     let ids: Vec<MentorId> = db.mentors(None)?.into_iter().map(|m| m.id).collect();
     let snapshot = db.totals_snapshot(&ids)?;
     let computed = crate::totals::compute(snapshot, &rules, now);
-    let this_week = monday(now.date_naive());
+    let this_week = monday(crate::program::today(db, schools, now)?);
     let first = this_week - Duration::weeks(CHART_WEEKS - 1);
     let mut ms: BTreeMap<NaiveDate, i64> = (0..CHART_WEEKS)
         .map(|w| (first + Duration::weeks(w), 0))

@@ -14,6 +14,22 @@ use crate::ServerError;
 
 pub const CSV_HEADER: &str = "school_id,school_name,active_mentors,reached_threshold,classroom_hours,training_hours,workshop_hours,community_hours,days,avg_hours_per_mentor,stipends_paid,stipend_amount,in_kind_value";
 
+/// Today at the schools a report covers: the first one's local date (schools of one program
+/// share a region), or UTC's with no school.
+pub fn today(
+    db: &dyn Storage,
+    schools: Option<&[SchoolId]>,
+    now: DateTime<Utc>,
+) -> Result<NaiveDate, ServerError> {
+    let zone = match schools.and_then(|list| list.first()) {
+        Some(id) => Some(db.school(id)?.time_zone),
+        None => db.schools()?.first().map(|s| s.time_zone),
+    };
+    Ok(zone
+        .map(|z| z.local_date(now))
+        .unwrap_or_else(|| now.date_naive()))
+}
+
 /// The dates a report covers, both included (school-local dates).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span {
