@@ -4,7 +4,7 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum ServerError {
     #[error("database: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(crate::db::sql::DbError),
     #[error("{0}")]
     Domain(#[from] pm_shared::DomainError),
     #[error("{0}")]

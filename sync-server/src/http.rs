@@ -25,9 +25,31 @@ use crate::{overview, payments, placements, program, report, review, roster, Ser
 /// Largest request body accepted: a full batch of events with room to spare.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
+/// Where requests find the database.
+#[derive(Clone)]
+pub enum Backend {
+    /// SQLite: one connection, one request at a time (SQLite has one writer anyway).
+    Locked(Arc<Mutex<Box<dyn Storage>>>),
+    /// PostgreSQL: each request takes a pooled connection and runs in its own transaction,
+    /// side by side with the others, on this server and on any other one sharing the database.
+    Pool(Arc<crate::db::PgPool>),
+}
+
+impl From<Db> for Backend {
+    fn from(db: Db) -> Self {
+        Backend::Locked(Arc::new(Mutex::new(Box::new(db))))
+    }
+}
+
+impl From<crate::db::PgPool> for Backend {
+    fn from(pool: crate::db::PgPool) -> Self {
+        Backend::Pool(Arc::new(pool))
+    }
+}
+
 #[derive(Clone)]
 pub struct AppState {
-    db: Arc<Mutex<Box<dyn Storage>>>,
+    db: Backend,
     limiter: Arc<RateLimiter>,
     metrics: Arc<Metrics>,
     /// SHA-256 of the token `/metrics` asks for (none: open, as on a loopback address).
@@ -35,17 +57,15 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(storage: impl Storage + 'static) -> Self {
-        Self::with_limits(storage, Limits::default())
+    pub fn new(db: impl Into<Backend>) -> Self {
+        Self::with_limits(db, Limits::default())
     }
-    pub fn with_limits(storage: impl Storage + 'static, limits: Limits) -> Self {
-        Self::shared(Arc::new(Mutex::new(Box::new(storage))), limits)
-    }
-    /// A state over storage that other tasks (scheduled backups) also lock; starts the backup
-    /// schedule if `limits` has one (call inside a Tokio runtime).
-    pub fn shared(db: Arc<Mutex<Box<dyn Storage>>>, limits: Limits) -> Self {
-        if let Some(plan) = limits.backups.clone() {
-            crate::backups::schedule(db.clone(), plan);
+    /// Starts the backup schedule if `limits` has one (call inside a Tokio runtime; a
+    /// PostgreSQL database is backed up with its own tools, so `main` refuses a plan for it).
+    pub fn with_limits(db: impl Into<Backend>, limits: Limits) -> Self {
+        let db = db.into();
+        if let (Some(plan), Backend::Locked(shared)) = (limits.backups.clone(), &db) {
+            crate::backups::schedule(shared.clone(), plan);
         }
         Self {
             db,
@@ -399,21 +419,51 @@ fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
         .ok_or_else(|| ServerError::Unauthorized.into())
 }
 
+/// How many times a PostgreSQL request is run when concurrent ones keep winning.
+const SERIALIZATION_ATTEMPTS: u32 = 20;
+
 /// Runs storage work off the async threads. A panic inside `work` answers 500 for this request
 /// alone: it is caught while the lock is held, so the lock is never poisoned (an open SQLite
 /// transaction rolls back as the panic unwinds), and other requests go on.
+///
+/// On PostgreSQL the work runs in one REPEATABLE READ transaction on a pooled connection (see
+/// `TxKind::Request`), run again from the start when it fails to serialize with a concurrent
+/// one, so it must only touch the database.
 async fn with_db<T: Send + 'static>(
     state: &AppState,
-    work: impl FnOnce(&mut dyn Storage) -> Result<T, ServerError> + Send + 'static,
+    work: impl Fn(&mut dyn Storage) -> Result<T, ServerError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let db = state.db.clone();
-    tokio::task::spawn_blocking(move || {
-        // A poisoned lock can only come from a panic outside `catch_unwind`; the storage it
-        // guards is still usable (every write is one transaction), so take it back.
-        let mut guard = db.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let storage: &mut dyn Storage = guard.as_mut();
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(storage)))
-            .unwrap_or_else(|_| Err(ServerError::Panicked))
+    tokio::task::spawn_blocking(move || match db {
+        Backend::Locked(db) => {
+            // A poisoned lock can only come from a panic outside `catch_unwind`; the storage
+            // it guards is still usable (every write is one transaction), so take it back.
+            let mut guard = db.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let storage: &mut dyn Storage = guard.as_mut();
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(storage)))
+                .unwrap_or_else(|_| Err(ServerError::Panicked))
+        }
+        Backend::Pool(pool) => {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let mut db = pool.get()?;
+                    db.in_request(|db| work(db))
+                }))
+                .unwrap_or_else(|_| Err(ServerError::Panicked));
+                match result {
+                    Err(e) if e.is_retryable() && attempt < SERIALIZATION_ATTEMPTS => {
+                        // Let the transaction that won finish before trying again.
+                        let jitter = u64::from(rand::random::<u8>() % 20);
+                        std::thread::sleep(std::time::Duration::from_millis(
+                            u64::from(attempt) * 5 + jitter,
+                        ));
+                    }
+                    other => break other,
+                }
+            }
+        }
     })
     .await
     .map_err(|_| {
@@ -529,7 +579,7 @@ async fn get_mentor_page(
     let token = bearer(&headers)?;
     let page = with_db(&state, move |db| {
         let scope = db.authenticate_organizer(&token)?;
-        let id = pm_shared::MentorId::new(id)?;
+        let id = pm_shared::MentorId::new(id.clone())?;
         overview::mentor_page(db, scope.schools.as_deref(), &id, Utc::now())
     })
     .await?;
@@ -955,7 +1005,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result
 /// Serves until `shutdown` resolves, with the default limits. Tests bind port 0 and pass the
 /// listener in.
 pub async fn serve(
-    db: Db,
+    db: impl Into<Backend>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -965,7 +1015,7 @@ pub async fn serve(
 /// Serves plain HTTP: headers within `limits.header_read`, idle connections dropped after
 /// `limits.idle`, each token rate-limited.
 pub async fn serve_with(
-    db: Db,
+    db: impl Into<Backend>,
     listener: tokio::net::TcpListener,
     limits: Limits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -992,7 +1042,7 @@ pub async fn serve_with(
 /// Serves HTTPS with the given PEM certificate chain and key until `shutdown` resolves;
 /// `on_listening` is told the bound address (useful with port 0). Same limits as plain HTTP.
 pub async fn serve_tls(
-    db: Db,
+    db: impl Into<Backend>,
     addr: std::net::SocketAddr,
     (cert, key): (&std::path::Path, &std::path::Path),
     limits: Limits,

@@ -11,6 +11,7 @@ mod error;
 pub mod http;
 pub mod import;
 pub mod metrics;
+pub mod migrate;
 pub mod net;
 pub mod overview;
 pub mod payments;

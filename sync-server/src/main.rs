@@ -15,9 +15,10 @@ use sync_server::{badges, http, import, payments, program, report, review};
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Cli {
-    /// The server's SQLite database file (default: the config file's `db`, else server.db).
-    #[arg(long, global = true)]
-    db: Option<PathBuf>,
+    /// The database: a SQLite file's path, or a PostgreSQL URL (postgres://USER@HOST:PORT/DB)
+    /// (default: the config file's `db`, else server.db).
+    #[arg(long, global = true, env = "PM_DATABASE_URL")]
+    db: Option<String>,
     /// A TOML config file (keys db, listen, tls_cert, tls_key, backup_dir, backup_every, keep,
     /// metrics_token); flags given on the command line win over it.
     #[arg(long, global = true)]
@@ -33,7 +34,7 @@ struct Cli {
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
-    db: PathBuf,
+    db: String,
     listen: Option<SocketAddr>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -143,6 +144,17 @@ enum Command {
     Restore {
         #[arg(long)]
         from: PathBuf,
+    },
+    /// Copies a SQLite server's database into an empty PostgreSQL database, then checks the
+    /// copy: row counts, the hours report, the review list and the program report (ignores
+    /// --db).
+    Migrate {
+        /// The SQLite database file.
+        #[arg(long)]
+        from: PathBuf,
+        /// The PostgreSQL URL (postgres://USER@HOST:PORT/DB).
+        #[arg(long)]
+        to: String,
     },
     /// Reports.
     Report {
@@ -457,12 +469,27 @@ fn is_loopback(addr: &SocketAddr) -> bool {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config.as_deref().map(read_config).transpose()?;
-    let db_path = cli
+    if let Command::Migrate { from, to } = &cli.command {
+        let counts = sync_server::migrate::sqlite_to_postgres(from, to, Utc::now())?;
+        for (table, rows) in &counts {
+            println!("{table}\t{rows}");
+        }
+        println!(
+            "copied {} tables from {} to {}; row counts, hours report, review list and program report verified equal",
+            counts.len(),
+            from.display(),
+            sync_server::db::redacted_url(to)
+        );
+        return Ok(());
+    }
+    let db_spec = cli
         .db
         .clone()
         .or_else(|| config.as_ref().map(|c| c.db.clone()))
-        .unwrap_or_else(|| PathBuf::from("server.db"));
-    let mut db = Db::open(&db_path).with_context(|| format!("opening {}", db_path.display()))?;
+        .unwrap_or_else(|| "server.db".to_owned());
+    let postgres = sync_server::db::is_postgres_url(&db_spec);
+    let mut db = Db::open_spec(&db_spec)
+        .with_context(|| format!("opening {}", sync_server::db::redacted_url(&db_spec)))?;
     let config = config.unwrap_or_default();
     let json_logs = cli.log_format == "json";
     match cli.command {
@@ -487,6 +514,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let tls_key = tls_key.or(config.tls_key);
             let backup_every = backup_every.or(config.backup_every);
             let backups = match backup_dir.or(config.backup_dir) {
+                Some(_) if postgres => bail!(
+                    "scheduled backups are for a SQLite database; back up PostgreSQL with its own tools (pg_dump, pg_restore, or continuous archiving): see the README's \"Scaling out\""
+                ),
                 Some(dir) => Some(sync_server::backups::BackupPlan {
                     dir,
                     every: sync_server::backups::parse_interval(
@@ -513,13 +543,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     eprintln!("serving on {url}");
                 }
             };
+            let backend: http::Backend = if postgres {
+                // Requests run side by side, each on its own connection.
+                drop(db);
+                let size = std::env::var("PM_DATABASE_POOL")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(16);
+                sync_server::db::PgPool::new(&db_spec, size)?.into()
+            } else {
+                db.into()
+            };
             let runtime = tokio::runtime::Runtime::new()?;
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;
             };
             match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => runtime.block_on(http::serve_tls(
-                    db,
+                    backend,
                     listen,
                     (&cert, &key),
                     limits,
@@ -536,7 +577,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     runtime.block_on(async move {
                         let listener = tokio::net::TcpListener::bind(listen).await?;
                         announce(format!("http://{}", listener.local_addr()?));
-                        http::serve_with(db, listener, limits, shutdown).await
+                        http::serve_with(backend, listener, limits, shutdown).await
                     })?;
                 }
             }
@@ -900,6 +941,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("resolved item {}", done.item);
             }
         }
+        Command::Migrate { .. } => bail!("migrate names its own databases (--from, --to)"),
         Command::Backup { out } => {
             db.backup_to(&out)?;
             println!("backup written to {}", out.display());

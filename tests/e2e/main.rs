@@ -7,6 +7,7 @@ mod kiosk_ui;
 mod operations;
 mod organizer_page;
 mod placements;
+mod postgres;
 mod program_report;
 mod server_ingest;
 mod soak;

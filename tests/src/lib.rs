@@ -9,6 +9,8 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+pub mod pg;
+
 /// A binary of this workspace, built by `cargo build --workspace` into the shared target folder.
 pub fn workspace_binary(name: &str) -> PathBuf {
     // CARGO_BIN_EXE_* is only set for a package's own binaries; ours live in sibling packages,
@@ -52,14 +54,35 @@ pub fn kiosk_id_of(token: &str) -> String {
 /// A workspace: a server database with one school, mentors, badges, and kiosks.
 pub struct Site {
     pub dir: tempfile::TempDir,
+    /// The server's database: `server.db` in `dir`, or a PostgreSQL URL.
+    pub db: String,
+}
+
+/// Which database a test site's server uses: SQLite, unless `PM_TEST_DB=postgres` asks for a
+/// fresh database in the tests' own PostgreSQL cluster (`scripts/test.sh` runs the server's
+/// end-to-end tests both ways).
+pub fn test_database() -> String {
+    match std::env::var("PM_TEST_DB").as_deref() {
+        Ok("postgres") => pg::fresh_database(),
+        _ => "server.db".to_owned(),
+    }
 }
 
 impl Site {
     /// School `lincoln` (America/Chicago) with mentors M-1 (es), M-2 (en), M-3 (es) and their
     /// badges under `badges/`.
     pub fn new() -> Self {
+        Self::with_database(test_database())
+    }
+
+    /// The same site, its server on a fresh PostgreSQL database whatever `PM_TEST_DB` says.
+    pub fn on_postgres() -> Self {
+        Self::with_database(pg::fresh_database())
+    }
+
+    pub fn with_database(db: String) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let site = Self { dir };
+        let site = Self { dir, db };
         site.server(&[
             "school",
             "add",
@@ -84,9 +107,18 @@ impl Site {
         self.dir.path().join(p)
     }
 
-    /// `sync-server --db server.db ARGS`, which must succeed.
+    /// The server's database, opened in this process.
+    pub fn open_db(&self) -> sync_server::db::Db {
+        if sync_server::db::is_postgres_url(&self.db) {
+            sync_server::db::Db::open_spec(&self.db).expect("open server db")
+        } else {
+            sync_server::db::Db::open(&self.path(&self.db)).expect("open server db")
+        }
+    }
+
+    /// `sync-server --db DB ARGS`, which must succeed.
     pub fn server(&self, args: &[&str]) -> String {
-        let mut all = vec!["--db", "server.db"];
+        let mut all = vec!["--db", self.db.as_str()];
         all.extend_from_slice(args);
         ok("sync-server", &all, self.dir.path())
     }
@@ -135,9 +167,8 @@ impl Site {
 
     /// Events stored on the server.
     pub fn server_event_count(&self) -> i64 {
-        let conn = rusqlite::Connection::open(self.path("server.db")).expect("open server db");
-        conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
-            .expect("count")
+        let count = self.open_db().event_count().expect("count");
+        i64::try_from(count).expect("count fits")
     }
 }
 
@@ -166,7 +197,7 @@ impl Server {
 
     /// `sync-server serve ARGS`, waiting until it announces its address.
     pub fn start_with(site: &Site, serve_args: &[&str]) -> Self {
-        let mut args = vec!["--db", "server.db", "serve"];
+        let mut args = vec!["--db", site.db.as_str(), "serve"];
         args.extend_from_slice(serve_args);
         Self::start_args(site, &args)
     }

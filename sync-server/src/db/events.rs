@@ -2,12 +2,12 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use super::sql::{params, Conn, OptionalExtension, TxKind};
 use chrono::{DateTime, Utc};
 use pm_shared::{
     Delivery, Event, EventId, EventKind, KioskId, MentorId, Observed, PeriodName, PeriodTotals,
     Reading, SeriesId, Source, TimeZone,
 };
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{corrupt, ts, Db, SERVER_KIOSK};
 use crate::ServerError;
@@ -45,19 +45,19 @@ pub struct CachedTotals {
     pub stale: Vec<MentorId>,
 }
 
-pub(super) fn mark_changed(conn: &Connection, mentor: &MentorId) -> Result<(), ServerError> {
+pub(super) fn mark_changed(conn: &Conn, mentor: &MentorId) -> Result<(), ServerError> {
     conn.prepare_cached(
         "INSERT INTO mentor_totals_state (mentor, changed) VALUES (?1, 1)
-         ON CONFLICT (mentor) DO UPDATE SET changed = changed + 1",
+         ON CONFLICT (mentor) DO UPDATE SET changed = mentor_totals_state.changed + 1",
     )?
     .execute([mentor.as_str()])?;
     Ok(())
 }
 
 pub(super) fn select_events(
-    conn: &Connection,
+    conn: &Conn,
     filter: &str,
-    params: impl rusqlite::Params,
+    params: impl super::sql::Params,
 ) -> Result<Vec<StoredEvent>, ServerError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT e.body, e.badge_verified, e.clock_offset_ms, e.set_aside_reason,
@@ -98,7 +98,7 @@ pub(super) fn select_events(
 
 /// The kiosk-level events (clock checks and jumps) of these series.
 fn kiosk_events_of(
-    conn: &Connection,
+    conn: &Conn,
     series: &HashSet<SeriesId>,
 ) -> Result<Vec<StoredEvent>, ServerError> {
     let mut out = Vec::new();
@@ -132,7 +132,7 @@ pub fn series_of(events: &[StoredEvent]) -> Vec<SeriesId> {
 
 /// Every upload's clock reading in these series.
 pub(super) fn clock_readings(
-    conn: &Connection,
+    conn: &Conn,
     series: &[SeriesId],
 ) -> Result<Vec<Reading>, ServerError> {
     let mut out = Vec::new();
@@ -157,7 +157,7 @@ pub(super) fn clock_readings(
 
 /// Adds the kiosk-level events of the series these events came from.
 fn with_clock_events(
-    conn: &Connection,
+    conn: &Conn,
     mut events: Vec<StoredEvent>,
 ) -> Result<Vec<StoredEvent>, ServerError> {
     let mut series: HashSet<SeriesId> = HashSet::new();
@@ -185,7 +185,7 @@ impl Db {
     pub fn events(&self, school: Option<&SchoolId>) -> Result<Vec<StoredEvent>, ServerError> {
         let events = select_events(
             &self.conn,
-            "WHERE ?1 IS NULL OR e.mentor IN (SELECT id FROM mentors WHERE school = ?1)",
+            "WHERE CAST(?1 AS TEXT) IS NULL OR e.mentor IN (SELECT id FROM mentors WHERE school = ?1)",
             [school.map(|s| s.as_str())],
         )?;
         with_clock_events(&self.conn, events)
@@ -212,7 +212,7 @@ impl Db {
             "SELECT DISTINCT mentor FROM events
              WHERE set_aside_reason IS NOT NULL AND mentor NOT IN (SELECT id FROM mentors)",
         )?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        let rows = stmt.query_map((), |r| r.get::<_, String>(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -233,27 +233,37 @@ impl Db {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Event, ServerError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current: Option<(String, u64)> = tx
-            .query_row("SELECT series, last FROM server_series", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?;
+        let tx = self.conn.begin(TxKind::Write)?;
+        // The next number of the server's own series, taken under the row's lock (two
+        // servers on one PostgreSQL database never hand out the same one).
+        let bump = |tx: &Conn| -> Result<Option<(String, u64)>, ServerError> {
+            tx.query_row(
+                "UPDATE server_series SET last = last + 1 RETURNING series, last",
+                (),
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+        };
+        let mut current = bump(&tx)?;
+        if current.is_none() {
+            let fresh = SeriesId::from_parts(
+                u64::try_from(now.timestamp_millis()).unwrap_or(0),
+                rand::random(),
+            );
+            tx.execute(
+                "INSERT INTO server_series (singleton, series, last) VALUES (1, ?1, 0)
+                 ON CONFLICT (singleton) DO NOTHING",
+                [fresh.to_string()],
+            )?;
+            current = bump(&tx)?;
+        }
         let (series, sequence) = match current {
             Some((s, last)) => (
                 s.parse::<SeriesId>()
                     .map_err(|_| corrupt(format!("series id {s:?}")))?,
-                last + 1,
+                last,
             ),
-            None => (
-                SeriesId::from_parts(
-                    u64::try_from(now.timestamp_millis()).unwrap_or(0),
-                    rand::random(),
-                ),
-                1,
-            ),
+            None => return Err(corrupt("the server's series could not be started")),
         };
         let event = Event {
             id: EventId::from_parts(
@@ -287,11 +297,6 @@ impl Db {
                 event.kind.resolves().map(|i| i.to_string())
             ],
         )?;
-        tx.execute(
-            "INSERT INTO server_series (singleton, series, last) VALUES (1, ?1, ?2)
-             ON CONFLICT (singleton) DO UPDATE SET series = ?1, last = ?2",
-            params![series.to_string(), sequence],
-        )?;
         mark_changed(&tx, mentor)?;
         tx.commit()?;
         Ok(event)
@@ -300,7 +305,7 @@ impl Db {
     /// These mentors' events and the change counters they reflect, read in one transaction so
     /// the two agree (see `totals`).
     pub fn totals_snapshot(&mut self, mentors: &[MentorId]) -> Result<TotalsSnapshot, ServerError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.begin(TxKind::Snapshot)?;
         let mut snapshot = TotalsSnapshot::default();
         let mut events = Vec::new();
         for m in mentors {
@@ -325,7 +330,7 @@ impl Db {
             let updated = tx
                 .prepare_cached(
                     "INSERT INTO mentor_totals_state (mentor, changed, computed, valid_until) VALUES (?1, ?2, ?2, ?3)
-                     ON CONFLICT (mentor) DO UPDATE SET computed = ?2, valid_until = ?3 WHERE changed = ?2",
+                     ON CONFLICT (mentor) DO UPDATE SET computed = ?2, valid_until = ?3 WHERE mentor_totals_state.changed = ?2",
                 )?
                 .execute(params![c.mentor.as_str(), c.version, c.valid_until.map(ts)])?;
             if updated == 0 {
@@ -356,7 +361,7 @@ impl Db {
         let now = ts(now);
         // (changed, computed, valid until, one period's totals) rows, for every mentor asked.
         type Row = (String, i64, i64, Option<String>, Option<String>);
-        let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Row> {
+        let read = |r: &super::sql::Row| -> Result<Row, ServerError> {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         };
         const SELECT: &str = "SELECT s.mentor, s.changed, s.computed, s.valid_until, t.totals
@@ -366,7 +371,7 @@ impl Db {
             // Most of the table: one pass over it beats a look-up per mentor.
             let wanted: HashSet<&str> = mentors.iter().map(|m| m.as_str()).collect();
             let mut stmt = self.conn.prepare_cached(SELECT)?;
-            for row in stmt.query_map([], read)? {
+            for row in stmt.query_map((), read)? {
                 let row = row?;
                 if wanted.contains(row.0.as_str()) {
                     rows.push(row);
@@ -407,7 +412,7 @@ impl Db {
 
 use pm_shared::SchoolId;
 
-pub(super) fn organizer_resolved(conn: &Connection, item: &EventId) -> Result<bool, ServerError> {
+pub(super) fn organizer_resolved(conn: &Conn, item: &EventId) -> Result<bool, ServerError> {
     Ok(conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM events WHERE item = ?1 AND kiosk = ?2)")?
         .query_row(params![item.to_string(), SERVER_KIOSK], |r| r.get(0))?)
@@ -419,7 +424,7 @@ impl Db {
         select_events(
             &self.conn,
             "WHERE e.coordinator IS NOT NULL ORDER BY e.at, e.id",
-            [],
+            (),
         )
     }
 }

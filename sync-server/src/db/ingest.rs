@@ -2,12 +2,12 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::sql::{params, Conn, OptionalExtension, TxKind};
 use chrono::{DateTime, Utc};
 use pm_shared::protocol::{
     SeriesConflict, SetAside, UploadAck, UploadBatch, OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION,
 };
 use pm_shared::{Event, EventKind, KioskId, MentorId, SchoolId, SeriesId, Source};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::events::{mark_changed, organizer_resolved};
 use super::people::memberships_in;
@@ -120,9 +120,7 @@ impl Db {
             ..UploadAck::default()
         };
         let rules = self.rules()?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.conn.begin(TxKind::Write)?;
         let received_at = ts(now);
         let mut verifier = Verifier::new(school, rules, now);
         let mut changed: HashSet<&MentorId> = HashSet::new();
@@ -141,8 +139,9 @@ impl Db {
             // One statement on the common path; a unique-key collision inserts nothing.
             let inserted = tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO events (id, kiosk, series, sequence, mentor, at, body, received_at, clock_offset_ms, badge_verified, set_aside_reason, delivered_through, item, coordinator)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                    "INSERT INTO events (id, kiosk, series, sequence, mentor, at, body, received_at, clock_offset_ms, badge_verified, set_aside_reason, delivered_through, item, coordinator)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                     ON CONFLICT DO NOTHING",
                 )?
                 .execute(params![
                     id,
@@ -181,7 +180,8 @@ impl Db {
         for series in fresh {
             if let Some(through) = through.get(&series) {
                 tx.prepare_cached(
-                    "INSERT OR IGNORE INTO clock_readings (series, through_sequence, offset_ms) VALUES (?1, ?2, ?3)",
+                    "INSERT INTO clock_readings (series, through_sequence, offset_ms) VALUES (?1, ?2, ?3)
+                     ON CONFLICT DO NOTHING",
                 )?
                 .execute(params![series.to_string(), through, offset_ms])?;
             }
@@ -192,16 +192,12 @@ impl Db {
 }
 
 /// Stores a kiosk-level event (a clock check); whether it was new.
-fn store_kiosk_event(
-    tx: &Connection,
-    event: &Event,
-    received_at: &str,
-) -> Result<bool, ServerError> {
+fn store_kiosk_event(tx: &Conn, event: &Event, received_at: &str) -> Result<bool, ServerError> {
     let body = serde_json::to_string(event).map_err(corrupt)?;
     let n = tx
         .prepare_cached(
-            "INSERT OR IGNORE INTO kiosk_events (id, kiosk, series, sequence, at, body, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO kiosk_events (id, kiosk, series, sequence, at, body, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
         )?
         .execute(params![
             event.id.to_string(),
@@ -219,7 +215,7 @@ fn store_kiosk_event(
 /// is stored already (a resend, whatever its numbers), or its (kiosk, series, sequence) names
 /// a different event.
 fn record(
-    tx: &Connection,
+    tx: &Conn,
     ack: &mut UploadAck,
     event: &Event,
     inserted: bool,
@@ -282,7 +278,7 @@ impl<'a> Verifier<'a> {
 
     fn check(
         &mut self,
-        conn: &Connection,
+        conn: &Conn,
         event: &Event,
         mentor: &MentorId,
     ) -> Result<(bool, Option<&'static str>), ServerError> {
@@ -384,7 +380,7 @@ impl Verifier<'_> {
     /// allows.
     fn check_coordinator_entry(
         &mut self,
-        conn: &Connection,
+        conn: &Conn,
         event: &Event,
         coordinator: &str,
         why: &str,
@@ -449,7 +445,7 @@ fn event_at_before(event: &Event, until: &str) -> bool {
 /// Checks a stored event again, as if it arrived now at its kiosk's school (after a move was
 /// entered): (verified, set-aside reason).
 pub(super) fn recheck(
-    conn: &Connection,
+    conn: &Conn,
     event: &Event,
     school: &SchoolId,
     rules: pm_shared::ProgramRules,

@@ -8,18 +8,22 @@ mod ingest;
 mod payments;
 mod people;
 mod placements;
+mod postgres;
+pub mod sql;
 
 use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use pm_shared::{Language, MentorId, ProgramRules, SchoolId};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::Connection;
+use sql::{Conn, OptionalExtension};
 
 use crate::ServerError;
 
 pub use events::{series_of, CachedTotals, ComputedTotals, StoredEvent, TotalsSnapshot};
 pub use payments::{normalize_amount, Payment};
 pub use placements::KioskStatus;
+pub use postgres::{is_postgres_url, redacted_url, PgPool};
 
 /// The kiosk id the server records organizers' resolutions under (kiosk ids it issues start
 /// with `k-`, so no kiosk can be called this).
@@ -156,7 +160,7 @@ CREATE TABLE kiosk_health (
 ];
 
 pub struct Db {
-    pub(crate) conn: Connection,
+    pub(crate) conn: Conn,
 }
 
 pub fn sha256_hex(text: &str) -> String {
@@ -267,18 +271,60 @@ impl Db {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut db = Self { conn };
+        let mut db = Self {
+            conn: Conn::sqlite_conn(conn),
+        };
         db.migrate()?;
         Ok(db)
     }
 
+    /// A database named by `spec`: a `postgres://` (or `postgresql://`) URL, else a SQLite
+    /// file's path. Either is brought up to date first.
+    pub fn open_spec(spec: &str) -> Result<Self, ServerError> {
+        if is_postgres_url(spec) {
+            postgres::open(spec)
+        } else {
+            Self::open(Path::new(spec))
+        }
+    }
+
+    /// Runs one request's work in one transaction (PostgreSQL; see `TxKind::Request`):
+    /// committed if it succeeds, rolled back if it fails.
+    pub fn in_request<T>(
+        &mut self,
+        work: impl FnOnce(&mut Db) -> Result<T, ServerError>,
+    ) -> Result<T, ServerError> {
+        self.conn
+            .execute_batch("BEGIN ISOLATION LEVEL REPEATABLE READ")?;
+        self.conn.enter_outer();
+        let result = work(self);
+        self.conn.leave_outer();
+        match result {
+            Ok(value) => {
+                self.conn.execute_batch("COMMIT")?;
+                Ok(value)
+            }
+            Err(e) => {
+                // A broken connection has no transaction left to end.
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Which engine holds this database.
+    pub fn engine(&self) -> sql::Engine {
+        self.conn.engine()
+    }
+
     fn migrate(&mut self) -> Result<(), ServerError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if self.engine() == sql::Engine::Postgres {
+            return postgres::migrate(&self.conn);
+        }
+        let tx = self.conn.transaction()?;
         tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
         let version: i64 = tx
-            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .query_row("SELECT version FROM schema_version", (), |r| r.get(0))
             .optional()?
             .unwrap_or(0);
         let supported = MIGRATIONS.len() as i64;
@@ -290,7 +336,7 @@ impl Db {
         for m in &MIGRATIONS[version as usize..] {
             tx.execute_batch(m)?;
         }
-        tx.execute("DELETE FROM schema_version", [])?;
+        tx.execute("DELETE FROM schema_version", ())?;
         tx.execute(
             "INSERT INTO schema_version (version) VALUES (?1)",
             [supported],
@@ -302,7 +348,7 @@ impl Db {
     pub fn rules(&self) -> Result<ProgramRules, ServerError> {
         let text: Option<String> = self
             .conn
-            .query_row("SELECT rules FROM program", [], |r| r.get(0))
+            .query_row("SELECT rules FROM program", (), |r| r.get(0))
             .optional()?;
         match text {
             Some(t) => serde_json::from_str(&t).map_err(corrupt),
@@ -326,7 +372,7 @@ impl Db {
         )?;
         if stale {
             // Every materialized total was computed under the old rules.
-            tx.execute("UPDATE mentor_totals_state SET changed = changed + 1", [])?;
+            tx.execute("UPDATE mentor_totals_state SET changed = changed + 1", ())?;
         }
         tx.commit()?;
         Ok(())
@@ -340,6 +386,7 @@ impl Db {
 
     /// The copy alone (what needs this connection); [`check_backup`] can run without it.
     pub fn backup_copy(&self, out: &Path) -> Result<(), ServerError> {
+        let conn = self.conn.sqlite()?;
         if out.exists() {
             return Err(ServerError::Invalid(format!(
                 "{} exists already",
@@ -347,7 +394,7 @@ impl Db {
             )));
         }
         private_file(out)?;
-        self.conn.backup(rusqlite::MAIN_DB, out, None)?;
+        conn.backup(rusqlite::MAIN_DB, out, None)?;
         Ok(())
     }
 
@@ -355,11 +402,11 @@ impl Db {
     pub fn ready(&self) -> Result<(), ServerError> {
         let version: i64 = self
             .conn
-            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))?;
-        if version != MIGRATIONS.len() as i64 {
+            .query_row("SELECT version FROM schema_version", (), |r| r.get(0))?;
+        let known = self.schema_version();
+        if version != known {
             return Err(ServerError::Corrupt(format!(
-                "schema version {version}, this server knows {}",
-                MIGRATIONS.len()
+                "schema version {version}, this server knows {known}"
             )));
         }
         Ok(())
@@ -367,6 +414,7 @@ impl Db {
 
     /// Replaces this database's content with a backup's (the server must be stopped).
     pub fn restore_from(&mut self, backup: &Path) -> Result<(), ServerError> {
+        self.conn.sqlite()?;
         let check =
             Connection::open_with_flags(backup, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         let ok: String = check.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
@@ -377,7 +425,7 @@ impl Db {
             )));
         }
         drop(check);
-        self.conn.restore(
+        self.conn.sqlite_mut()?.restore(
             rusqlite::MAIN_DB,
             backup,
             None::<fn(rusqlite::backup::Progress)>,
@@ -389,12 +437,21 @@ impl Db {
     pub fn event_count(&self) -> Result<u64, ServerError> {
         Ok(self
             .conn
-            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?)
+            .query_row("SELECT COUNT(*) FROM events", (), |r| r.get(0))?)
+    }
+
+    /// The schema version this binary migrates this engine to.
+    pub fn schema_version(&self) -> i64 {
+        match self.engine() {
+            sql::Engine::Sqlite => MIGRATIONS.len() as i64,
+            sql::Engine::Postgres => postgres::SCHEMA_VERSION,
+        }
     }
 
     pub fn integrity_check(&self) -> Result<String, ServerError> {
         Ok(self
             .conn
+            .sqlite()?
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
     }
 }

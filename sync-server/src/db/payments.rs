@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 
+use super::sql::{params, OptionalExtension};
 use chrono::{DateTime, Utc};
 use pm_shared::protocol::StipendPayment;
-use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::{ts, Db};
@@ -53,9 +53,9 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<i64, ServerError> {
         let amount = normalize_amount(&payment.amount)?;
-        let result = self.conn.execute(
+        let result = self.conn.query_row(
             "INSERT INTO stipend_payments (mentor, period, amount, paid_on, reference, recorded_at, recorded_by, additional, not_eligible)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
             params![
                 payment.mentor.as_str(),
                 payment.period.0,
@@ -67,12 +67,11 @@ impl Db {
                 payment.additional,
                 payment.not_eligible,
             ],
+            |r| r.get::<_, i64>(0),
         );
         match result {
-            Ok(_) => Ok(self.conn.last_insert_rowid()),
-            Err(rusqlite::Error::SqliteFailure(f, _))
-                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
+            Ok(id) => Ok(id),
+            Err(e) if e.is_constraint() => {
                 Err(ServerError::Conflict(format!(
                     "{} was already paid for {}: record it as an additional payment, or void the first one",
                     payment.mentor, payment.period
@@ -115,13 +114,13 @@ impl Db {
 
     /// The whole ledger, voided payments included, oldest first.
     pub fn payments(&self) -> Result<Vec<Payment>, ServerError> {
-        self.select_payments("ORDER BY id", [])
+        self.select_payments("ORDER BY id", ())
     }
 
     fn select_payments(
         &self,
         tail: &str,
-        params: impl rusqlite::Params,
+        params: impl super::sql::Params,
     ) -> Result<Vec<Payment>, ServerError> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT id, mentor, period, amount, paid_on, reference, recorded_at, recorded_by, additional, not_eligible, voided_at, voided_by, void_reason
@@ -152,7 +151,7 @@ impl Db {
         let mut stmt = self.conn.prepare_cached(
             "SELECT mentor, period, MAX(paid_on) FROM stipend_payments WHERE voided_at IS NULL GROUP BY mentor, period",
         )?;
-        let rows = stmt.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
+        let rows = stmt.query_map((), |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
+use super::sql::{params, Conn, OptionalExtension, Value};
 use chrono::{DateTime, NaiveDate, Utc};
 use pm_shared::{KioskId, Language, MentorId, SchoolId, TimeZone};
-use rusqlite::{params, OptionalExtension};
 
 use super::{
     found, random_base32, school_on, sha256_hex, ts, Db, Membership, MentorRecord, OrganizerScope,
@@ -44,7 +44,7 @@ impl Db {
     pub fn schools(&self) -> Result<Vec<pm_shared::School>, ServerError> {
         let ids: Vec<String> = {
             let mut stmt = self.conn.prepare("SELECT id FROM schools ORDER BY id")?;
-            let rows = stmt.query_map([], |r| r.get(0))?;
+            let rows = stmt.query_map((), |r| r.get(0))?;
             rows.collect::<Result<_, _>>()?
         };
         ids.into_iter()
@@ -156,7 +156,7 @@ impl Db {
     /// Every kiosk's school (revoked ones too: their events still happened there).
     pub fn kiosk_schools(&self) -> Result<HashMap<KioskId, SchoolId>, ServerError> {
         let mut stmt = self.conn.prepare_cached("SELECT id, school FROM kiosks")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let rows = stmt.query_map((), |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
         let mut out = HashMap::new();
         for row in rows {
             let (kiosk, school) = row?;
@@ -312,7 +312,7 @@ impl Db {
             tx.execute(
                 "INSERT INTO mentors (id, name, school, language, active) VALUES (?1, ?2, ?3, ?4, 1)
                  ON CONFLICT (id) DO UPDATE SET name = ?2, school = ?3, language = ?4,
-                     active = CASE WHEN ?5 THEN 1 ELSE active END",
+                     active = CASE WHEN ?5 THEN 1 ELSE mentors.active END",
                 params![m.id.as_str(), m.name, m.school.as_str(), m.language.code(), reactivate],
             )?;
             let from = match current {
@@ -449,7 +449,7 @@ impl Db {
     pub fn mentors(&self, school: Option<&SchoolId>) -> Result<Vec<MentorRecord>, ServerError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, name, school, language, active FROM mentors
-             WHERE ?1 IS NULL OR school = ?1 ORDER BY school, id",
+             WHERE CAST(?1 AS TEXT) IS NULL OR school = ?1 ORDER BY school, id",
         )?;
         let rows = stmt.query_map([school.map(|s| s.as_str())], |r| {
             Ok((
@@ -551,11 +551,12 @@ impl Db {
                 "INSERT INTO organizers (id, name, all_schools, schools, token_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![id, name.trim(), schools.is_none(), list, sha256_hex(&token)],
             )
-            .map_err(|e| match e {
-                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            .map_err(|e| {
+                if e.is_constraint() {
                     ServerError::Invalid(format!("an organizer named {name:?} exists already"))
+                } else {
+                    e
                 }
-                other => other.into(),
             })?;
         Ok(token)
     }
@@ -599,10 +600,7 @@ impl Db {
     }
 }
 
-pub(super) fn memberships_in(
-    conn: &rusqlite::Connection,
-    id: &MentorId,
-) -> Result<Vec<Membership>, ServerError> {
+pub(super) fn memberships_in(conn: &Conn, id: &MentorId) -> Result<Vec<Membership>, ServerError> {
     let mut stmt = conn.prepare_cached(
         "SELECT school, from_date FROM memberships WHERE mentor = ?1 ORDER BY from_date",
     )?;
@@ -623,9 +621,9 @@ pub(super) fn memberships_in(
 }
 
 /// The program rules, read inside a transaction.
-fn self_rules(conn: &rusqlite::Connection) -> Result<pm_shared::ProgramRules, ServerError> {
+fn self_rules(conn: &Conn) -> Result<pm_shared::ProgramRules, ServerError> {
     let text: Option<String> = conn
-        .query_row("SELECT rules FROM program", [], |r| r.get(0))
+        .query_row("SELECT rules FROM program", (), |r| r.get::<_, String>(0))
         .optional()?;
     match text {
         Some(t) => serde_json::from_str(&t).map_err(super::corrupt),
@@ -643,43 +641,59 @@ impl Db {
         today: chrono::NaiveDate,
         now: DateTime<Utc>,
     ) -> Result<String, ServerError> {
-        let text = |sql: &str, with_now: bool| -> Result<String, ServerError> {
-            let mut stmt = self.conn.prepare_cached(sql)?;
-            let read = |r: &rusqlite::Row<'_>| r.get::<_, Option<String>>(0);
-            let value = if with_now {
-                stmt.query_row(params![school.as_str(), ts(now)], read)
-            } else {
-                stmt.query_row(params![school.as_str()], read)
-            };
-            Ok(value.optional()?.flatten().unwrap_or_default())
+        // Rows joined in Rust, not with SQL string functions: both engines give the same.
+        let joined = |sql: &str| -> Result<String, ServerError> {
+            let rows = self.conn.rows(sql, [school.as_str()])?;
+            let mut lines = Vec::with_capacity(rows.len());
+            for r in rows {
+                let cells: Vec<String> = r
+                    .values()
+                    .iter()
+                    .map(|v| match v {
+                        Value::Null => "\u{0}".to_owned(),
+                        Value::Int(i) => i.to_string(),
+                        Value::Real(f) => f.to_string(),
+                        Value::Text(t) => format!("{t:?}"),
+                    })
+                    .collect();
+                lines.push(cells.join(","));
+            }
+            Ok(lines.join(";"))
         };
+        let now = ts(now);
+        let stale_flags = self
+            .conn
+            .rows(
+                "SELECT s.valid_until FROM mentors m LEFT JOIN mentor_totals_state s ON s.mentor = m.id
+                 WHERE m.school = ?1 ORDER BY m.id",
+                [school.as_str()],
+            )?
+            .iter()
+            .map(|r| {
+                let until: Option<String> = r.get(0)?;
+                Ok(if until.is_some_and(|u| u <= now) { '1' } else { '0' })
+            })
+            .collect::<Result<String, ServerError>>()?;
         let parts = [
-            text("SELECT name || '|' || time_zone FROM schools WHERE id = ?1", false)?,
+            joined("SELECT name, time_zone FROM schools WHERE id = ?1")?,
             self.conn
-                .query_row("SELECT rules FROM program", [], |r| r.get::<_, String>(0))
+                .query_row("SELECT rules FROM program", (), |r| r.get::<_, String>(0))
                 .optional()?
                 .unwrap_or_default(),
-            text(
-                "SELECT group_concat(line, ';') FROM (
-                   SELECT m.id || ',' || m.name || ',' || m.language || ',' || m.active || ','
-                       || COALESCE(s.changed, 0) || ',' || COALESCE(s.valid_until <= ?2, 0) || ','
-                       || COALESCE((SELECT generation || ':' || hash FROM badges b
-                                    WHERE b.mentor = m.id ORDER BY generation DESC LIMIT 1), '') || ','
-                       || quote(m.teacher) || ',' || quote(m.classroom) || ','
-                       || COALESCE((SELECT MAX(id) FROM clearances c WHERE c.mentor = m.id), '') AS line
-                   FROM mentors m LEFT JOIN mentor_totals_state s ON s.mentor = m.id
-                   WHERE m.school = ?1 ORDER BY m.id)",
-                true,
+            joined(
+                "SELECT m.id, m.name, m.language, m.active, COALESCE(s.changed, 0),
+                        (SELECT generation FROM badges b WHERE b.mentor = m.id
+                         ORDER BY generation DESC LIMIT 1),
+                        (SELECT hash FROM badges b WHERE b.mentor = m.id
+                         ORDER BY generation DESC LIMIT 1),
+                        m.teacher, m.classroom,
+                        (SELECT MAX(id) FROM clearances c WHERE c.mentor = m.id)
+                 FROM mentors m LEFT JOIN mentor_totals_state s ON s.mentor = m.id
+                 WHERE m.school = ?1 ORDER BY m.id",
             )?,
-            text(
-                "SELECT group_concat(name || ':' || pin_hash, ';') FROM
-                   (SELECT name, pin_hash FROM coordinators WHERE school = ?1 ORDER BY name)",
-                false,
-            )?,
-            text(
-                "SELECT group_concat(id, ';') FROM (SELECT id FROM kiosks WHERE school = ?1 ORDER BY id)",
-                false,
-            )?,
+            stale_flags,
+            joined("SELECT name, pin_hash FROM coordinators WHERE school = ?1 ORDER BY name")?,
+            joined("SELECT id FROM kiosks WHERE school = ?1 ORDER BY id")?,
             today.to_string(),
         ];
         Ok(sha256_hex(&parts.join("\n")))

@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
+use super::sql::{params, OptionalExtension};
 use chrono::{DateTime, NaiveDate, Utc};
 use pm_shared::protocol::KioskHealth;
 use pm_shared::{Clearance, ClearanceKind, KioskId, MentorId, Placement, SchoolId};
-use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::{corrupt, found, ts, Db};
@@ -52,7 +52,7 @@ impl Db {
     ) -> Result<HashMap<MentorId, Placement>, ServerError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, teacher, classroom FROM mentors
-             WHERE (?1 IS NULL OR school = ?1) AND (teacher IS NOT NULL OR classroom IS NOT NULL)",
+             WHERE (CAST(?1 AS TEXT) IS NULL OR school = ?1) AND (teacher IS NOT NULL OR classroom IS NOT NULL)",
         )?;
         let rows = stmt.query_map([school.map(|s| s.as_str())], |r| {
             Ok((
@@ -106,7 +106,7 @@ impl Db {
     ) -> Result<HashMap<MentorId, Vec<Clearance>>, ServerError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT c.mentor, c.kind, c.expires FROM clearances c JOIN mentors m ON m.id = c.mentor
-             WHERE (?1 IS NULL OR m.school = ?1)
+             WHERE (CAST(?1 AS TEXT) IS NULL OR m.school = ?1)
                AND c.id = (SELECT MAX(id) FROM clearances l WHERE l.mentor = c.mentor AND l.kind = c.kind)
              ORDER BY c.mentor, c.kind",
         )?;
@@ -157,7 +157,7 @@ impl Db {
             "SELECT k.id, k.name, k.school, k.revoked, h.received_at, h.report, h.offset_ms
              FROM kiosks k LEFT JOIN kiosk_health h ON h.kiosk = k.id ORDER BY k.school, k.name, k.id",
         )?;
-        let rows = stmt.query_map([], |r| {
+        let rows = stmt.query_map((), |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,

@@ -1,0 +1,327 @@
+//! The server on PostgreSQL, in the tests' own throwaway cluster: admin commands on an empty
+//! database, two server processes sharing one database, `migrate` from SQLite, and backups
+//! refused with the way to do them.
+
+use e2e_tests::{http, kiosk_id_of, run, Server, Site};
+use pm_shared::MentorId;
+
+/// A batch from `kiosk` of check-in/check-out pairs on school days of October 2026, one mentor
+/// per kiosk; event ids unique per (`stream`, sequence).
+fn pairs_batch(
+    stream: u16,
+    kiosk: &str,
+    mentor: &str,
+    hash: &str,
+    first_day: u32,
+    days: u32,
+) -> String {
+    let series = format!("0190b000-0000-7000-8{stream:03x}-000000000001");
+    let mut events = Vec::new();
+    for d in first_day..first_day + days {
+        for (half, kind, hour) in [(0, "check_in", 13), (1, "check_out", 15)] {
+            let seq = u64::from(d) * 2 + half + 1;
+            let day = 1 + d % 28;
+            events.push(format!(
+                r#"{{"id":"0190b000-0000-7000-8{stream:03x}-{seq:012}","kiosk":"{kiosk}","series":"{series}","sequence":{seq},"mentor":"{mentor}","at":"2026-10-{day:02}T{hour}:00:00Z","time_zone":"America/Chicago","kind":{{"type":"{kind}"}},"source":{{"type":"badge_scan","generation":1,"provisional":false,"badge_hash":"{hash}"}}}}"#
+            ));
+        }
+    }
+    let clock = chrono::Utc::now().to_rfc3339();
+    format!(
+        r#"{{"protocol":1,"kiosk":"{kiosk}","kiosk_clock":"{clock}","events":[{}]}}"#,
+        events.join(",")
+    )
+}
+
+fn badge_hash(site: &Site, mentor: &str) -> String {
+    let db = site.open_db();
+    let id = MentorId::new(mentor).expect("mentor id");
+    let (_, _, hash) = sync_server::storage::Storage::current_badge(&db, &id)
+        .expect("badge")
+        .expect("issued");
+    hash
+}
+
+#[test]
+fn admin_commands_work_on_an_empty_postgres_database() {
+    // `Site::on_postgres` runs `school add`, `mentor import` and `badges` on a new database.
+    let site = Site::on_postgres();
+    assert!(site.db.starts_with("postgres://"));
+    let token = site.add_kiosk("front");
+    site.server(&[
+        "coordinator",
+        "add",
+        "--school",
+        "lincoln",
+        "--name",
+        "Ana",
+        "--pin",
+        "482913",
+    ]);
+    site.server(&[
+        "mentor",
+        "place",
+        "M-1",
+        "--teacher",
+        "Ms. Smith",
+        "--classroom",
+        "12",
+    ]);
+    site.server(&[
+        "clearance",
+        "set",
+        "M-1",
+        "--kind",
+        "tb-test",
+        "--expires",
+        "2027-06-30",
+    ]);
+    let server = Server::start(&site);
+    let hash = badge_hash(&site, "M-1");
+    let body = pairs_batch(1, &kiosk_id_of(&token), "M-1", &hash, 4, 1);
+    let (status, ack) = http(
+        &server.url,
+        "POST",
+        "/api/v1/events",
+        Some(&token),
+        body.as_bytes(),
+    );
+    assert_eq!(status, 200, "{ack}");
+    let (status, roster) = http(
+        &server.url,
+        "GET",
+        "/api/v1/roster?protocol=2",
+        Some(&token),
+        b"",
+    );
+    assert_eq!(status, 200, "{roster}");
+    assert!(
+        roster.contains("Ms. Smith") && roster.contains("tb-test"),
+        "{roster}"
+    );
+    let report = site.hours_csv("2026-fall");
+    assert!(
+        report.contains("M-1,María López,lincoln,2026-fall,2.00,1,1,"),
+        "{report}"
+    );
+    assert_eq!(site.server_event_count(), 2);
+}
+
+#[test]
+fn backups_of_a_postgres_database_point_to_its_own_tools() {
+    let site = Site::on_postgres();
+    let out = run(
+        "sync-server",
+        &["--db", &site.db, "backup", "--out", "copy.db"],
+        site.dir.path(),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pg_dump"), "{err}");
+    assert!(!site.path("copy.db").exists());
+    let out = run(
+        "sync-server",
+        &["--db", &site.db, "serve", "--backup-dir", "backups"],
+        site.dir.path(),
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"));
+}
+
+/// Two `sync-server serve` processes on one database: six kiosks deliver to both (every batch
+/// to both servers at once), while rosters and reports are pulled from both. Every event is
+/// stored once, and the report (from materialized totals) equals a recomputation from the log.
+#[test]
+fn two_servers_on_one_database_keep_exactly_once() {
+    let site = Site::on_postgres();
+    let organizer = site.add_organizer("Olga", &["--all"]);
+    let servers = [Server::start(&site), Server::start(&site)];
+    let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
+    let mentors = ["M-1", "M-2", "M-3"];
+    let hashes: Vec<String> = mentors.iter().map(|m| badge_hash(&site, m)).collect();
+    let kiosks: Vec<String> = (0..6).map(|k| site.add_kiosk(&format!("k{k}"))).collect();
+    const BATCHES: u32 = 4;
+    const DAYS: u32 = 5;
+    std::thread::scope(|scope| {
+        for (k, token) in kiosks.iter().enumerate() {
+            let (urls, hash) = (&urls, &hashes[k % 3]);
+            let mentor = mentors[k % 3];
+            scope.spawn(move || {
+                for b in 0..BATCHES {
+                    let stream = u16::try_from(k).expect("small");
+                    let body =
+                        pairs_batch(stream, &kiosk_id_of(token), mentor, hash, b * DAYS, DAYS);
+                    // The same batch to both servers at the same moment.
+                    std::thread::scope(|both| {
+                        for url in urls {
+                            let body = &body;
+                            both.spawn(move || {
+                                let (status, ack) = http(
+                                    url,
+                                    "POST",
+                                    "/api/v1/events",
+                                    Some(token),
+                                    body.as_bytes(),
+                                );
+                                assert_eq!(status, 200, "{ack}");
+                            });
+                        }
+                    });
+                }
+            });
+        }
+        for (i, url) in urls.iter().enumerate() {
+            let (organizer, token) = (&organizer, &kiosks[i]);
+            scope.spawn(move || {
+                for _ in 0..10 {
+                    let (status, body) = http(url, "GET", "/api/v1/roster", Some(token), b"");
+                    assert_eq!(status, 200, "{body}");
+                    let (status, body) = http(
+                        url,
+                        "GET",
+                        "/api/v1/reports/hours?period=all",
+                        Some(organizer),
+                        b"",
+                    );
+                    assert_eq!(status, 200, "{body}");
+                }
+            });
+        }
+    });
+    let expected = 6 * BATCHES * DAYS * 2;
+    assert_eq!(site.server_event_count(), i64::from(expected));
+    let mut db = site.open_db();
+    let now = chrono::Utc::now();
+    let served = sync_server::report::hours(&mut db, None, Some("all"), now).expect("report");
+    let recomputed =
+        sync_server::report::hours_recomputed(&db, None, Some("all"), now).expect("recompute");
+    assert_eq!(
+        serde_json::to_string(&served).expect("json"),
+        serde_json::to_string(&recomputed).expect("json")
+    );
+    // Both servers answer the same report.
+    let answers: Vec<String> = urls
+        .iter()
+        .map(|url| {
+            let (status, body) = http(
+                url,
+                "GET",
+                "/api/v1/reports/hours?period=all&format=csv",
+                Some(&organizer),
+                b"",
+            );
+            assert_eq!(status, 200, "{body}");
+            body
+        })
+        .collect();
+    assert_eq!(answers[0], answers[1]);
+    assert!(
+        answers[0].contains("M-1,María López,lincoln"),
+        "{}",
+        answers[0]
+    );
+}
+
+#[test]
+fn migrate_copies_a_sqlite_server_and_checks_the_copy() {
+    let site = Site::with_database("server.db".to_owned());
+    let token = site.add_kiosk("front");
+    site.server(&[
+        "mentor",
+        "place",
+        "M-2",
+        "--teacher",
+        "Mr. Ruiz",
+        "--classroom",
+        "7",
+    ]);
+    site.server(&[
+        "clearance",
+        "set",
+        "M-2",
+        "--kind",
+        "background",
+        "--expires",
+        "2027-01-31",
+    ]);
+    site.server(&["program", "set", "--volunteer-rate", "34.79"]);
+    {
+        let server = Server::start(&site);
+        let kiosk = kiosk_id_of(&token);
+        for (stream, mentor) in [(1u16, "M-1"), (2, "M-2")] {
+            let hash = badge_hash(&site, mentor);
+            let body = pairs_batch(stream, &kiosk, mentor, &hash, 0, 12);
+            let (status, ack) = http(
+                &server.url,
+                "POST",
+                "/api/v1/events",
+                Some(&token),
+                body.as_bytes(),
+            );
+            assert_eq!(status, 200, "{ack}");
+        }
+        // A mistake for the review queue: a check-out with no check-in.
+        let hash = badge_hash(&site, "M-3");
+        let body = pairs_batch(3, &kiosk, "M-3", &hash, 0, 1)
+            .replace(r#""type":"check_in""#, r#""type":"check_out""#);
+        let (status, ack) = http(
+            &server.url,
+            "POST",
+            "/api/v1/events",
+            Some(&token),
+            body.as_bytes(),
+        );
+        assert_eq!(status, 200, "{ack}");
+    }
+    let target = e2e_tests::pg::fresh_database();
+    let out = run(
+        "sync-server",
+        &["migrate", "--from", "server.db", "--to", &target],
+        site.dir.path(),
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("events\t50"), "{said}");
+    assert!(said.contains("verified equal"), "{said}");
+    let on = |db: &str, args: &[&str]| {
+        let mut all = vec!["--db", db];
+        all.extend_from_slice(args);
+        e2e_tests::ok("sync-server", &all, site.dir.path())
+    };
+    for args in [
+        &["report", "hours", "--period", "all"][..],
+        &["review", "list", "--period", "all"][..],
+        &[
+            "report",
+            "program",
+            "--from",
+            "2026-08-01",
+            "--to",
+            "2026-12-31",
+            "--format",
+            "csv",
+        ][..],
+        &["clearance", "list"][..],
+    ] {
+        assert_eq!(on("server.db", args), on(&target, args), "{args:?}");
+    }
+    // The migrated server takes the old kiosk's token and its next events.
+    let server = Server::start(&Site {
+        dir: tempfile::tempdir().expect("dir"),
+        db: target.clone(),
+    });
+    let (status, roster) = http(&server.url, "GET", "/api/v1/roster", Some(&token), b"");
+    assert_eq!(status, 200, "{roster}");
+    // A second migration into the same database is refused: it is not empty.
+    let again = run(
+        "sync-server",
+        &["migrate", "--from", "server.db", "--to", &target],
+        site.dir.path(),
+    );
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
+}

@@ -1,0 +1,183 @@
+//! A throwaway PostgreSQL cluster for tests, started by the test process itself: `initdb` in a
+//! temporary folder (as the unprivileged `postgres` user when the tests run as root, since
+//! PostgreSQL refuses to run as root), on a free loopback port, trust authentication, fsync off.
+//! It stops and its folder is removed when the test process ends: a shell beside it waits on a
+//! pipe whose other end only this process holds. Each test takes a database of its own.
+//! (Shared by the server's storage tests and the end-to-end tests through `#[path]`.)
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub struct Cluster {
+    pub port: u16,
+    /// Holds the pipe the cluster's keeper waits on: closed when this process ends.
+    _keeper: Mutex<Child>,
+}
+
+static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
+static DATABASES: AtomicU32 = AtomicU32::new(0);
+
+/// The cluster, started on first use. Panics with the reason if PostgreSQL cannot start:
+/// a test that asked for it must not pass without it.
+pub fn cluster() -> &'static Cluster {
+    match CLUSTER.get_or_init(start) {
+        Ok(c) => c,
+        Err(why) => panic!(
+            "the test PostgreSQL cluster could not start: {why}\n(install it with scripts/system-deps.sh: Debian's postgresql package)"
+        ),
+    }
+}
+
+/// A new, empty database in the cluster, as a URL the server takes.
+pub fn fresh_database() -> String {
+    let c = cluster();
+    let name = format!(
+        "t_{}_{}",
+        std::process::id(),
+        DATABASES.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut admin = connect(c.port, "postgres").expect("connect to the test cluster");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("create a test database");
+    format!("postgres://pm@127.0.0.1:{}/{name}", c.port)
+}
+
+fn connect(port: u16, db: &str) -> Result<postgres::Client, postgres::Error> {
+    postgres::Config::new()
+        .host("127.0.0.1")
+        .port(port)
+        .user("pm")
+        .dbname(db)
+        .connect(postgres::NoTls)
+}
+
+fn bin_dir() -> Result<PathBuf, String> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map_err(|e| format!("/usr/lib/postgresql: {e}"))?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|bin| bin.join("initdb").exists() && bin.join("postgres").exists())
+        .collect();
+    // The newest major version.
+    found.sort_by_key(|p| {
+        p.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
+    });
+    found
+        .pop()
+        .ok_or_else(|| "no initdb under /usr/lib/postgresql/*/bin".into())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// `program args` as the `postgres` user when we are root.
+fn as_owner(root: bool, program: &Path) -> Command {
+    if root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn start() -> Result<Cluster, String> {
+    let bin = bin_dir()?;
+    let root = is_root();
+    let dir = tempfile::Builder::new()
+        .prefix("pm-test-pg-")
+        .tempdir()
+        .map_err(|e| e.to_string())?
+        .keep();
+    if root {
+        let chown = Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(&dir)
+            .status()
+            .map_err(|e| format!("chown: {e}"))?;
+        if !chown.success() {
+            return Err("cannot give the cluster's folder to the postgres user".into());
+        }
+    }
+    let data = dir.join("data");
+    let init = as_owner(root, &bin.join("initdb"))
+        .arg("-D")
+        .arg(&data)
+        .args([
+            "-U",
+            "pm",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ])
+        .output()
+        .map_err(|e| format!("initdb: {e}"))?;
+    if !init.status.success() {
+        return Err(format!(
+            "initdb failed: {}",
+            String::from_utf8_lossy(&init.stderr)
+        ));
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    // The keeper: runs PostgreSQL, and when our end of its stdin closes (this process ended,
+    // however it ended) stops it fast and removes the folder.
+    let script = r#"
+"$3/postgres" -D "$1/data" -p "$2" -k "$1" -c listen_addresses=127.0.0.1 \
+    -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+    -c max_connections=300 >"$1/log" 2>&1 &
+pg=$!
+cat >/dev/null
+kill -INT "$pg" 2>/dev/null
+wait "$pg"
+rm -rf "$1"
+"#;
+    let mut keeper = as_owner(root, Path::new("/bin/sh"))
+        .arg("-c")
+        .arg(script)
+        .arg("sh")
+        .arg(&dir)
+        .arg(port.to_string())
+        .arg(&bin)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("starting postgres: {e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match connect(port, "postgres") {
+            Ok(_) => break,
+            Err(e) if Instant::now() > deadline => {
+                let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
+                if let Some(stdin) = keeper.stdin.as_mut() {
+                    let _ = stdin.write_all(b"stop\n");
+                }
+                let _ = keeper.kill();
+                return Err(format!("no answer on port {port}: {e}\n{log}"));
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+    Ok(Cluster {
+        port,
+        _keeper: Mutex::new(keeper),
+    })
+}
