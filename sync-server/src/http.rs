@@ -433,6 +433,25 @@ async fn with_db<T: Send + 'static>(
     state: &AppState,
     work: impl Fn(&mut dyn Storage) -> Result<T, ServerError> + Send + 'static,
 ) -> Result<T, ApiError> {
+    run_db(state, crate::db::RequestIsolation::Snapshot, work).await
+}
+
+/// [`with_db`] for a request that records something (an upload, a payment, a resolution): on
+/// PostgreSQL it runs READ COMMITTED, so two servers storing events of the same mentor wait on
+/// each other's row locks instead of failing to serialize; exactly-once rests on the unique
+/// keys (`ON CONFLICT DO NOTHING`), which hold at any isolation level.
+async fn with_db_writing<T: Send + 'static>(
+    state: &AppState,
+    work: impl Fn(&mut dyn Storage) -> Result<T, ServerError> + Send + 'static,
+) -> Result<T, ApiError> {
+    run_db(state, crate::db::RequestIsolation::ReadCommitted, work).await
+}
+
+async fn run_db<T: Send + 'static>(
+    state: &AppState,
+    isolation: crate::db::RequestIsolation,
+    work: impl Fn(&mut dyn Storage) -> Result<T, ServerError> + Send + 'static,
+) -> Result<T, ApiError> {
     let db = state.db.clone();
     tokio::task::spawn_blocking(move || match db {
         Backend::Locked(db) => {
@@ -449,7 +468,7 @@ async fn with_db<T: Send + 'static>(
                 attempt += 1;
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     let mut db = pool.get()?;
-                    db.in_request(|db| work(db))
+                    db.in_request(isolation, |db| work(db))
                 }))
                 .unwrap_or_else(|_| Err(ServerError::Panicked));
                 match result {
@@ -497,7 +516,7 @@ async fn upload(
         ));
     }
     let started = std::time::Instant::now();
-    let ack = with_db(&state, move |db| {
+    let ack = with_db_writing(&state, move |db| {
         let (kiosk, school) = db.authenticate_kiosk(&token)?;
         db.ingest(&kiosk, &school, &batch, Utc::now())
     })
@@ -521,7 +540,7 @@ async fn post_health(
     health
         .validate()
         .map_err(|why| ApiError(StatusCode::BAD_REQUEST, "invalid", why))?;
-    with_db(&state, move |db| {
+    with_db_writing(&state, move |db| {
         let (kiosk, _) = db.authenticate_kiosk(&token)?;
         db.save_kiosk_health(&kiosk, &health, Utc::now())
     })
@@ -773,7 +792,7 @@ async fn post_stipend(
 ) -> Result<Response, ApiError> {
     let token = bearer(&headers)?;
     let payment: StipendPayment = parse_json(&body, "stipend payment")?;
-    let id = with_db(&state, move |db| {
+    let id = with_db_writing(&state, move |db| {
         let scope = db.authenticate_organizer(&token)?;
         payments::record(
             db,
@@ -812,7 +831,7 @@ async fn void_stipend(
         )
     })?;
     let body: VoidBody = parse_json(&body, "void request")?;
-    let payment = with_db(&state, move |db| {
+    let payment = with_db_writing(&state, move |db| {
         let scope = db.authenticate_organizer(&token)?;
         payments::void(
             db,
@@ -980,7 +999,7 @@ async fn post_review(
 ) -> Result<Response, ApiError> {
     let token = bearer(&headers)?;
     let resolution: ReviewResolution = parse_json(&body, "review resolution")?;
-    let resolved = with_db(&state, move |db| {
+    let resolved = with_db_writing(&state, move |db| {
         let scope = db.authenticate_organizer(&token)?;
         let by = review::Resolver {
             name: &scope.name,

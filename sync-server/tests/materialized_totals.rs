@@ -40,6 +40,9 @@ fn arb_step() -> impl Strategy<Value = Step> {
     ]
 }
 
+#[path = "../../tests/src/pg.rs"]
+mod pg;
+
 struct World {
     _dir: tempfile::TempDir,
     db: Db,
@@ -56,7 +59,11 @@ struct World {
 impl World {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut db = Db::open(&dir.path().join("server.db")).expect("db");
+        // SQLite, or with PM_TEST_DB=postgres a fresh database in the tests' own cluster.
+        let mut db = match std::env::var("PM_TEST_DB").as_deref() {
+            Ok("postgres") => Db::open_spec(&pg::fresh_database()).expect("db"),
+            _ => Db::open(&dir.path().join("server.db")).expect("db"),
+        };
         let school = SchoolId::new("s").expect("school");
         db.add_school(
             &school,

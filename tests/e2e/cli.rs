@@ -54,7 +54,7 @@ fn badges_are_png_svg_and_a_printable_sheet_and_decode_to_their_text() {
         "sync-server",
         &[
             "--db",
-            "server.db",
+            site.db.as_str(),
             "badges",
             "--out",
             "b",
@@ -76,7 +76,7 @@ fn mentor_import_reports_the_broken_line_and_imports_nothing() {
     .expect("csv");
     let out = e2e_tests::run(
         "sync-server",
-        &["--db", "server.db", "mentor", "import", "bad.csv"],
+        &["--db", site.db.as_str(), "mentor", "import", "bad.csv"],
         site.dir.path(),
     );
     assert!(!out.status.success());
@@ -159,7 +159,7 @@ fn program_rules_are_settings() {
         "sync-server",
         &[
             "--db",
-            "server.db",
+            site.db.as_str(),
             "program",
             "set",
             "--counting",
@@ -171,7 +171,14 @@ fn program_rules_are_settings() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown hour category"));
     let bad = e2e_tests::run(
         "sync-server",
-        &["--db", "server.db", "program", "set", "--threshold", "-5"],
+        &[
+            "--db",
+            site.db.as_str(),
+            "program",
+            "set",
+            "--threshold",
+            "-5",
+        ],
         site.dir.path(),
     );
     assert!(!bad.status.success());

@@ -238,7 +238,7 @@ fn pins_and_tokens_can_come_from_standard_input_and_secrets_are_private() {
     let mut child = std::process::Command::new(e2e_tests::workspace_binary("sync-server"))
         .args([
             "--db",
-            "server.db",
+            site.db.as_str(),
             "coordinator",
             "add",
             "--school",

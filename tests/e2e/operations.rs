@@ -209,7 +209,7 @@ fn config_mistakes_are_named_and_json_logs_parse() {
             "--config",
             "plain.toml",
             "--db",
-            "server.db",
+            site.db.as_str(),
             "--log-format",
             "json",
             "serve",

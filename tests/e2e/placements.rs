@@ -64,7 +64,7 @@ fn placements_reach_the_report_and_the_kiosk() {
     assert!(!site.hours_csv("2026-fall").contains("Mr. Brown"));
     // Bad input: an unknown mentor, a control character, a broken file (its line named).
     let server_run = |args: &[&str]| {
-        let mut all = vec!["--db", "server.db"];
+        let mut all = vec!["--db", site.db.as_str()];
         all.extend_from_slice(args);
         run("sync-server", &all, site.dir.path())
     };
@@ -166,7 +166,7 @@ fn expired_clearances_warn_or_refuse_at_the_kiosk_and_are_listed() {
     .expect("write");
     let out = run(
         "sync-server",
-        &["--db", "server.db", "clearance", "import", "bad.csv"],
+        &["--db", site.db.as_str(), "clearance", "import", "bad.csv"],
         site.dir.path(),
     );
     assert!(!out.status.success());

@@ -394,7 +394,7 @@ fn program_report_refuses_unclear_requests_and_leaves_in_kind_empty_without_a_ra
         "sync-server",
         &[
             "--db",
-            "server.db",
+            site.db.as_str(),
             "program",
             "set",
             "--volunteer-rate",

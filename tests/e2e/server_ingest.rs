@@ -31,13 +31,7 @@ fn batch_json_for(
 }
 
 fn badge_hash_of_m1(site: &Site) -> String {
-    let conn = rusqlite::Connection::open(site.path("server.db")).expect("open");
-    conn.query_row(
-        "SELECT hash FROM badges WHERE mentor = 'M-1' AND generation = 1",
-        [],
-        |r| r.get(0),
-    )
-    .expect("badge")
+    e2e_tests::upload::badge_hash(site, "M-1")
 }
 
 #[test]
@@ -545,7 +539,7 @@ fn an_online_backup_restores_to_the_same_report() {
     assert_eq!(report("restored.db"), original);
     let again = e2e_tests::run(
         "sync-server",
-        &["--db", "server.db", "backup", "--out", "backup.db"],
+        &["--db", site.db.as_str(), "backup", "--out", "backup.db"],
         site.dir.path(),
     );
     assert!(
@@ -561,7 +555,7 @@ fn coordinator_pins_are_stored_hashed_and_reach_the_kiosk() {
         "sync-server",
         &[
             "--db",
-            "server.db",
+            site.db.as_str(),
             "coordinator",
             "add",
             "--school",
@@ -670,7 +664,7 @@ fn the_server_speaks_tls_with_a_certificate_and_plain_http_only_on_loopback() {
     // Without a certificate, only loopback addresses are served.
     let out = e2e_tests::run(
         "sync-server",
-        &["--db", "server.db", "serve", "--listen", "0.0.0.0:0"],
+        &["--db", site.db.as_str(), "serve", "--listen", "0.0.0.0:0"],
         site.dir.path(),
     );
     assert!(!out.status.success());

@@ -319,7 +319,7 @@ fn the_review_queue_ends_from_the_cli_and_the_api() {
         "sync-server",
         &[
             "--db",
-            "server.db",
+            site.db.as_str(),
             "review",
             "resolve",
             &lone.id.to_string(),
@@ -642,7 +642,7 @@ fn payments_are_booked_once_and_voided_never_deleted() {
         "sync-server",
         &[
             "--db",
-            "server.db",
+            site.db.as_str(),
             "stipend",
             "paid",
             "--mentor",

@@ -24,13 +24,12 @@ pub fn at(date: &str, h: u32, m: u32) -> DateTime<Utc> {
 
 /// The badge hash the server issued for a mentor.
 pub fn badge_hash(site: &Site, mentor: &str) -> String {
-    let conn = rusqlite::Connection::open(site.path("server.db")).expect("open");
-    conn.query_row(
-        "SELECT hash FROM badges WHERE mentor = ?1 ORDER BY generation DESC LIMIT 1",
-        [mentor],
-        |r| r.get(0),
-    )
-    .expect("badge")
+    let db = site.open_db();
+    let id = pm_shared::MentorId::new(mentor).expect("mentor id");
+    let (_, _, hash) = sync_server::storage::Storage::current_badge(&db, &id)
+        .expect("badge")
+        .expect("issued");
+    hash
 }
 
 /// A kiosk speaking to the server over HTTP with hand-made events (protocol 2).

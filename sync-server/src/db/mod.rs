@@ -216,6 +216,16 @@ pub(crate) fn found(rows: usize, what: &'static str, id: &str) -> Result<(), Ser
     }
 }
 
+/// How a request's transaction sees other servers' work (PostgreSQL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestIsolation {
+    /// REPEATABLE READ: reads that must agree (reports, rosters, the review queue).
+    Snapshot,
+    /// READ COMMITTED: recording (uploads, payments, resolutions), where unique keys and row
+    /// locks keep concurrent servers right and waiting beats failing.
+    ReadCommitted,
+}
+
 /// A mentor as imported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MentorRecord {
@@ -288,14 +298,17 @@ impl Db {
         }
     }
 
-    /// Runs one request's work in one transaction (PostgreSQL; see `TxKind::Request`):
-    /// committed if it succeeds, rolled back if it fails.
+    /// Runs one request's work in one transaction (PostgreSQL): committed if it succeeds,
+    /// rolled back if it fails; the storage code's own transactions join it.
     pub fn in_request<T>(
         &mut self,
+        isolation: RequestIsolation,
         work: impl FnOnce(&mut Db) -> Result<T, ServerError>,
     ) -> Result<T, ServerError> {
-        self.conn
-            .execute_batch("BEGIN ISOLATION LEVEL REPEATABLE READ")?;
+        self.conn.execute_batch(match isolation {
+            RequestIsolation::Snapshot => "BEGIN ISOLATION LEVEL REPEATABLE READ",
+            RequestIsolation::ReadCommitted => "BEGIN ISOLATION LEVEL READ COMMITTED",
+        })?;
         self.conn.enter_outer();
         let result = work(self);
         self.conn.leave_outer();
