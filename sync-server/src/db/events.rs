@@ -199,11 +199,10 @@ impl Db {
 
     /// The mentor id an event names (the event may be set aside, for a mentor nobody knows).
     pub fn event_mentor(&self, id: &EventId) -> Result<Option<String>, ServerError> {
-        Ok(self
-            .conn
+        self.conn
             .prepare_cached("SELECT mentor FROM events WHERE id = ?1")?
             .query_row([id.to_string()], |r| r.get(0))
-            .optional()?)
+            .optional()
     }
 
     /// Mentor ids on set-aside events that name no mentor of this server.
@@ -213,7 +212,7 @@ impl Db {
              WHERE set_aside_reason IS NOT NULL AND mentor NOT IN (SELECT id FROM mentors)",
         )?;
         let rows = stmt.query_map((), |r| r.get::<_, String>(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 
     /// Whether an organizer has already resolved this review item.
@@ -413,9 +412,8 @@ impl Db {
 use pm_shared::SchoolId;
 
 pub(super) fn organizer_resolved(conn: &Conn, item: &EventId) -> Result<bool, ServerError> {
-    Ok(conn
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM events WHERE item = ?1 AND kiosk = ?2)")?
-        .query_row(params![item.to_string(), SERVER_KIOSK], |r| r.get(0))?)
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM events WHERE item = ?1 AND kiosk = ?2)")?
+        .query_row(params![item.to_string(), SERVER_KIOSK], |r| r.get(0))
 }
 
 impl Db {

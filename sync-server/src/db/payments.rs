@@ -77,7 +77,7 @@ impl Db {
                     payment.mentor, payment.period
                 )))
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         }
     }
 
@@ -143,7 +143,7 @@ impl Db {
                 void_reason: r.get(12)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 
     /// The latest payment date per (mentor, period), voided payments left out.
@@ -152,7 +152,7 @@ impl Db {
             "SELECT mentor, period, MAX(paid_on) FROM stipend_payments WHERE voided_at IS NULL GROUP BY mentor, period",
         )?;
         let rows = stmt.query_map((), |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 
     /// Whether the mentor has a payment (not voided) for a period.

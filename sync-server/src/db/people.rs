@@ -53,11 +53,11 @@ impl Db {
     }
 
     pub fn school_exists(&self, id: &SchoolId) -> Result<bool, ServerError> {
-        Ok(self.conn.query_row(
+        self.conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM schools WHERE id = ?1)",
             [id.as_str()],
             |r| r.get(0),
-        )?)
+        )
     }
 
     /// Registers a kiosk; returns its token (`<kiosk-id>.<secret>`), shown once and stored
@@ -269,7 +269,7 @@ impl Db {
                 pin_hash: r.get(1)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.collect::<Result<_, _>>()
     }
 
     /// Inserts or updates mentors by id, all in one transaction. A new mentor belongs to her
@@ -500,13 +500,13 @@ impl Db {
         &self,
         mentor: &MentorId,
     ) -> Result<Option<(u32, String, String)>, ServerError> {
-        Ok(self
+        self
             .conn
             .prepare_cached(
                 "SELECT generation, text, hash FROM badges WHERE mentor = ?1 ORDER BY generation DESC LIMIT 1",
             )?
             .query_row([mentor.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()?)
+            .optional()
     }
 
     /// Issues a badge of the next generation (which revokes the previous one).
@@ -704,11 +704,10 @@ impl Db {
         &self,
         school: &SchoolId,
     ) -> Result<Option<(String, String)>, ServerError> {
-        Ok(self
-            .conn
+        self.conn
             .prepare_cached("SELECT stamp, body FROM roster_cache WHERE school = ?1")?
             .query_row([school.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?)
+            .optional()
     }
 
     pub fn save_roster(

@@ -104,7 +104,7 @@ CREATE TABLE kiosk_health (
 
 /// The key of the advisory lock every server takes while it brings the schema up to date,
 /// so two servers starting at once never both migrate ("pm-sync" in ASCII).
-const MIGRATION_LOCK: i64 = 0x706d_2d73_796e_63;
+const MIGRATION_LOCK: i64 = 0x0070_6d2d_7379_6e63;
 
 pub fn is_postgres_url(spec: &str) -> bool {
     spec.starts_with("postgres://") || spec.starts_with("postgresql://")

@@ -330,7 +330,7 @@ pub struct Conn {
 
 enum Link {
     Sqlite(rusqlite::Connection),
-    Postgres(PgConn),
+    Postgres(Box<PgConn>),
 }
 
 /// How a transaction holds the database.
@@ -367,7 +367,7 @@ impl Conn {
     }
     pub fn postgres_conn(conn: PgConn) -> Self {
         Self {
-            link: Link::Postgres(conn),
+            link: Link::Postgres(Box::new(conn)),
             depth: std::cell::Cell::new(0),
         }
     }
