@@ -466,11 +466,18 @@ async fn run_db<T: Send + 'static>(
             let mut attempt = 0;
             loop {
                 attempt += 1;
+                let mut db = match pool.get() {
+                    Ok(db) => db,
+                    Err(e) => break Err(e),
+                };
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let mut db = pool.get()?;
                     db.in_request(isolation, |db| work(db))
                 }))
-                .unwrap_or_else(|_| Err(ServerError::Panicked));
+                .unwrap_or_else(|_| {
+                    // Its transaction was left open mid-way: the connection is not reused.
+                    db.discard();
+                    Err(ServerError::Panicked)
+                });
                 match result {
                     Err(e) if e.is_retryable() && attempt < SERIALIZATION_ATTEMPTS => {
                         // Let the transaction that won finish before trying again.
@@ -1128,12 +1135,28 @@ mod tests {
     fn a_panic_answers_500_for_that_request_alone() {
         let dir = tempfile::tempdir().expect("dir");
         let db = Db::open(&dir.path().join("server.db")).expect("db");
+        panics_stay_in_their_request(db, Backend::from);
+    }
+
+    use crate::test_pg as pg;
+
+    /// On PostgreSQL too: the connection whose request panicked is not reused half-way.
+    #[test]
+    fn a_panic_on_postgres_answers_500_for_that_request_alone() {
+        let url = pg::fresh_database();
+        let db = Db::open_spec(&url).expect("db");
+        panics_stay_in_their_request(db, move |_| {
+            Backend::from(crate::db::PgPool::new(&url, 2).expect("pool"))
+        });
+    }
+
+    fn panics_stay_in_their_request(db: Db, backend: impl FnOnce(Db) -> Backend) {
         let school = SchoolId::new("s").expect("school");
         db.add_school(&school, "S", pm_shared::TimeZone::new("UTC").expect("tz"))
             .expect("school");
         let (_, kiosk) = db.add_kiosk(&school, "k").expect("kiosk");
         let organizer = db.add_organizer("O", None).expect("organizer");
-        let state = AppState::new(db);
+        let state = AppState::new(backend(db));
         let router =
             app(state.clone()).merge(Router::new().route("/boom", get_boom()).with_state(state));
         let runtime = tokio::runtime::Runtime::new().expect("runtime");

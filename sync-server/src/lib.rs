@@ -23,4 +23,9 @@ pub mod roster;
 pub mod storage;
 pub mod totals;
 
+/// The tests' throwaway PostgreSQL cluster (shared with the end-to-end tests).
+#[cfg(test)]
+#[path = "../../tests/src/pg.rs"]
+mod test_pg;
+
 pub use error::ServerError;

@@ -219,6 +219,22 @@ impl std::ops::DerefMut for PooledDb<'_> {
     }
 }
 
+impl PooledDb<'_> {
+    /// Closes this connection instead of putting it back (after a panic left its transaction
+    /// open half-way).
+    pub fn discard(&mut self) {
+        if self.db.take().is_some() {
+            let mut state = self
+                .pool
+                .idle
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            state.open = state.open.saturating_sub(1);
+            self.pool.freed.notify_one();
+        }
+    }
+}
+
 impl Drop for PooledDb<'_> {
     fn drop(&mut self) {
         let mut state = self
@@ -227,8 +243,9 @@ impl Drop for PooledDb<'_> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         match self.db.take() {
-            Some(db) if !db.conn.is_closed() => state.idle.push(db),
-            _ => state.open = state.open.saturating_sub(1),
+            Some(db) if !db.conn.is_closed() && db.conn.depth() == 0 => state.idle.push(db),
+            Some(_) => state.open = state.open.saturating_sub(1),
+            None => return,
         }
         self.pool.freed.notify_one();
     }

@@ -514,6 +514,11 @@ impl Conn {
             done: false,
         })
     }
+    /// Transactions open on this connection (0: none).
+    pub fn depth(&self) -> u32 {
+        self.depth.get()
+    }
+
     /// An outer transaction begun by the caller: the storage code's own join it.
     pub fn enter_outer(&self) {
         self.depth.set(self.depth.get() + 1);
