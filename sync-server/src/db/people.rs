@@ -650,7 +650,7 @@ impl Db {
                     .values()
                     .iter()
                     .map(|v| match v {
-                        Value::Null => "\u{0}".to_owned(),
+                        Value::Null | Value::OutOfRange => "\u{0}".to_owned(),
                         Value::Int(i) => i.to_string(),
                         Value::Real(f) => f.to_string(),
                         Value::Text(t) => format!("{t:?}"),

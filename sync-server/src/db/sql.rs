@@ -104,6 +104,8 @@ pub enum Value {
     Int(i64),
     Real(f64),
     Text(String),
+    /// An integer beyond i64: both engines refuse it (as rusqlite did), nothing is stored.
+    OutOfRange,
 }
 
 pub trait ToValue {
@@ -152,8 +154,8 @@ macro_rules! int_to_value {
     ($($t:ty),*) => {$(
         impl ToValue for $t {
             fn to_value(&self) -> Value {
-                // Every integer the server stores fits i64 (sequences, counts, milliseconds).
-                Value::Int(i64::try_from(*self).unwrap_or(i64::MAX))
+                // Never saturated: a value that does not fit is refused when bound.
+                i64::try_from(*self).map_or(Value::OutOfRange, Value::Int)
             }
         }
     )*};
@@ -608,6 +610,11 @@ impl rusqlite::ToSql for SqliteValue<'_> {
             Value::Int(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
             Value::Real(f) => ToSqlOutput::Borrowed(ValueRef::Real(*f)),
             Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::OutOfRange => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    "integer out of range".into(),
+                ))
+            }
         })
     }
 }
@@ -669,6 +676,7 @@ impl ToSql for PgArg {
     fn to_sql(&self, ty: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, BoxError> {
         match (&self.0, ty) {
             (Value::Null, _) => Ok(IsNull::Yes),
+            (Value::OutOfRange, _) => Err("integer out of range".into()),
             (Value::Int(i), &Type::INT8) => i.to_sql(ty, out),
             (Value::Int(i), &Type::INT4) => i32::try_from(*i)?.to_sql(ty, out),
             (Value::Int(i), &Type::INT2) => i16::try_from(*i)?.to_sql(ty, out),
