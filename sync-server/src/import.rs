@@ -84,6 +84,9 @@ pub fn read_mentor_file(db: &Db, path: &Path) -> Result<MentorFile, ServerError>
             if name.is_empty() {
                 return Err("name is empty".into());
             }
+            if crate::review::has_control(&name) {
+                return Err("name contains control characters".into());
+            }
             if name.chars().count() > crate::review::MAX_TEXT {
                 return Err(format!(
                     "name is longer than {} characters",

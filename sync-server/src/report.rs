@@ -252,11 +252,17 @@ fn row(
 
 /// A cell a spreadsheet would take for a formula (`=`, `+`, `-`, `@`, tab, carriage return
 /// first) gets a leading `'`, as OWASP advises against CSV injection: a mentor named
-/// `=HYPERLINK(…)` stays a name.
+/// `=HYPERLINK(…)` stays a name. A NUL (which only a forged kiosk entry can carry) is written
+/// as U+FFFD: spreadsheet tools cut a cell, or a file, at one.
 pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    let cell: std::borrow::Cow<'_, str> = if cell.contains('\0') {
+        cell.replace('\0', "\u{fffd}").into()
+    } else {
+        cell.into()
+    };
     match cell.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
-        _ => cell.into(),
+        _ => cell,
     }
 }
 

@@ -338,11 +338,23 @@ fn find(
         .find(|s| s.item == item))
 }
 
-/// A person's free text: trimmed, not empty, at most [`MAX_TEXT`] characters.
+/// Text with a control character (a NUL, a line break, an escape) is not a name or a reason
+/// anybody typed; PostgreSQL cannot even store a NUL.
+pub fn has_control(text: &str) -> bool {
+    text.chars().any(char::is_control)
+}
+
+/// A person's free text: trimmed, not empty, at most [`MAX_TEXT`] characters, no control
+/// characters.
 pub fn checked_text(what: &str, text: &str) -> Result<String, ServerError> {
     let t = text.trim();
     if t.is_empty() {
         return Err(ServerError::Invalid(format!("a {what} is required")));
+    }
+    if has_control(t) {
+        return Err(ServerError::Invalid(format!(
+            "the {what} contains control characters"
+        )));
     }
     if t.chars().count() > MAX_TEXT {
         return Err(ServerError::Invalid(format!(

@@ -12,6 +12,9 @@ use proptest::prelude::*;
 use sync_server::db::{Db, MentorRecord};
 use sync_server::ServerError;
 
+#[path = "../../tests/src/pg.rs"]
+mod pg;
+
 fn cases(normal: u32) -> u32 {
     std::env::var("PM_FUZZ_CASES")
         .ok()
@@ -40,7 +43,11 @@ struct Site {
 
 fn site() -> Site {
     let dir = tempfile::tempdir().expect("dir");
-    let mut db = Db::open(&dir.path().join("server.db")).expect("db");
+    // SQLite, or with PM_TEST_DB=postgres a fresh database in the tests' own cluster.
+    let mut db = match std::env::var("PM_TEST_DB").as_deref() {
+        Ok("postgres") => Db::open_spec(&pg::fresh_database()).expect("db"),
+        _ => Db::open(&dir.path().join("server.db")).expect("db"),
+    };
     let school = SchoolId::new("s").expect("school");
     db.add_school(&school, "S", TimeZone::new("America/Chicago").expect("tz"))
         .expect("school");

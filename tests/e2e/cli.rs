@@ -42,12 +42,7 @@ fn badges_are_png_svg_and_a_printable_sheet_and_decode_to_their_text() {
         text.starts_with("PM1:M-1:1:") && text.len() >= 26,
         "{decoded}"
     );
-    let conn = rusqlite::Connection::open(site.path("server.db")).expect("db");
-    let hash: String = conn
-        .query_row("SELECT hash FROM badges WHERE mentor = 'M-1'", [], |r| {
-            r.get(0)
-        })
-        .expect("badge");
+    let hash: String = site.scalar("SELECT hash FROM badges WHERE mentor = 'M-1'", &[]);
     assert_eq!(hash, pm_shared::badge_hash(&text));
     // An unknown mentor is a clear error.
     let out = e2e_tests::run(

@@ -144,6 +144,13 @@ fn coordinator_entries_are_checked_listed_and_voidable() {
         coordinator: "Ms. Rivera".into(),
         reason: "x".repeat(201),
     };
+    // A NUL inside a name: stored and set aside on either engine (PostgreSQL cannot hold one
+    // in a text column), never a refused batch that would block the kiosk.
+    let mut unreadable = k.coordinator("M-2", Utc::now(), training(day, 1));
+    unreadable.source = pm_shared::Source::Coordinator {
+        coordinator: "Ms. Rivera\0".into(),
+        reason: "fix".into(),
+    };
     let ack = k.send(vec![
         good.clone(),
         too_long,
@@ -152,6 +159,7 @@ fn coordinator_entries_are_checked_listed_and_voidable() {
         forged,
         approve,
         wordy,
+        unreadable,
     ]);
     for code in [
         "over_cap",
@@ -160,6 +168,7 @@ fn coordinator_entries_are_checked_listed_and_voidable() {
         "not_a_coordinator",
         "organizer_only",
         "text_too_long",
+        "text_unreadable",
     ] {
         assert!(ack.contains(code), "{code} in {ack}");
     }
@@ -200,9 +209,13 @@ fn coordinator_entries_are_checked_listed_and_voidable() {
     );
     assert_eq!(status, 200);
     assert!(csv.starts_with("entry,at,school_id,kiosk,coordinator,reason,mentor_id,mentor_name,action,details,set_aside_reason"), "{csv}");
-    assert_eq!(csv.lines().count(), 1 + 8, "{csv}");
+    assert_eq!(csv.lines().count(), 1 + 9, "{csv}");
     assert!(
         csv.contains("Nobody") && csv.contains("not_a_coordinator"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("Ms. Rivera\u{fffd},fix,") && !csv.contains('\0'),
         "{csv}"
     );
     let before = site.server(&["report", "hours", "--format", "csv", "--period", "all"]);
@@ -284,13 +297,13 @@ fn pins_and_tokens_can_come_from_standard_input_and_secrets_are_private() {
         .expect("token");
     assert!(child.wait().expect("wait").success());
     site.kiosk_ok("kiosk-a", &["sync", "--once"]);
-    site.server(&["backup", "--out", "backup.db"]);
-    for file in [
-        "server.db",
-        "backup.db",
-        "kiosk-a/kiosk.db",
-        "kiosk-a/config.json",
-    ] {
+    // The server's files, when it keeps them (PostgreSQL keeps its own, with its own rights).
+    let mut files = vec!["kiosk-a/kiosk.db", "kiosk-a/config.json"];
+    if !site.db.starts_with("postgres://") {
+        site.server(&["backup", "--out", "backup.db"]);
+        files.extend(["server.db", "backup.db"]);
+    }
+    for file in files {
         let mode = std::fs::metadata(site.path(file))
             .expect(file)
             .permissions()
@@ -331,13 +344,7 @@ fn spreadsheets_never_run_a_name_and_a_reimport_never_reactivates_quietly() {
 
     site.server(&["mentor", "deactivate", "M-7"]);
     site.server(&["mentor", "import", "more.csv"]);
-    let active = || -> bool {
-        let conn = rusqlite::Connection::open(site.path("server.db")).expect("db");
-        conn.query_row("SELECT active FROM mentors WHERE id = 'M-7'", [], |r| {
-            r.get(0)
-        })
-        .expect("M-7")
-    };
+    let active = || -> bool { site.scalar("SELECT active FROM mentors WHERE id = 'M-7'", &[]) };
     assert!(!active(), "a re-import leaves her deactivated");
     site.server(&["mentor", "import", "more.csv", "--reactivate"]);
     assert!(active(), "unless told to reactivate");
@@ -363,14 +370,13 @@ fn a_badge_reissued_after_the_last_roster_pull_is_provisional_not_forged() {
     assert!(out.contains("checked-in M-1"), "{out}");
     site.kiosk_ok("kiosk-a", &["sync", "--once"]);
     // The server knows the new badge: verified, stored, not set aside.
-    let conn = rusqlite::Connection::open(site.path("server.db")).expect("db");
-    let (verified, aside): (bool, Option<String>) = conn
-        .query_row(
-            "SELECT badge_verified, set_aside_reason FROM events WHERE mentor = 'M-1'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .expect("the scan");
+    let rows = site.query(
+        "SELECT badge_verified, set_aside_reason FROM events WHERE mentor = 'M-1'",
+        &[],
+    );
+    let scan = rows.first().expect("the scan");
+    let (verified, aside): (bool, Option<String>) =
+        (scan.get(0).expect("flag"), scan.get(1).expect("reason"));
     assert!(verified && aside.is_none(), "{verified} {aside:?}");
 }
 
@@ -463,13 +469,7 @@ fn a_move_entered_late_lets_her_new_school_hours_count_and_kiosks_stay_in_their_
         br#"{"action":"set_times","end":"2026-10-05T10:00:00-05:00","reason":"teacher confirmed"}"#,
     );
     assert_eq!(status, 201, "{body}");
-    let decision: String = {
-        let conn = rusqlite::Connection::open(site.path("server.db")).expect("db");
-        conn.query_row("SELECT id FROM events WHERE kiosk = 'server'", [], |r| {
-            r.get(0)
-        })
-        .expect("the organizer's decision")
-    };
+    let decision: String = site.scalar("SELECT id FROM events WHERE kiosk = 'server'", &[]);
     let source = |u: &mut Uploader, who: &str, mentor: &str, kind: EventKind| {
         let mut e = u.coordinator(mentor, Utc::now(), kind);
         e.source = pm_shared::Source::Coordinator {
@@ -660,14 +660,7 @@ fn a_replacement_kiosk_delivers_what_the_old_one_never_sent() {
     site.kiosk_ok("room", &["setup", "--server", &server.url, "--token", &new]);
     site.kiosk_ok("room", &["sync", "--once"]);
     assert_eq!(site.server_event_count(), 2);
-    let conn = rusqlite::Connection::open(site.path("server.db")).expect("db");
-    let kiosks: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM events WHERE kiosk = ?1",
-            [&old_id],
-            |r| r.get(0),
-        )
-        .expect("count");
+    let kiosks: i64 = site.scalar("SELECT COUNT(*) FROM events WHERE kiosk = ?1", &[&old_id]);
     assert_eq!(
         kiosks, 2,
         "recorded by the old kiosk, delivered by the new one"
@@ -727,4 +720,29 @@ fn a_refused_push_never_stops_the_roster_pull() {
         )
         .expect("pending");
     assert_eq!(pending, 1, "and the scan waits, never lost");
+}
+
+/// A NUL or another control character in an imported name is a broken line (named), and
+/// nothing is imported, on either engine.
+#[test]
+fn control_characters_in_imported_names_are_a_named_broken_line() {
+    let site = Site::new();
+    std::fs::write(
+        site.path("nul.csv"),
+        "id,name,school,language\nM-8,Eva Ruiz,lincoln,es\nM-9,Bad\u{0}Name,lincoln,es\n",
+    )
+    .expect("write");
+    let out = e2e_tests::run(
+        "sync-server",
+        &["--db", site.db.as_str(), "mentor", "import", "nul.csv"],
+        site.dir.path(),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 3") && err.contains("control characters"),
+        "{err}"
+    );
+    let ids: Vec<String> = site.column("SELECT id FROM mentors ORDER BY id", &[]);
+    assert_eq!(ids, ["M-1", "M-2", "M-3"], "nothing imported");
 }

@@ -8,17 +8,8 @@ use e2e_tests::{http, kiosk_id_of, Server, Site};
 fn seed(site: &Site, server: &Server) {
     let token = site.add_kiosk("front");
     let kiosk = kiosk_id_of(&token);
-    let conn = rusqlite::Connection::open(site.path("server.db")).expect("open");
-    let hash: String = conn
-        .query_row("SELECT hash FROM badges WHERE mentor = 'M-1'", [], |r| {
-            r.get(0)
-        })
-        .expect("badge");
-    let hash2: String = conn
-        .query_row("SELECT hash FROM badges WHERE mentor = 'M-2'", [], |r| {
-            r.get(0)
-        })
-        .expect("badge");
+    let hash: String = site.scalar("SELECT hash FROM badges WHERE mentor = 'M-1'", &[]);
+    let hash2: String = site.scalar("SELECT hash FROM badges WHERE mentor = 'M-2'", &[]);
     let start = chrono::NaiveDate::from_ymd_opt(2026, 9, 1).expect("date");
     let mut events = Vec::new();
     let mut seq = 0u64;
@@ -250,14 +241,8 @@ fn the_review_section_resolves_items_one_by_one_and_in_bulk() {
         ("11.00".into(), "9.00".into(), "0.00".into()),
         "{report}"
     );
-    let conn = rusqlite::Connection::open(site.path("server.db")).expect("db");
-    let resolutions: Vec<String> = conn
-        .prepare("SELECT body FROM events WHERE kiosk = 'server'")
-        .expect("prepare")
-        .query_map([], |r| r.get(0))
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows");
+    let resolutions: Vec<String> =
+        site.column("SELECT body FROM events WHERE kiosk = 'server'", &[]);
     assert_eq!(resolutions.len(), 3);
     assert!(
         resolutions

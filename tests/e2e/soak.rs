@@ -261,7 +261,17 @@ fn kiosks_and_server_killed_at_random_over_a_faulty_network_lose_and_double_noth
     }
     drop(server);
 
-    let on_server = event_ids(&site.path("server.db"));
+    let on_server: Vec<(String, String, String)> = site
+        .query("SELECT id, mentor, at FROM events", &[])
+        .iter()
+        .map(|r| {
+            (
+                r.get(0).expect("id"),
+                r.get(1).expect("mentor"),
+                r.get(2).expect("at"),
+            )
+        })
+        .collect();
     let mut committed: Vec<(String, String, String)> = Vec::new();
     for k in &kiosks {
         committed.extend(event_ids(&site.path(&format!("{k}/kiosk.db"))));
@@ -300,7 +310,7 @@ fn kiosks_and_server_killed_at_random_over_a_faulty_network_lose_and_double_noth
             "shown but not on the server: {line}"
         );
     }
-    let mut db = sync_server::db::Db::open(&site.path("server.db")).expect("db");
+    let mut db = site.open_db();
     let now = chrono::Utc::now();
     let cached = sync_server::report::hours(&mut db, None, Some("all"), now).expect("report");
     let fresh =

@@ -394,14 +394,7 @@ fn the_review_queue_ends_from_the_cli_and_the_api() {
     assert_eq!(status, 400);
 
     // Every resolution is an event naming who and why; nothing was edited.
-    let conn = rusqlite::Connection::open(site.path("server.db")).expect("db");
-    let by: Vec<String> = conn
-        .prepare("SELECT body FROM events WHERE kiosk = 'server'")
-        .expect("prepare")
-        .query_map([], |r| r.get(0))
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows");
+    let by: Vec<String> = site.column("SELECT body FROM events WHERE kiosk = 'server'", &[]);
     assert_eq!(by.len(), 3);
     assert!(
         by.iter().all(|b| b.contains(r#""organizer":"Olga""#)),
@@ -662,16 +655,7 @@ fn payments_are_booked_once_and_voided_never_deleted() {
     );
 
     // Voided payments stay in the ledger; when none is left, she shows as unpaid again.
-    let ids: Vec<i64> = {
-        let conn = rusqlite::Connection::open(site.path("server.db")).expect("db");
-        let mut stmt = conn
-            .prepare("SELECT id FROM stipend_payments ORDER BY id")
-            .expect("prepare");
-        stmt.query_map([], |r| r.get(0))
-            .expect("q")
-            .collect::<Result<_, _>>()
-            .expect("rows")
-    };
+    let ids: Vec<i64> = site.column("SELECT id FROM stipend_payments ORDER BY id", &[]);
     assert_eq!(ids.len(), 2);
     let (status, _) = http(
         &server.url,

@@ -116,6 +116,26 @@ impl Site {
         }
     }
 
+    /// The rows of a query on the server's database, whichever engine holds it.
+    pub fn query(&self, sql: &str, params: &[&str]) -> Vec<sync_server::db::sql::Row> {
+        self.open_db()
+            .select(sql, params)
+            .expect("query the server db")
+    }
+
+    /// The first column of a query's rows, as `T`.
+    pub fn column<T: sync_server::db::sql::FromValue>(&self, sql: &str, params: &[&str]) -> Vec<T> {
+        self.query(sql, params)
+            .iter()
+            .map(|r| r.get(0).expect("a value of the asked type"))
+            .collect()
+    }
+
+    /// The first column of the query's first row.
+    pub fn scalar<T: sync_server::db::sql::FromValue>(&self, sql: &str, params: &[&str]) -> T {
+        self.column(sql, params).into_iter().next().expect("a row")
+    }
+
     /// `sync-server --db DB ARGS`, which must succeed.
     pub fn server(&self, args: &[&str]) -> String {
         let mut all = vec!["--db", self.db.as_str()];

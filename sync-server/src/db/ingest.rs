@@ -29,6 +29,7 @@ pub mod reason {
     pub const TOO_OLD: &str = "too_old";
     pub const END_BEFORE_START: &str = "end_before_start";
     pub const TEXT_TOO_LONG: &str = "text_too_long";
+    pub const TEXT_UNREADABLE: &str = "text_unreadable";
     pub const AT_OUT_OF_RANGE: &str = "instant_out_of_range:at";
     pub const START_OUT_OF_RANGE: &str = "instant_out_of_range:start";
     pub const END_OUT_OF_RANGE: &str = "instant_out_of_range:end";
@@ -157,8 +158,12 @@ impl Db {
                     set_aside,
                     through.get(&event.series).copied().unwrap_or(event.sequence),
                     event.kind.resolves().map(|i| i.to_string()),
+                    // The name to list her entries by; the body keeps it exactly as sent (a
+                    // control character in it is shown as U+FFFD: PostgreSQL holds no NUL).
                     match &event.source {
-                        Source::Coordinator { coordinator, .. } => Some(coordinator.as_str()),
+                        Source::Coordinator { coordinator, .. } => {
+                            Some(coordinator.replace(char::is_control, "\u{fffd}"))
+                        }
                         _ => None,
                     },
                 ])?;
@@ -167,6 +172,10 @@ impl Db {
             }
             record(&tx, &mut ack, event, inserted == 1, set_aside)?;
         }
+        // In one order on every server, so two uploads touching the same mentors never wait
+        // on each other in a circle.
+        let mut changed: Vec<_> = changed.into_iter().collect();
+        changed.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
         for mentor in changed {
             mark_changed(&tx, mentor)?;
         }
@@ -388,6 +397,9 @@ impl Verifier<'_> {
         let limit = crate::review::MAX_TEXT;
         if coordinator.chars().count() > limit || why.chars().count() > limit {
             return Ok(Some(reason::TEXT_TOO_LONG));
+        }
+        if crate::review::has_control(coordinator) || crate::review::has_control(why) {
+            return Ok(Some(reason::TEXT_UNREADABLE));
         }
         if !self.terms.contains_key(coordinator) {
             let mut stmt = conn.prepare_cached(

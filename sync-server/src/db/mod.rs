@@ -325,6 +325,16 @@ impl Db {
         }
     }
 
+    /// The rows of a query, for tests and operators' checks on either engine (`?N` parameters,
+    /// all text).
+    pub fn select(&self, sql: &str, params: &[&str]) -> Result<Vec<sql::Row>, ServerError> {
+        let values: Vec<sql::Value> = params
+            .iter()
+            .map(|p| sql::Value::Text((*p).to_owned()))
+            .collect();
+        self.conn.rows(sql, values)
+    }
+
     /// Which engine holds this database.
     pub fn engine(&self) -> sql::Engine {
         self.conn.engine()

@@ -194,9 +194,12 @@ impl Db {
     ) -> Result<(), ServerError> {
         self.school(school)?;
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > crate::review::MAX_TEXT {
+        if name.is_empty()
+            || name.chars().count() > crate::review::MAX_TEXT
+            || crate::review::has_control(name)
+        {
             return Err(ServerError::Invalid(
-                "a coordinator's name is 1 to 200 characters".into(),
+                "a coordinator's name is 1 to 200 characters, without control characters".into(),
             ));
         }
         let tx = self.conn.transaction()?;
@@ -531,9 +534,12 @@ impl Db {
         name: &str,
         schools: Option<&[SchoolId]>,
     ) -> Result<String, ServerError> {
-        if name.trim().is_empty() || name.trim().chars().count() > crate::review::MAX_TEXT {
+        if name.trim().is_empty()
+            || name.trim().chars().count() > crate::review::MAX_TEXT
+            || crate::review::has_control(name)
+        {
             return Err(ServerError::Invalid(
-                "an organizer's name is 1 to 200 characters".into(),
+                "an organizer's name is 1 to 200 characters, without control characters".into(),
             ));
         }
         if let Some(list) = schools {
