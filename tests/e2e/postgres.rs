@@ -105,6 +105,13 @@ fn admin_commands_work_on_an_empty_postgres_database() {
         "{report}"
     );
     assert_eq!(site.server_event_count(), 2);
+    // Ctrl-C stops it cleanly: its connections are closed, nothing aborts.
+    let log = server.log.clone();
+    assert!(
+        server.interrupt(),
+        "{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
 }
 
 #[test]

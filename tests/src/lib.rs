@@ -273,6 +273,22 @@ impl Server {
         self.url.split("://").nth(1).unwrap_or_default().to_owned()
     }
 
+    /// SIGINT (Ctrl-C), as an operator stops it: returns whether it then exited cleanly.
+    pub fn interrupt(mut self) -> bool {
+        let sent = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while sent && std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        false
+    }
+
     /// SIGKILL: no chance to clean up.
     pub fn kill(mut self) {
         let _ = self.child.kill();

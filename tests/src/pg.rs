@@ -5,6 +5,9 @@
 //! pipe whose other end only this process holds. Each test takes a database of its own.
 //! (Shared by the server's storage tests and the end-to-end tests through `#[path]`.)
 
+// Each user takes what it needs (tests one cluster, benchmarks the durable one).
+#![allow(dead_code)]
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -19,12 +22,23 @@ pub struct Cluster {
 }
 
 static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
+static DURABLE: OnceLock<Result<Cluster, String>> = OnceLock::new();
 static DATABASES: AtomicU32 = AtomicU32::new(0);
 
 /// The cluster, started on first use. Panics with the reason if PostgreSQL cannot start:
 /// a test that asked for it must not pass without it.
 pub fn cluster() -> &'static Cluster {
-    match CLUSTER.get_or_init(start) {
+    started(&CLUSTER, false)
+}
+
+/// A second cluster with PostgreSQL's durable defaults (fsync, synchronous commit), for
+/// benchmarks that compare it with SQLite at `synchronous=FULL`.
+pub fn durable_cluster() -> &'static Cluster {
+    started(&DURABLE, true)
+}
+
+fn started(cell: &'static OnceLock<Result<Cluster, String>>, durable: bool) -> &'static Cluster {
+    match cell.get_or_init(|| start(durable)) {
         Ok(c) => c,
         Err(why) => panic!(
             "the test PostgreSQL cluster could not start: {why}\n(install it with scripts/system-deps.sh: Debian's postgresql package)"
@@ -34,7 +48,15 @@ pub fn cluster() -> &'static Cluster {
 
 /// A new, empty database in the cluster, as a URL the server takes.
 pub fn fresh_database() -> String {
-    let c = cluster();
+    database_in(cluster())
+}
+
+/// A new, empty database in the durable cluster.
+pub fn fresh_durable_database() -> String {
+    database_in(durable_cluster())
+}
+
+fn database_in(c: &Cluster) -> String {
     let name = format!(
         "t_{}_{}",
         std::process::id(),
@@ -94,7 +116,7 @@ fn as_owner(root: bool, program: &Path) -> Command {
     }
 }
 
-fn start() -> Result<Cluster, String> {
+fn start(durable: bool) -> Result<Cluster, String> {
     let bin = bin_dir()?;
     let root = is_root();
     let dir = tempfile::Builder::new()
@@ -141,7 +163,7 @@ fn start() -> Result<Cluster, String> {
     // however it ended) stops it fast and removes the folder.
     let script = r#"
 "$3/postgres" -D "$1/data" -p "$2" -k "$1" -c listen_addresses=127.0.0.1 \
-    -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+    -c fsync="$4" -c synchronous_commit="$4" -c full_page_writes="$4" \
     -c max_connections=300 >"$1/log" 2>&1 &
 pg=$!
 cat >/dev/null
@@ -156,6 +178,7 @@ rm -rf "$1"
         .arg(&dir)
         .arg(port.to_string())
         .arg(&bin)
+        .arg(if durable { "on" } else { "off" })
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -251,6 +251,21 @@ impl Drop for PooledDb<'_> {
     }
 }
 
+impl Drop for PgPool {
+    /// Closes the connections on a thread of their own: a blocking client cannot be closed on
+    /// an async runtime's thread, where a server's last reference to its pool goes at shutdown.
+    fn drop(&mut self) {
+        let idle = std::mem::take(
+            &mut self
+                .idle
+                .get_mut()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .idle,
+        );
+        let _ = std::thread::spawn(move || drop(idle)).join();
+    }
+}
+
 impl PgPool {
     /// A pool of at most `size` connections; the schema is brought up to date first.
     pub fn new(spec: &str, size: usize) -> Result<Self, ServerError> {
