@@ -227,6 +227,94 @@ fn two_servers_on_one_database_keep_exactly_once() {
         "{}",
         answers[0]
     );
+
+    // The same payment posted to both servers at the same moment (a double click that a load
+    // balancer sent two ways): one is booked, the other refused, for every mentor.
+    for mentor in mentors {
+        let body = format!(
+            r#"{{"mentor":"{mentor}","period":"2026-fall","amount":"600.00","paid_on":"2026-12-01","reference":"CHK-{mentor}","not_eligible":true}}"#
+        );
+        let statuses: Vec<u16> = std::thread::scope(|both| {
+            let handles: Vec<_> = urls
+                .iter()
+                .map(|url| {
+                    let (body, organizer) = (&body, &organizer);
+                    both.spawn(move || {
+                        http(
+                            url,
+                            "POST",
+                            "/api/v1/stipends",
+                            Some(organizer),
+                            body.as_bytes(),
+                        )
+                        .0
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("post"))
+                .collect()
+        });
+        let mut sorted = statuses.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, [201, 409], "{mentor}: {statuses:?}");
+    }
+    let booked: i64 = site.scalar("SELECT COUNT(*) FROM stipend_payments", &[]);
+    assert_eq!(booked, 3, "one payment per mentor");
+}
+
+/// Servers and commands starting at once on an empty database: the schema is made once, under
+/// the migration lock, and every one of them works.
+#[test]
+fn commands_starting_at_once_on_an_empty_database_migrate_once() {
+    let db = e2e_tests::pg::fresh_database();
+    let dir = tempfile::tempdir().expect("dir");
+    let runs: Vec<std::process::Output> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..6)
+            .map(|i| {
+                let (db, dir) = (&db, dir.path());
+                scope.spawn(move || {
+                    let id = format!("s{i}");
+                    run(
+                        "sync-server",
+                        &[
+                            "--db",
+                            db,
+                            "school",
+                            "add",
+                            "--id",
+                            &id,
+                            "--name",
+                            "S",
+                            "--timezone",
+                            "UTC",
+                        ],
+                        dir,
+                    )
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("run"))
+            .collect()
+    });
+    for out in &runs {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let site = Site {
+        dir: tempfile::tempdir().expect("dir"),
+        db,
+    };
+    let versions: Vec<i64> = site.column("SELECT version FROM schema_version", &[]);
+    assert_eq!(versions, [8]);
+    let schools: Vec<String> = site.column("SELECT id FROM schools ORDER BY id", &[]);
+    assert_eq!(schools, ["s0", "s1", "s2", "s3", "s4", "s5"]);
 }
 
 #[test]
