@@ -652,9 +652,12 @@ fn pg_statement(pg: &PgConn, sql: &str) -> Result<postgres::Statement, ServerErr
         return Ok(s.clone());
     }
     let stmt = pg.client.borrow_mut().prepare(&postgres_sql(sql))?;
-    pg.statements
-        .borrow_mut()
-        .insert(sql.to_owned(), stmt.clone());
+    let mut cache = pg.statements.borrow_mut();
+    // The server's statements are a fixed set; a tool's ad-hoc ones must not pile up.
+    if cache.len() >= 512 {
+        cache.clear();
+    }
+    cache.insert(sql.to_owned(), stmt.clone());
     Ok(stmt)
 }
 
