@@ -176,6 +176,13 @@ impl From<ServerError> for ApiError {
                 ApiError(StatusCode::NOT_FOUND, "not_found", e.to_string())
             }
             ServerError::Conflict(_) => ApiError(StatusCode::CONFLICT, "conflict", e.to_string()),
+            // Concurrent requests kept winning (PostgreSQL): nothing was stored, try again.
+            ref busy if busy.is_retryable() => ApiError(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "the database is busy with concurrent changes: nothing was recorded, try again"
+                    .into(),
+            ),
             ServerError::Invalid(_) | ServerError::Domain(_) => {
                 ApiError(StatusCode::BAD_REQUEST, "invalid", e.to_string())
             }
@@ -426,9 +433,11 @@ const SERIALIZATION_ATTEMPTS: u32 = 20;
 /// alone: it is caught while the lock is held, so the lock is never poisoned (an open SQLite
 /// transaction rolls back as the panic unwinds), and other requests go on.
 ///
-/// On PostgreSQL the work runs in one REPEATABLE READ transaction on a pooled connection (see
-/// `TxKind::Request`), run again from the start when it fails to serialize with a concurrent
-/// one, so it must only touch the database.
+/// On PostgreSQL the work runs in one REPEATABLE READ transaction on a pooled connection, run
+/// again from the start when it fails to serialize with a concurrent one, so it must only touch
+/// the database. Resolutions and voids run here too: two of them racing on one item or one
+/// payment both write the same row (the server's series, the payment), so the second fails to
+/// serialize, runs again, and finds the item resolved (409), as with SQLite's lock.
 async fn with_db<T: Send + 'static>(
     state: &AppState,
     work: impl Fn(&mut dyn Storage) -> Result<T, ServerError> + Send + 'static,
@@ -436,7 +445,7 @@ async fn with_db<T: Send + 'static>(
     run_db(state, crate::db::RequestIsolation::Snapshot, work).await
 }
 
-/// [`with_db`] for a request that records something (an upload, a payment, a resolution): on
+/// [`with_db`] for a request that records something (an upload, a payment, health): on
 /// PostgreSQL it runs READ COMMITTED, so two servers storing events of the same mentor wait on
 /// each other's row locks instead of failing to serialize; exactly-once rests on the unique
 /// keys (`ON CONFLICT DO NOTHING`), which hold at any isolation level.
@@ -478,9 +487,19 @@ async fn run_db<T: Send + 'static>(
                     db.discard();
                     Err(ServerError::Panicked)
                 });
+                // A connection that broke while idle in the pool (the database restarted, an
+                // idle timeout): dropped, and the request tried on a fresh one.
+                let broken = db.conn.is_closed();
+                if broken {
+                    db.discard();
+                }
+                drop(db);
                 match result {
+                    Err(ServerError::Database(_)) if broken && attempt < SERIALIZATION_ATTEMPTS => {
+                    }
                     Err(e) if e.is_retryable() && attempt < SERIALIZATION_ATTEMPTS => {
-                        // Let the transaction that won finish before trying again.
+                        // Let the transaction that won finish before trying again (holding
+                        // no connection meanwhile).
                         let jitter = u64::from(rand::random::<u8>() % 20);
                         std::thread::sleep(std::time::Duration::from_millis(
                             u64::from(attempt) * 5 + jitter,
@@ -838,7 +857,7 @@ async fn void_stipend(
         )
     })?;
     let body: VoidBody = parse_json(&body, "void request")?;
-    let payment = with_db_writing(&state, move |db| {
+    let payment = with_db(&state, move |db| {
         let scope = db.authenticate_organizer(&token)?;
         payments::void(
             db,
@@ -1006,7 +1025,7 @@ async fn post_review(
 ) -> Result<Response, ApiError> {
     let token = bearer(&headers)?;
     let resolution: ReviewResolution = parse_json(&body, "review resolution")?;
-    let resolved = with_db_writing(&state, move |db| {
+    let resolved = with_db(&state, move |db| {
         let scope = db.authenticate_organizer(&token)?;
         let by = review::Resolver {
             name: &scope.name,

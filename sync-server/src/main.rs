@@ -17,7 +17,7 @@ use sync_server::{badges, http, import, payments, program, report, review};
 struct Cli {
     /// The database: a SQLite file's path, or a PostgreSQL URL (postgres://USER@HOST:PORT/DB)
     /// (default: the config file's `db`, else server.db).
-    #[arg(long, global = true, env = "PM_DATABASE_URL")]
+    #[arg(long, global = true, env = "PM_DATABASE_URL", hide_env_values = true)]
     db: Option<String>,
     /// A TOML config file (keys db, listen, tls_cert, tls_key, backup_dir, backup_every, keep,
     /// metrics_token); flags given on the command line win over it.
@@ -47,7 +47,19 @@ struct ConfigFile {
 fn read_config(path: &std::path::Path) -> anyhow::Result<ConfigFile> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading config {}", path.display()))?;
-    toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))
+    // toml's own message quotes the line, which may be `db = "postgres://user:password@…"`:
+    // say which line and why, not what it holds.
+    toml::from_str(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        match line {
+            Some(line) => {
+                anyhow::anyhow!("config {}, line {line}: {}", path.display(), e.message())
+            }
+            None => anyhow::anyhow!("config {}: {}", path.display(), e.message()),
+        }
+    })
 }
 
 #[derive(Subcommand, Debug)]

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::db::sql::Conn;
+use crate::db::sql::{Conn, TxKind, Value};
 use crate::db::Db;
 use crate::{program, report, review, ServerError};
 
@@ -79,23 +79,48 @@ fn columns(source: &Conn, table: &str) -> Result<Vec<String>, ServerError> {
     rows.iter().map(|r| r.get(0)).collect()
 }
 
+/// Rows read from SQLite at a time, and rows per INSERT into PostgreSQL.
+const READ_CHUNK: i64 = 5_000;
+const INSERT_ROWS: usize = 200;
+
 fn copy(source: &Conn, target: &Conn) -> Result<(), ServerError> {
+    // One read snapshot of the source for the whole copy, one transaction on the target.
+    let reading = source.begin(TxKind::Snapshot)?;
     let tx = target.transaction()?;
     for table in TABLES {
         let columns = columns(source, table)?;
         let list = columns.join(", ");
-        let marks: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
-        let insert = format!("INSERT INTO {table} ({list}) VALUES ({})", marks.join(", "));
-        // In the order they were written (a kiosk before the one that replaced it).
-        // (clock_readings has no rowid: its key orders it.)
-        let order = if *table == "clock_readings" {
-            "1, 2, 3"
-        } else {
-            "rowid"
-        };
-        let rows = source.rows(&format!("SELECT {list} FROM {table} ORDER BY {order}"), ())?;
-        for row in rows {
-            tx.execute(&insert, row.values().to_vec())?;
+        if *table == "clock_readings" {
+            // No rowid: small, read at once in key order.
+            let rows = source.rows(&format!("SELECT {list} FROM {table} ORDER BY 1, 2, 3"), ())?;
+            insert_rows(
+                &tx,
+                table,
+                &list,
+                columns.len(),
+                rows.iter().map(|r| r.values()),
+            )?;
+            continue;
+        }
+        // In the order they were written (a kiosk before the one that replaced it), a chunk at
+        // a time: 6 M events never sit in memory at once.
+        let mut after = 0i64;
+        loop {
+            let rows = source.rows(
+                &format!(
+                    "SELECT rowid, {list} FROM {table} WHERE rowid > ?1 ORDER BY rowid LIMIT {READ_CHUNK}"
+                ),
+                [after],
+            )?;
+            let Some(last) = rows.last() else { break };
+            after = last.get(0)?;
+            insert_rows(
+                &tx,
+                table,
+                &list,
+                columns.len(),
+                rows.iter().map(|r| &r.values()[1..]),
+            )?;
         }
     }
     for table in IDENTITY_TABLES {
@@ -107,7 +132,39 @@ fn copy(source: &Conn, target: &Conn) -> Result<(), ServerError> {
             |_| Ok(()),
         )?;
     }
-    tx.commit()
+    tx.commit()?;
+    reading.commit()
+}
+
+/// Rows into `table`, many per statement. A NUL (which SQLite holds and PostgreSQL cannot,
+/// only ever in a forged kiosk entry stored by an older server) is copied as U+FFFD.
+fn insert_rows<'r>(
+    tx: &Conn,
+    table: &str,
+    list: &str,
+    width: usize,
+    rows: impl Iterator<Item = &'r [Value]>,
+) -> Result<(), ServerError> {
+    let rows: Vec<&[Value]> = rows.collect();
+    for chunk in rows.chunks(INSERT_ROWS) {
+        let mut values = Vec::with_capacity(chunk.len() * width);
+        let mut tuples = Vec::with_capacity(chunk.len());
+        for row in chunk {
+            let marks: Vec<String> = (0..width)
+                .map(|i| format!("?{}", values.len() + i + 1))
+                .collect();
+            tuples.push(format!("({})", marks.join(", ")));
+            values.extend(row.iter().map(|v| match v {
+                Value::Text(t) if t.contains('\0') => Value::Text(t.replace('\0', "\u{fffd}")),
+                other => other.clone(),
+            }));
+        }
+        tx.execute(
+            &format!("INSERT INTO {table} ({list}) VALUES {}", tuples.join(", ")),
+            values,
+        )?;
+    }
+    Ok(())
 }
 
 fn verify(
@@ -145,14 +202,15 @@ fn verify(
 
 fn mismatch(what: &str) -> ServerError {
     ServerError::Corrupt(format!(
-        "the copy does not match its source ({what}); nothing was changed in the SQLite file, drop the PostgreSQL database and try again"
+        "the copy does not match its source ({what}): was a server still writing to it? Stop it, drop the PostgreSQL database and try again (the SQLite file keeps every record; only its schema and cached totals were brought up to date)"
     ))
 }
 
-/// Two reports serialize to the same JSON.
-fn same<T: serde::Serialize>(a: &T, b: &T) -> bool {
-    match (serde_json::to_string(a), serde_json::to_string(b)) {
-        (Ok(a), Ok(b)) => a == b,
+/// The source's report and the copy's serialize to the same JSON (a NUL in the source is
+/// U+FFFD in the copy: see [`insert_rows`]).
+fn same<T: serde::Serialize>(source: &T, copy: &T) -> bool {
+    match (serde_json::to_string(source), serde_json::to_string(copy)) {
+        (Ok(a), Ok(b)) => a.replace("\\u0000", "\u{fffd}") == b,
         _ => false,
     }
 }

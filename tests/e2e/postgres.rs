@@ -105,6 +105,24 @@ fn admin_commands_work_on_an_empty_postgres_database() {
         "{report}"
     );
     assert_eq!(site.server_event_count(), 2);
+    // The database drops every connection (a restart, an idle timeout): the next requests
+    // are served on fresh ones.
+    let dropped: Vec<bool> = site.column(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        &[],
+    );
+    assert!(!dropped.is_empty());
+    for _ in 0..3 {
+        let (status, roster) = http(
+            &server.url,
+            "GET",
+            "/api/v1/roster?protocol=2",
+            Some(&token),
+            b"",
+        );
+        assert_eq!(status, 200, "{roster}");
+    }
     // Ctrl-C stops it cleanly: its connections are closed, nothing aborts.
     let log = server.log.clone();
     assert!(
@@ -112,6 +130,36 @@ fn admin_commands_work_on_an_empty_postgres_database() {
         "{}",
         std::fs::read_to_string(log).unwrap_or_default()
     );
+}
+
+/// A database URL's password shows neither in `--help` (from PM_DATABASE_URL) nor in the
+/// message about a broken config line.
+#[test]
+fn database_passwords_stay_out_of_help_and_errors() {
+    let dir = tempfile::tempdir().expect("dir");
+    let help = std::process::Command::new(e2e_tests::workspace_binary("sync-server"))
+        .arg("--help")
+        .env("PM_DATABASE_URL", "postgres://pm:s3cret@db.example/pm")
+        .output()
+        .expect("help");
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        text.contains("PM_DATABASE_URL") && !text.contains("s3cret"),
+        "{text}"
+    );
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "listen = \"127.0.0.1:0\"\ndb = \"postgres://pm:s3cret@db.example/pm\" oops\n",
+    )
+    .expect("config");
+    let out = run(
+        "sync-server",
+        &["--config", "config.toml", "report", "hours"],
+        dir.path(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("line 2") && !err.contains("s3cret"), "{err}");
 }
 
 #[test]
@@ -262,6 +310,65 @@ fn two_servers_on_one_database_keep_exactly_once() {
     }
     let booked: i64 = site.scalar("SELECT COUNT(*) FROM stipend_payments", &[]);
     assert_eq!(booked, 3, "one payment per mentor");
+
+    // A review item resolved on both servers at the same moment (approve on one, void on the
+    // other): one decision is recorded, the other refused.
+    let kiosk = kiosk_id_of(&kiosks[0]);
+    let stray = pairs_batch(40, &kiosk, "M-1", &hashes[0], 27, 1)
+        .replace(r#""type":"check_in""#, r#""type":"check_out""#);
+    let (status, ack) = http(
+        &urls[0],
+        "POST",
+        "/api/v1/events",
+        Some(&kiosks[0]),
+        stray.as_bytes(),
+    );
+    assert_eq!(status, 200, "{ack}");
+    let (status, items) = http(
+        &urls[0],
+        "GET",
+        "/api/v1/reviews?period=all&format=csv",
+        Some(&organizer),
+        b"",
+    );
+    assert_eq!(status, 200, "{items}");
+    let items: Vec<String> = items
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next().map(str::to_owned))
+        .collect();
+    assert!(!items.is_empty(), "the stray check-outs need review");
+    for item in items {
+        let path = format!("/api/v1/reviews/{item}");
+        let bodies = [
+            r#"{"action":"void","reason":"a stray scan"}"#,
+            r#"{"action":"void","reason":"the same stray scan"}"#,
+        ];
+        let statuses: Vec<u16> = std::thread::scope(|both| {
+            let handles: Vec<_> = urls
+                .iter()
+                .zip(bodies)
+                .map(|(url, body)| {
+                    let (path, organizer) = (&path, &organizer);
+                    both.spawn(move || http(url, "POST", path, Some(organizer), body.as_bytes()).0)
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("post"))
+                .collect()
+        });
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 409).count(),
+            1,
+            "{item}: {statuses:?}"
+        );
+        let decisions: i64 = site.scalar(
+            "SELECT COUNT(*) FROM events WHERE item = ?1",
+            &[item.as_str()],
+        );
+        assert_eq!(decisions, 1, "{item}");
+    }
 }
 
 /// Servers and commands starting at once on an empty database: the schema is made once, under
@@ -368,6 +475,14 @@ fn migrate_copies_a_sqlite_server_and_checks_the_copy() {
         );
         assert_eq!(status, 200, "{ack}");
     }
+    // An older server stored a NUL in a name (SQLite holds one, PostgreSQL cannot).
+    rusqlite::Connection::open(site.path("server.db"))
+        .expect("db")
+        .execute(
+            "UPDATE mentors SET name = 'Rosa' || char(0) || 'Díaz' WHERE id = 'M-3'",
+            [],
+        )
+        .expect("old data");
     let target = e2e_tests::pg::fresh_database();
     let out = run(
         "sync-server",

@@ -314,12 +314,12 @@ impl Db {
         self.conn.leave_outer();
         match result {
             Ok(value) => {
-                self.conn.execute_batch("COMMIT")?;
+                self.conn.finish()?;
                 Ok(value)
             }
             Err(e) => {
                 // A broken connection has no transaction left to end.
-                let _ = self.conn.execute_batch("ROLLBACK");
+                self.conn.abandon();
                 Err(e)
             }
         }

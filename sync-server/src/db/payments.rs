@@ -96,10 +96,16 @@ impl Db {
                 "payment {id} was voided already"
             )));
         }
-        self.conn.execute(
+        let changed = self.conn.execute(
             "UPDATE stipend_payments SET voided_at = ?2, voided_by = ?3, void_reason = ?4 WHERE id = ?1 AND voided_at IS NULL",
             params![id, ts(now), by, reason.trim()],
         )?;
+        if changed == 0 {
+            // Voided by someone else between the look and the change.
+            return Err(ServerError::Conflict(format!(
+                "payment {id} was voided already"
+            )));
+        }
         self.payment(id)
     }
 

@@ -137,6 +137,9 @@ fn connect(config: &postgres::Config) -> Result<PgConn, ServerError> {
     let mut config = config.clone();
     // The server's notices ("already exists, skipping") are not worth a log line.
     config.options("-c client_min_messages=warning");
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(std::time::Duration::from_secs(10));
+    }
     let client = config.connect(postgres::NoTls)?;
     Ok(PgConn::new(client))
 }
@@ -314,6 +317,8 @@ impl PgPool {
                             .lock()
                             .unwrap_or_else(std::sync::PoisonError::into_inner);
                         state.open = state.open.saturating_sub(1);
+                        // Its place is free: a request waiting for one may try.
+                        self.freed.notify_one();
                         Err(e)
                     }
                 };

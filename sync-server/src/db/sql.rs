@@ -328,6 +328,9 @@ pub struct Conn {
     /// Transactions begun and not yet ended: an inner one joins the outer (PostgreSQL runs a
     /// whole request in one transaction; the storage code's own then nest inside it).
     depth: std::cell::Cell<u32>,
+    /// A statement failed inside the open transaction: it must not be committed as if whole
+    /// (PostgreSQL would answer COMMIT with a silent rollback).
+    failed: std::cell::Cell<bool>,
 }
 
 enum Link {
@@ -365,12 +368,14 @@ impl Conn {
         Self {
             link: Link::Sqlite(conn),
             depth: std::cell::Cell::new(0),
+            failed: std::cell::Cell::new(false),
         }
     }
     pub fn postgres_conn(conn: PgConn) -> Self {
         Self {
             link: Link::Postgres(Box::new(conn)),
             depth: std::cell::Cell::new(0),
+            failed: std::cell::Cell::new(false),
         }
     }
 
@@ -401,6 +406,48 @@ impl Conn {
     }
 
     pub fn execute_batch(&self, sql: &str) -> Result<(), ServerError> {
+        let done = match &self.link {
+            Link::Sqlite(c) => c.execute_batch(sql).map_err(ServerError::from),
+            Link::Postgres(pg) => pg
+                .client
+                .borrow_mut()
+                .batch_execute(sql)
+                .map_err(ServerError::from),
+        };
+        self.noted(done)
+    }
+
+    /// Remembers a failure inside an open transaction.
+    fn noted<T>(&self, result: Result<T, ServerError>) -> Result<T, ServerError> {
+        if result.is_err() && self.depth.get() > 0 {
+            self.failed.set(true);
+        }
+        result
+    }
+
+    /// Ends the outermost transaction: COMMIT, unless a statement in it failed (then ROLLBACK
+    /// and an error); a COMMIT that fails is rolled back, so no transaction is left open.
+    pub fn finish(&self) -> Result<(), ServerError> {
+        if self.failed.replace(false) {
+            let _ = self.execute_raw("ROLLBACK");
+            return Err(ServerError::Corrupt(
+                "a statement failed inside the transaction; nothing was recorded".into(),
+            ));
+        }
+        if let Err(e) = self.execute_raw("COMMIT") {
+            let _ = self.execute_raw("ROLLBACK");
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Ends the outermost transaction without keeping anything.
+    pub fn abandon(&self) {
+        self.failed.set(false);
+        let _ = self.execute_raw("ROLLBACK");
+    }
+
+    fn execute_raw(&self, sql: &str) -> Result<(), ServerError> {
         match &self.link {
             Link::Sqlite(c) => Ok(c.execute_batch(sql)?),
             Link::Postgres(pg) => Ok(pg.client.borrow_mut().batch_execute(sql)?),
@@ -408,7 +455,11 @@ impl Conn {
     }
 
     pub fn execute(&self, sql: &str, params: impl Params) -> Result<usize, ServerError> {
-        let values = params.into_values();
+        let done = self.execute_values(sql, params.into_values());
+        self.noted(done)
+    }
+
+    fn execute_values(&self, sql: &str, values: Vec<Value>) -> Result<usize, ServerError> {
         match &self.link {
             Link::Sqlite(c) => {
                 let mut stmt = c.prepare_cached(sql)?;
@@ -425,7 +476,11 @@ impl Conn {
 
     /// Every row, read into memory.
     pub fn rows(&self, sql: &str, params: impl Params) -> Result<Vec<Row>, ServerError> {
-        let values = params.into_values();
+        let done = self.rows_of(sql, params.into_values());
+        self.noted(done)
+    }
+
+    fn rows_of(&self, sql: &str, values: Vec<Value>) -> Result<Vec<Row>, ServerError> {
         match &self.link {
             Link::Sqlite(c) => {
                 let mut stmt = c.prepare_cached(sql)?;
@@ -508,7 +563,8 @@ impl Conn {
         };
         let depth = self.depth.get();
         if depth == 0 {
-            self.execute_batch(begin)?;
+            self.failed.set(false);
+            self.execute_raw(begin)?;
         }
         self.depth.set(depth + 1);
         Ok(Transaction {
@@ -523,6 +579,9 @@ impl Conn {
 
     /// An outer transaction begun by the caller: the storage code's own join it.
     pub fn enter_outer(&self) {
+        if self.depth.get() == 0 {
+            self.failed.set(false);
+        }
         self.depth.set(self.depth.get() + 1);
     }
     pub fn leave_outer(&self) {
@@ -573,7 +632,7 @@ impl Transaction<'_> {
         let depth = self.conn.depth.get().saturating_sub(1);
         self.conn.depth.set(depth);
         if depth == 0 {
-            self.conn.execute_batch("COMMIT")?;
+            self.conn.finish()?;
         }
         Ok(())
     }
@@ -594,7 +653,7 @@ impl Drop for Transaction<'_> {
             // An inner transaction that fails fails its outer one: the error goes up to it.
             if depth == 0 {
                 // Nothing to do if this fails: the connection is broken, its transaction gone.
-                let _ = self.conn.execute_batch("ROLLBACK");
+                self.conn.abandon();
             }
         }
     }
@@ -619,8 +678,8 @@ impl rusqlite::ToSql for SqliteValue<'_> {
     }
 }
 
-/// `?N` placeholders as `$N` (a bare `?` counts on from the last number), and SQLite's
-/// `group_concat` as `string_agg`; quoted text is left alone.
+/// `?N` placeholders as `$N` (a bare `?` counts on from the last number; the server's SQL numbers
+/// every one); quoted text is left alone.
 pub fn postgres_sql(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len() + 8);
     let mut chars = sql.chars().peekable();
@@ -644,7 +703,7 @@ pub fn postgres_sql(sql: &str) -> String {
             out.push(c);
         }
     }
-    out.replace("group_concat(", "string_agg(")
+    out
 }
 
 fn pg_statement(pg: &PgConn, sql: &str) -> Result<postgres::Statement, ServerError> {
@@ -738,9 +797,5 @@ mod tests {
             "SELECT a FROM t WHERE b = $1 AND c = '?' AND d = $2 OR e = $1"
         );
         assert_eq!(postgres_sql("VALUES (?, ?)"), "VALUES ($1, $2)");
-        assert_eq!(
-            postgres_sql("SELECT group_concat(id, ';') FROM k"),
-            "SELECT string_agg(id, ';') FROM k"
-        );
     }
 }
