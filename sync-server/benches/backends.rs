@@ -11,21 +11,19 @@
 
 use std::time::Instant;
 
-use chrono::{DateTime, Duration, TimeZone as _, Utc};
+use chrono::{DateTime, TimeZone as _, Utc};
 use pm_shared::protocol::{UploadBatch, PROTOCOL_VERSION};
-use pm_shared::{
-    Event, EventId, EventKind, Language, MentorId, ProgramRules, SchoolId, SeriesId, Source,
-    TimeZone,
-};
-use sync_server::db::{Db, MentorRecord, PgPool};
+use pm_shared::ProgramRules;
+use sync_server::db::{Db, PgPool};
 use sync_server::http::{Backend, Limits};
 use sync_server::{report, roster};
 
 #[path = "../../tests/src/pg.rs"]
 mod pg;
 
-const MENTORS_PER_SCHOOL: usize = 40;
-const EVENTS_PER_MENTOR: usize = 300;
+mod common;
+use common::{schools, School, EVENTS_PER_MENTOR, MENTORS_PER_SCHOOL};
+
 const BATCH: usize = 500;
 /// Kiosks (one per school) posting at once in the HTTP parts.
 const HTTP_SCHOOLS: usize = 8;
@@ -57,96 +55,6 @@ impl Engine {
             Engine::Postgres => PgPool::new(spec, 16).expect("pool").into(),
         }
     }
-}
-
-/// One school: its kiosk, token and every event of its mentors (two-hour mornings).
-struct School {
-    id: SchoolId,
-    kiosk: pm_shared::KioskId,
-    token: String,
-    events: Vec<Event>,
-}
-
-fn schools(db: &mut Db, count: usize, offset: usize) -> Vec<School> {
-    let zone = TimeZone::new("America/Chicago").expect("tz");
-    let first_day = Utc
-        .with_ymd_and_hms(2026, 7, 6, 13, 0, 0)
-        .single()
-        .expect("start");
-    let mut out = Vec::new();
-    for s in offset..offset + count {
-        let school = SchoolId::new(format!("school-{s:03}")).expect("school");
-        db.add_school(&school, &format!("School {s}"), zone)
-            .expect("school");
-        let mentors: Vec<MentorRecord> = (0..MENTORS_PER_SCHOOL)
-            .map(|m| MentorRecord {
-                id: MentorId::new(format!("S{s:03}-M{m:02}")).expect("id"),
-                name: format!("Mentor {m} of school {s}"),
-                school: school.clone(),
-                language: Language::spanish(),
-                active: true,
-            })
-            .collect();
-        db.upsert_mentors(&mentors, first_day - Duration::days(7))
-            .expect("mentors");
-        let hashes: Vec<String> = mentors
-            .iter()
-            .map(|m| {
-                pm_shared::badge_hash(
-                    &db.issue_badge(&m.id, first_day - Duration::days(7))
-                        .expect("badge"),
-                )
-            })
-            .collect();
-        let (kiosk, token) = db.add_kiosk(&school, "parent room").expect("kiosk");
-        let mut events = Vec::with_capacity(MENTORS_PER_SCHOOL * EVENTS_PER_MENTOR);
-        let mut sequence = 0u64;
-        let id = |sequence: u64| {
-            EventId::from_parts(
-                sequence,
-                [1, 2, 3, 4, 5, 6, 7, 8, (s % 256) as u8, (s / 256) as u8],
-            )
-        };
-        for day in 0..(EVENTS_PER_MENTOR / 2) as i64 {
-            for (m, mentor) in mentors.iter().enumerate() {
-                let arrive = first_day + Duration::days(day) + Duration::minutes(m as i64);
-                let check_in = id(sequence + 1);
-                for (kind, at) in [
-                    (EventKind::CheckIn, arrive),
-                    (
-                        EventKind::CheckOut {
-                            check_in: Some(check_in),
-                        },
-                        arrive + Duration::hours(2),
-                    ),
-                ] {
-                    sequence += 1;
-                    events.push(Event {
-                        id: id(sequence),
-                        kiosk: kiosk.clone(),
-                        series: SeriesId::from_parts(s as u64, [9; 10]),
-                        sequence,
-                        mentor: Some(mentor.id.clone()),
-                        at,
-                        time_zone: zone,
-                        kind,
-                        source: Source::BadgeScan {
-                            generation: 1,
-                            provisional: false,
-                            badge_hash: hashes[m].clone(),
-                        },
-                    });
-                }
-            }
-        }
-        out.push(School {
-            id: school,
-            kiosk,
-            token,
-            events,
-        });
-    }
-    out
 }
 
 /// A real server on a loopback port (rate limits out of the way); stops when `stop` is sent.

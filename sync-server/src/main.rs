@@ -556,13 +556,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             };
             let backend: http::Backend = if postgres {
-                // Requests run side by side, each on its own connection.
-                drop(db);
+                // Requests run side by side, each on its own connection (the one opened, and so
+                // migrated, above is the pool's first).
                 let size = std::env::var("PM_DATABASE_POOL")
                     .ok()
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(16);
-                sync_server::db::PgPool::new(&db_spec, size)?.into()
+                sync_server::db::PgPool::starting_with(db, &db_spec, size)?.into()
             } else {
                 db.into()
             };

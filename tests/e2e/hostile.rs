@@ -299,7 +299,7 @@ fn pins_and_tokens_can_come_from_standard_input_and_secrets_are_private() {
     site.kiosk_ok("kiosk-a", &["sync", "--once"]);
     // The server's files, when it keeps them (PostgreSQL keeps its own, with its own rights).
     let mut files = vec!["kiosk-a/kiosk.db", "kiosk-a/config.json"];
-    if !site.db.starts_with("postgres://") {
+    if !sync_server::db::is_postgres_url(&site.db) {
         site.server(&["backup", "--out", "backup.db"]);
         files.extend(["server.db", "backup.db"]);
     }

@@ -2,8 +2,8 @@
 //! database, two server processes sharing one database, `migrate` from SQLite, and backups
 //! refused with the way to do them.
 
+use e2e_tests::upload::badge_hash;
 use e2e_tests::{http, kiosk_id_of, run, Server, Site};
-use pm_shared::MentorId;
 
 /// A batch from `kiosk` of check-in/check-out pairs on school days of October 2026, one mentor
 /// per kiosk; event ids unique per (`stream`, sequence).
@@ -33,20 +33,11 @@ fn pairs_batch(
     )
 }
 
-fn badge_hash(site: &Site, mentor: &str) -> String {
-    let db = site.open_db();
-    let id = MentorId::new(mentor).expect("mentor id");
-    let (_, _, hash) = sync_server::storage::Storage::current_badge(&db, &id)
-        .expect("badge")
-        .expect("issued");
-    hash
-}
-
 #[test]
 fn admin_commands_work_on_an_empty_postgres_database() {
     // `Site::on_postgres` runs `school add`, `mentor import` and `badges` on a new database.
     let site = Site::on_postgres();
-    assert!(site.db.starts_with("postgres://"));
+    assert!(sync_server::db::is_postgres_url(&site.db));
     let token = site.add_kiosk("front");
     site.server(&[
         "coordinator",

@@ -282,7 +282,7 @@ fn sigkill_in_the_middle_of_ingest_then_a_resend_stores_every_event_once() {
         assert_eq!(status, 200, "{ack}");
     }
     assert_eq!(site.server_event_count(), 60_000);
-    if !site.db.starts_with("postgres://") {
+    if !sync_server::db::is_postgres_url(&site.db) {
         let ok = site.open_db().integrity_check().expect("check");
         assert_eq!(ok, "ok");
     }
@@ -571,7 +571,7 @@ fn coordinator_pins_are_stored_hashed_and_reach_the_kiosk() {
         "--pin",
         "482913",
     ]);
-    if site.db.starts_with("postgres://") {
+    if sync_server::db::is_postgres_url(&site.db) {
         let stored: Vec<String> = site.column(
             "SELECT school || name || pin_hash FROM coordinators UNION ALL
              SELECT school || name || from_at FROM coordinator_terms",
@@ -749,7 +749,7 @@ fn random_and_hostile_requests_never_get_a_5xx_or_stop_the_server() {
     );
     assert_eq!(status, 200);
     let db = site.open_db();
-    if site.db.starts_with("postgres://") {
+    if sync_server::db::is_postgres_url(&site.db) {
         db.ready().expect("ready");
     } else {
         assert_eq!(db.integrity_check().expect("check"), "ok");

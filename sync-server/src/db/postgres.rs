@@ -272,11 +272,17 @@ impl Drop for PgPool {
 impl PgPool {
     /// A pool of at most `size` connections; the schema is brought up to date first.
     pub fn new(spec: &str, size: usize) -> Result<Self, ServerError> {
+        Self::starting_with(open(spec)?, spec, size)
+    }
+
+    /// A pool whose first connection is `first`, already opened (and so migrated) on `spec`.
+    pub fn starting_with(first: Db, spec: &str, size: usize) -> Result<Self, ServerError> {
         let config = parse(spec)?;
-        let first = Db {
-            conn: Conn::postgres_conn(connect(&config)?),
-        };
-        migrate(&first.conn)?;
+        if first.conn.engine() != super::sql::Engine::Postgres {
+            return Err(ServerError::Invalid(
+                "a pool is for a PostgreSQL database".into(),
+            ));
+        }
         Ok(Self {
             config,
             idle: Mutex::new(PoolState {

@@ -406,14 +406,7 @@ impl Conn {
     }
 
     pub fn execute_batch(&self, sql: &str) -> Result<(), ServerError> {
-        let done = match &self.link {
-            Link::Sqlite(c) => c.execute_batch(sql).map_err(ServerError::from),
-            Link::Postgres(pg) => pg
-                .client
-                .borrow_mut()
-                .batch_execute(sql)
-                .map_err(ServerError::from),
-        };
+        let done = self.execute_raw(sql);
         self.noted(done)
     }
 
