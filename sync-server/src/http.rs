@@ -488,8 +488,15 @@ async fn run_db<T: Send + 'static>(
                     Err(ServerError::Panicked)
                 });
                 // A connection that broke while idle in the pool (the database restarted, an
-                // idle timeout): dropped, and the request tried on a fresh one.
-                let broken = db.conn.is_closed();
+                // administrator ended it, an idle timeout): dropped, and the request tried on a
+                // fresh one. The client may not have noticed the close yet when the error comes
+                // back (the server's "terminating connection" arrives as the answer to the next
+                // statement), so the error's own kind counts too. Running the request again is
+                // safe even if a COMMIT was lost in flight: every write is idempotent or refused
+                // the second time (an event id is stored once; a second payment or resolution
+                // is answered 409).
+                let broken =
+                    db.conn.is_closed() || matches!(&result, Err(e) if e.is_connection_lost());
                 if broken {
                     db.discard();
                 }
@@ -1167,6 +1174,114 @@ mod tests {
         panics_stay_in_their_request(db, move |_| {
             Backend::from(crate::db::PgPool::new(&url, 2).expect("pool"))
         });
+    }
+
+    /// A pooled connection the database ended (a restart, an administrator, an idle timeout)
+    /// is replaced, and the request that found it ended runs again on a fresh one: never a
+    /// 500. The backend is gone before the request comes, so its "terminating connection"
+    /// message is what the request's first statement reads back.
+    #[test]
+    fn a_connection_the_database_ended_is_replaced_not_answered_500() {
+        let url = pg::fresh_database();
+        let admin = Db::open_spec(&url).expect("db");
+        let school = SchoolId::new("s").expect("school");
+        admin
+            .add_school(&school, "S", pm_shared::TimeZone::new("UTC").expect("tz"))
+            .expect("school");
+        let (_, kiosk) = admin.add_kiosk(&school, "k").expect("kiosk");
+        let organizer = admin.add_organizer("O", None).expect("organizer");
+        let pool = crate::db::PgPool::new(&url, 2).expect("pool");
+        let router = app(AppState::new(Backend::from(pool)));
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        runtime.spawn(async move { axum::serve(listener, router).await });
+        for _ in 0..5 {
+            assert_eq!(fetch(addr, "/api/v1/roster", &kiosk), 200);
+            assert_eq!(fetch(addr, "/api/v1/reports/hours", &organizer), 200);
+            end_other_connections(&admin, true);
+            assert_eq!(fetch(addr, "/api/v1/roster", &kiosk), 200);
+            assert_eq!(fetch(addr, "/api/v1/reviews", &organizer), 200);
+        }
+    }
+
+    /// The database ends the connection in the middle of a request (after its BEGIN): the
+    /// request runs again from the start on a fresh connection and succeeds. The end reaches
+    /// the request either as the answer to its next statement ("terminating connection") or
+    /// as a closed socket, depending on timing; twenty rounds see both.
+    #[test]
+    fn a_connection_ended_mid_request_is_run_again_on_a_fresh_one() {
+        let url = pg::fresh_database();
+        let admin = std::sync::Arc::new(std::sync::Mutex::new(Db::open_spec(&url).expect("db")));
+        let organizer = admin
+            .lock()
+            .expect("admin")
+            .add_organizer("O", None)
+            .expect("organizer");
+        let pool = crate::db::PgPool::new(&url, 2).expect("pool");
+        let state = AppState::new(Backend::from(pool));
+        let attempts = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let (admin_, attempts_) = (admin.clone(), attempts.clone());
+        let ends_its_connection = get(move |State(state): State<AppState>| {
+            let (admin, attempts) = (admin_.clone(), attempts_.clone());
+            let first = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+            async move {
+                with_db(&state, move |storage| {
+                    attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                        end_other_connections(&admin.lock().expect("admin"), false);
+                    }
+                    storage.ready()
+                })
+                .await?;
+                Ok::<_, ApiError>(StatusCode::OK.into_response())
+            }
+        });
+        let router = app(state.clone()).merge(
+            Router::new()
+                .route("/ends-its-connection", ends_its_connection)
+                .with_state(state),
+        );
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        runtime.spawn(async move { axum::serve(listener, router).await });
+        let rounds = 20;
+        for _ in 0..rounds {
+            assert_eq!(fetch(addr, "/ends-its-connection", &organizer), 200);
+        }
+        // Most rounds ran twice (a round whose statement beat the end runs once).
+        assert!(attempts.load(std::sync::atomic::Ordering::SeqCst) > rounds);
+        assert_eq!(fetch(addr, "/api/v1/reports/hours", &organizer), 200);
+    }
+
+    /// Ends every connection to this database but `admin`'s, and waits until they are gone
+    /// if asked to.
+    fn end_other_connections(admin: &Db, wait: bool) {
+        let others = "FROM pg_stat_activity \
+                      WHERE datname = current_database() AND pid <> pg_backend_pid()";
+        admin
+            .select(
+                &format!("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) {others}) t"),
+                &[],
+            )
+            .expect("terminate");
+        if !wait {
+            return;
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !admin
+            .select(&format!("SELECT pid {others}"), &[])
+            .expect("activity")
+            .is_empty()
+        {
+            assert!(std::time::Instant::now() < deadline, "backends still there");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 
     fn panics_stay_in_their_request(db: Db, backend: impl FnOnce(Db) -> Backend) {

@@ -112,7 +112,12 @@ fn admin_commands_work_on_an_empty_postgres_database() {
             Some(&token),
             b"",
         );
-        assert_eq!(status, 200, "{roster}");
+        assert_eq!(
+            status,
+            200,
+            "{roster}\nserver log:\n{}",
+            std::fs::read_to_string(&server.log).unwrap_or_default()
+        );
     }
     // Ctrl-C stops it cleanly: its connections are closed, nothing aborts.
     let log = server.log.clone();

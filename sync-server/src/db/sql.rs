@@ -28,6 +28,9 @@ pub enum DbErrorKind {
     Constraint,
     /// PostgreSQL gave up on the transaction (serialization failure, deadlock): run it again.
     Retry,
+    /// The connection is gone (the database restarted, an administrator ended it, the network
+    /// dropped): nothing more can run on it; a pooled request is run again on a fresh one.
+    Lost,
     Other,
 }
 
@@ -73,6 +76,16 @@ impl From<postgres::Error> for ServerError {
             {
                 DbErrorKind::Retry
             }
+            // Class 08 (connection exception) and 57P01-57P03 (the server is shutting down or
+            // an administrator ended this session): the server closes the connection after it.
+            Some(c) if c.code().starts_with("08") || c.code().starts_with("57P") => {
+                DbErrorKind::Lost
+            }
+            None if e.is_closed()
+                || std::error::Error::source(&e).is_some_and(|why| why.is::<std::io::Error>()) =>
+            {
+                DbErrorKind::Lost
+            }
             _ => DbErrorKind::Other,
         };
         // The server's message only: its DETAIL can quote row values (mentor ids, names).
@@ -94,6 +107,10 @@ impl ServerError {
     /// A transaction PostgreSQL aborted to keep concurrent ones serializable: safe to rerun.
     pub fn is_retryable(&self) -> bool {
         matches!(self, ServerError::Database(e) if e.kind == DbErrorKind::Retry)
+    }
+    /// The database connection this ran on is gone; the work did not finish on it.
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(self, ServerError::Database(e) if e.kind == DbErrorKind::Lost)
     }
 }
 
@@ -790,5 +807,22 @@ mod tests {
             "SELECT a FROM t WHERE b = $1 AND c = '?' AND d = $2 OR e = $1"
         );
         assert_eq!(postgres_sql("VALUES (?, ?)"), "VALUES ($1, $2)");
+    }
+
+    /// However the end of a connection reaches the client (the server's "terminating
+    /// connection" as the answer to a statement, or the socket closed), it is reported as a
+    /// lost connection, which a pooled request runs again on a fresh one (`http::run_db`).
+    #[test]
+    fn a_connection_the_database_ends_is_reported_lost() {
+        let url = crate::test_pg::fresh_database();
+        let db = crate::db::Db::open_spec(&url).expect("db");
+        // The backend may end within this statement or just after it.
+        if let Err(e) = db.select("SELECT pg_terminate_backend(pg_backend_pid())", &[]) {
+            assert!(e.is_connection_lost(), "{e}");
+        }
+        for _ in 0..2 {
+            let e = db.select("SELECT 1", &[]).expect_err("ended");
+            assert!(e.is_connection_lost(), "{e}");
+        }
     }
 }
