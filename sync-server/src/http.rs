@@ -183,6 +183,16 @@ impl From<ServerError> for ApiError {
                 "the database is busy with concurrent changes: nothing was recorded, try again"
                     .into(),
             ),
+            // The database cannot be reached (PostgreSQL down, restarting, refusing
+            // connections): a reason to try again later, not a bug in this server.
+            ref lost if lost.is_connection_lost() => {
+                tracing::warn!(error = %lost, "database unreachable");
+                ApiError(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database cannot be reached right now: try again later".into(),
+                )
+            }
             ServerError::Invalid(_) | ServerError::Domain(_) => {
                 ApiError(StatusCode::BAD_REQUEST, "invalid", e.to_string())
             }
@@ -1257,6 +1267,43 @@ mod tests {
         // Most rounds ran twice (a round whose statement beat the end runs once).
         assert!(attempts.load(std::sync::atomic::Ordering::SeqCst) > rounds);
         assert_eq!(fetch(addr, "/api/v1/reports/hours", &organizer), 200);
+    }
+
+    /// A database that cannot be reached answers 503 (try again), never 500, and the server
+    /// serves again as soon as it is back.
+    #[test]
+    fn an_unreachable_database_answers_503_until_it_is_back() {
+        let url = pg::fresh_database();
+        let admin = Db::open_spec(&url).expect("db");
+        let organizer = admin.add_organizer("O", None).expect("organizer");
+        let pool = crate::db::PgPool::new(&url, 2).expect("pool");
+        let router = app(AppState::new(Backend::from(pool)));
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        runtime.spawn(async move { axum::serve(listener, router).await });
+        assert_eq!(fetch(addr, "/api/v1/reports/hours", &organizer), 200);
+        let name: String = admin
+            .select("SELECT current_database()", &[])
+            .expect("name")[0]
+            .get(0)
+            .expect("text");
+        // A database cannot refuse connections from inside itself.
+        let allow = |yes: bool| {
+            pg::run_in_cluster(&format!(
+                "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS {yes}"
+            ))
+        };
+        allow(false);
+        end_other_connections(&admin, true);
+        assert_eq!(fetch(addr, "/api/v1/reports/hours", &organizer), 503);
+        assert_eq!(fetch(addr, "/readyz", &organizer), 503);
+        assert_eq!(fetch(addr, "/healthz", &organizer), 200);
+        allow(true);
+        assert_eq!(fetch(addr, "/api/v1/reports/hours", &organizer), 200);
+        assert_eq!(fetch(addr, "/readyz", &organizer), 200);
     }
 
     /// Ends every connection to this database but `admin`'s, and waits until they are gone

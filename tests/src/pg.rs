@@ -56,6 +56,15 @@ pub fn fresh_durable_database() -> String {
     database_in(durable_cluster())
 }
 
+/// Runs `sql` on the test cluster's maintenance database (for what a database cannot do to
+/// itself, such as refusing connections).
+pub fn run_in_cluster(sql: &str) {
+    connect(cluster().port, "postgres")
+        .expect("connect to the test cluster")
+        .batch_execute(sql)
+        .expect("run on the test cluster");
+}
+
 fn database_in(c: &Cluster) -> String {
     let name = format!(
         "t_{}_{}",

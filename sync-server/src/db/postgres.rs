@@ -7,7 +7,7 @@
 
 use std::sync::{Condvar, Mutex};
 
-use super::sql::{Conn, OptionalExtension, PgConn};
+use super::sql::{Conn, DbErrorKind, OptionalExtension, PgConn};
 
 use super::Db;
 use crate::ServerError;
@@ -140,7 +140,17 @@ fn connect(config: &postgres::Config) -> Result<PgConn, ServerError> {
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(std::time::Duration::from_secs(10));
     }
-    let client = config.connect(postgres::NoTls)?;
+    // Whatever stops a connection (the server down, refusing connections, a wrong password)
+    // means the database cannot be used now: a request answers 503, not 500.
+    let client = config
+        .connect(postgres::NoTls)
+        .map_err(|e| match ServerError::from(e) {
+            ServerError::Database(mut e) => {
+                e.kind = DbErrorKind::Lost;
+                ServerError::Database(e)
+            }
+            other => other,
+        })?;
     Ok(PgConn::new(client))
 }
 
