@@ -498,6 +498,8 @@ fn the_organizers_workplace_in_both_languages_passes_axe_and_fits_a_phone() {
         overview.contains("2 kiosks · 1 silent for 24 h"),
         "{overview}"
     );
+    // Jefferson has one mentor: the singular, in each language.
+    assert!(overview.contains("1 mentor · 0 eligible"), "{overview}");
     assert_eq!(browser.find_all("#weeks-chart svg rect").len(), 12);
     assert_eq!(browser.find_all("#bands-chart svg rect").len(), 5);
     let bands = browser
@@ -505,7 +507,7 @@ fn the_organizers_workplace_in_both_languages_passes_axe_and_fits_a_phone() {
     assert!(
         bands
             .as_str()
-            .is_some_and(|l| l.contains("100+ %: 1 mentors")),
+            .is_some_and(|l| l.ends_with("100+ %: 1 mentor") && l.contains("0–25 %: 2 mentors;")),
         "{bands}"
     );
     let clearances = browser.text("#clearances");
@@ -575,6 +577,12 @@ fn the_organizers_workplace_in_both_languages_passes_axe_and_fits_a_phone() {
         browser.wait_for("!document.getElementById('mentor-page').hidden && document.querySelectorAll('#mentor-sessions tr').length == 5");
         if lang == "es" {
             assert_eq!(browser.text("#overview-section h2"), "Resumen");
+            let overview = browser.text("#overview-section");
+            assert!(
+                overview.contains("1 mentora · 0 con derecho")
+                    && overview.contains("2 quioscos · 1 sin noticias en 24 h"),
+                "{overview}"
+            );
             assert!(browser
                 .text("#clearances")
                 .contains("prueba de tuberculosis"));
