@@ -531,3 +531,90 @@ fn migrate_copies_a_sqlite_server_and_checks_the_copy() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
 }
+
+/// A database on another machine is reached over TLS, its certificate verified: every
+/// connection the commands and the server make is encrypted, a certificate nobody vouched for
+/// is refused with a message that says so, and `sslrootcert` without TLS is refused.
+#[test]
+fn a_database_over_tls_is_reached_with_its_certificate_verified() {
+    let files = tempfile::tempdir().expect("dir");
+    let ca = files.path().join("db-ca.pem");
+    std::fs::write(&ca, &e2e_tests::pg::cluster().certificate).expect("ca");
+    let plain = e2e_tests::pg::fresh_database();
+    let url = format!("{plain}?sslmode=require&sslrootcert={}", ca.display());
+    // The admin commands (school, roster import, badges) run over TLS.
+    let site = Site::with_database(url.clone());
+    let token = site.add_kiosk("front");
+    let server = Server::start(&site);
+    let hash = badge_hash(&site, "M-1");
+    let body = pairs_batch(1, &kiosk_id_of(&token), "M-1", &hash, 4, 1);
+    let (status, ack) = http(
+        &server.url,
+        "POST",
+        "/api/v1/events",
+        Some(&token),
+        body.as_bytes(),
+    );
+    assert_eq!(status, 200, "{ack}");
+    assert!(site
+        .hours_csv("2026-fall")
+        .contains("M-1,María López,lincoln,2026-fall,2.00,"));
+    // The server's connections and this test's own are encrypted; none is not.
+    let encrypted = "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a ON a.pid = s.pid \
+                     WHERE a.datname = current_database() AND s.ssl = ?1";
+    assert!(site.scalar::<i64>(&encrypted.replace("?1", "true"), &[]) >= 2);
+    assert_eq!(
+        site.scalar::<i64>(&encrypted.replace("?1", "false"), &[]),
+        0
+    );
+    // libpq's verifying modes mean the same.
+    let verify_full = format!("{plain}?sslmode=verify-full&sslrootcert={}", ca.display());
+    let dir = files.path();
+    let out = run(
+        "sync-server",
+        &["--db", &verify_full, "review", "list"],
+        dir,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A certificate from another authority: refused, and the message says why.
+    let stranger = files.path().join("other-ca.pem");
+    let other = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("cert");
+    std::fs::write(&stranger, other.cert.pem()).expect("other ca");
+    let wrong = format!("{plain}?sslmode=require&sslrootcert={}", stranger.display());
+    let out = run("sync-server", &["--db", &wrong, "review", "list"], dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("certificate"), "{err}");
+    // Without sslrootcert, Mozilla's roots are used: a private certificate is refused too.
+    let out = run(
+        "sync-server",
+        &[
+            "--db",
+            &format!("{plain}?sslmode=require"),
+            "review",
+            "list",
+        ],
+        dir,
+    );
+    assert!(!out.status.success());
+    // A CA file that is not there, and a CA file without TLS: clear refusals.
+    let missing = format!("{plain}?sslmode=require&sslrootcert=/nonexistent/ca.pem");
+    let out = run("sync-server", &["--db", &missing, "review", "list"], dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("sslrootcert"),
+        "{err}"
+    );
+    let no_tls = format!("{plain}?sslrootcert={}", ca.display());
+    let out = run("sync-server", &["--db", &no_tls, "review", "list"], dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("sslmode=require"),
+        "{err}"
+    );
+}

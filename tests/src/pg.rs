@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 
 pub struct Cluster {
     pub port: u16,
+    /// The server's self-signed certificate (PEM, for `localhost` and 127.0.0.1): the cluster
+    /// also speaks TLS, to clients that ask for it (`sslmode=require&sslrootcert=…`).
+    pub certificate: String,
     /// Holds the pipe the cluster's keeper waits on: closed when this process ends.
     _keeper: Mutex<Child>,
 }
@@ -125,6 +128,32 @@ fn as_owner(root: bool, program: &Path) -> Command {
     }
 }
 
+/// A self-signed certificate and its key in `dir`, readable only by the cluster's owner (as
+/// PostgreSQL demands of a key). Returns the certificate.
+fn tls_files(dir: &Path, root: bool) -> Result<String, String> {
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .map_err(|e| format!("test certificate: {e}"))?;
+    let (crt, key) = (dir.join("server.crt"), dir.join("server.key"));
+    std::fs::write(&crt, cert.pem()).map_err(|e| e.to_string())?;
+    std::fs::write(&key, signing_key.serialize_pem()).map_err(|e| e.to_string())?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| e.to_string())?;
+    if root {
+        let chown = Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(&crt)
+            .arg(&key)
+            .status()
+            .map_err(|e| format!("chown: {e}"))?;
+        if !chown.success() {
+            return Err("cannot give the certificate to the postgres user".into());
+        }
+    }
+    Ok(cert.pem())
+}
+
 fn start(durable: bool) -> Result<Cluster, String> {
     let bin = bin_dir()?;
     let root = is_root();
@@ -143,6 +172,7 @@ fn start(durable: bool) -> Result<Cluster, String> {
             return Err("cannot give the cluster's folder to the postgres user".into());
         }
     }
+    let certificate = tls_files(&dir, root)?;
     let data = dir.join("data");
     let init = as_owner(root, &bin.join("initdb"))
         .arg("-D")
@@ -173,7 +203,8 @@ fn start(durable: bool) -> Result<Cluster, String> {
     let script = r#"
 "$3/postgres" -D "$1/data" -p "$2" -k "$1" -c listen_addresses=127.0.0.1 \
     -c fsync="$4" -c synchronous_commit="$4" -c full_page_writes="$4" \
-    -c max_connections=300 >"$1/log" 2>&1 &
+    -c max_connections=300 -c ssl=on -c ssl_cert_file="$1/server.crt" \
+    -c ssl_key_file="$1/server.key" >"$1/log" 2>&1 &
 pg=$!
 cat >/dev/null
 kill -INT "$pg" 2>/dev/null
@@ -210,6 +241,7 @@ rm -rf "$1"
     }
     Ok(Cluster {
         port,
+        certificate,
         _keeper: Mutex::new(keeper),
     })
 }

@@ -7,6 +7,7 @@ mod events;
 mod ingest;
 mod payments;
 mod people;
+mod pg_tls;
 mod placements;
 mod postgres;
 pub mod sql;

@@ -133,34 +133,79 @@ pub fn redacted_url(spec: &str) -> String {
     format!("{scheme}://{rest}")
 }
 
-fn connect(config: &postgres::Config) -> Result<PgConn, ServerError> {
-    let mut config = config.clone();
+/// Where and how to connect: the parsed URL, and TLS when it asks for it.
+#[derive(Clone)]
+pub struct Target {
+    config: postgres::Config,
+    tls: Option<super::pg_tls::Verified>,
+}
+
+fn connect(target: &Target) -> Result<PgConn, ServerError> {
+    let mut config = target.config.clone();
     // The server's notices ("already exists, skipping") are not worth a log line.
     config.options("-c client_min_messages=warning");
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(std::time::Duration::from_secs(10));
     }
-    // Whatever stops a connection (the server down, refusing connections, a wrong password)
-    // means the database cannot be used now: a request answers 503, not 500.
-    let client = config
-        .connect(postgres::NoTls)
-        .map_err(|e| match ServerError::from(e) {
-            ServerError::Database(mut e) => {
-                e.kind = DbErrorKind::Lost;
-                ServerError::Database(e)
-            }
-            other => other,
-        })?;
+    let connected = match &target.tls {
+        Some(tls) => config.connect(tls.clone()),
+        None => config.connect(postgres::NoTls),
+    };
+    // Whatever stops a connection (the server down, refusing connections, a wrong password,
+    // a certificate that does not verify) means the database cannot be used now: a request
+    // answers 503, not 500.
+    let client = connected.map_err(|e| match ServerError::from(e) {
+        ServerError::Database(mut e) => {
+            e.kind = DbErrorKind::Lost;
+            ServerError::Database(e)
+        }
+        other => other,
+    })?;
     Ok(PgConn::new(client))
 }
 
-fn parse(spec: &str) -> Result<postgres::Config, ServerError> {
-    spec.parse::<postgres::Config>().map_err(|e| {
+/// Parses a `postgres://` URL. `sslmode=require` (and libpq's `verify-ca` and `verify-full`)
+/// connect over TLS and verify the server's certificate against `sslrootcert=PATH` (PEM), or
+/// Mozilla's roots without it; other modes connect without TLS.
+fn parse(spec: &str) -> Result<Target, ServerError> {
+    let invalid = |why: String| {
         ServerError::Invalid(format!(
-            "{} is not a PostgreSQL URL this server can use: {e}",
+            "{} is not a PostgreSQL URL this server can use: {why}",
             redacted_url(spec)
         ))
-    })
+    };
+    // The client library knows neither `sslrootcert` nor the verifying modes: take them out.
+    let (base, query) = spec.split_once('?').unwrap_or((spec, ""));
+    let mut kept = Vec::new();
+    let (mut root_file, mut verify) = (None, false);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("sslrootcert", path)) if !path.is_empty() => root_file = Some(path),
+            Some(("sslmode", "verify-ca" | "verify-full")) => verify = true,
+            _ => kept.push(pair),
+        }
+    }
+    let mut url = base.to_owned();
+    if !kept.is_empty() {
+        url.push('?');
+        url.push_str(&kept.join("&"));
+    }
+    let mut config = url
+        .parse::<postgres::Config>()
+        .map_err(|e| invalid(e.to_string()))?;
+    if verify {
+        config.ssl_mode(postgres::config::SslMode::Require);
+    }
+    let tls = match config.get_ssl_mode() {
+        postgres::config::SslMode::Require => Some(super::pg_tls::Verified::new(root_file)?),
+        _ if root_file.is_some() => {
+            return Err(invalid(
+                "sslrootcert is for sslmode=require (or verify-full)".into(),
+            ))
+        }
+        _ => None,
+    };
+    Ok(Target { config, tls })
 }
 
 /// Connects and brings the schema up to date.
@@ -203,7 +248,7 @@ pub fn migrate(conn: &Conn) -> Result<(), ServerError> {
 /// Connections to one PostgreSQL database, shared by a server's requests: each request takes
 /// one, so requests run side by side (SQLite's single connection needs a lock instead).
 pub struct PgPool {
-    config: postgres::Config,
+    target: Target,
     idle: Mutex<PoolState>,
     freed: Condvar,
     size: usize,
@@ -287,14 +332,14 @@ impl PgPool {
 
     /// A pool whose first connection is `first`, already opened (and so migrated) on `spec`.
     pub fn starting_with(first: Db, spec: &str, size: usize) -> Result<Self, ServerError> {
-        let config = parse(spec)?;
+        let target = parse(spec)?;
         if first.conn.engine() != super::sql::Engine::Postgres {
             return Err(ServerError::Invalid(
                 "a pool is for a PostgreSQL database".into(),
             ));
         }
         Ok(Self {
-            config,
+            target,
             idle: Mutex::new(PoolState {
                 idle: vec![first],
                 open: 1,
@@ -320,7 +365,7 @@ impl PgPool {
             if state.open < self.size {
                 state.open += 1;
                 drop(state);
-                return match connect(&self.config) {
+                return match connect(&self.target) {
                     Ok(pg) => Ok(PooledDb {
                         pool: self,
                         db: Some(Db {
