@@ -183,6 +183,17 @@ impl From<ServerError> for ApiError {
                 "the database is busy with concurrent changes: nothing was recorded, try again"
                     .into(),
             ),
+            // A decision whose COMMIT was cut off: say so, so nobody records it twice.
+            ref unknown if unknown.is_commit_unknown() => {
+                tracing::warn!(error = %unknown, "database connection lost during commit");
+                ApiError(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "outcome_unknown",
+                    "the connection to the database was lost while saving: this may have been \
+                     recorded. Reload and check before trying again"
+                        .into(),
+                )
+            }
             // The database cannot be reached (PostgreSQL down, restarting, refusing
             // connections): a reason to try again later, not a bug in this server.
             ref lost if lost.is_connection_lost() => {
@@ -452,7 +463,40 @@ async fn with_db<T: Send + 'static>(
     state: &AppState,
     work: impl Fn(&mut dyn Storage) -> Result<T, ServerError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    run_db(state, crate::db::RequestIsolation::Snapshot, work).await
+    run_db(
+        state,
+        crate::db::RequestIsolation::Snapshot,
+        Replay::Always,
+        work,
+    )
+    .await
+}
+
+/// Whether a request whose connection was lost during its COMMIT runs again.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Replay {
+    /// Reads, uploads and health: running twice records nothing twice (event ids are stored
+    /// once; caches and health are overwritten).
+    Always,
+    /// A decision (a payment, a void, a resolution): it may already be recorded, and a second
+    /// run could book an additional payment twice or answer 409 for what succeeded. Answered
+    /// 503 saying it may be recorded; run again only when the connection broke before COMMIT.
+    NotAfterCommit,
+}
+
+/// [`with_db`] for a decision an organizer makes (a void, a resolution): see
+/// [`Replay::NotAfterCommit`].
+async fn with_db_deciding<T: Send + 'static>(
+    state: &AppState,
+    work: impl Fn(&mut dyn Storage) -> Result<T, ServerError> + Send + 'static,
+) -> Result<T, ApiError> {
+    run_db(
+        state,
+        crate::db::RequestIsolation::Snapshot,
+        Replay::NotAfterCommit,
+        work,
+    )
+    .await
 }
 
 /// [`with_db`] for a request that records something (an upload, a payment, health): on
@@ -463,12 +507,33 @@ async fn with_db_writing<T: Send + 'static>(
     state: &AppState,
     work: impl Fn(&mut dyn Storage) -> Result<T, ServerError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    run_db(state, crate::db::RequestIsolation::ReadCommitted, work).await
+    run_db(
+        state,
+        crate::db::RequestIsolation::ReadCommitted,
+        Replay::Always,
+        work,
+    )
+    .await
+}
+
+/// [`with_db_writing`] for a payment: see [`Replay::NotAfterCommit`].
+async fn with_db_paying<T: Send + 'static>(
+    state: &AppState,
+    work: impl Fn(&mut dyn Storage) -> Result<T, ServerError> + Send + 'static,
+) -> Result<T, ApiError> {
+    run_db(
+        state,
+        crate::db::RequestIsolation::ReadCommitted,
+        Replay::NotAfterCommit,
+        work,
+    )
+    .await
 }
 
 async fn run_db<T: Send + 'static>(
     state: &AppState,
     isolation: crate::db::RequestIsolation,
+    replay: Replay,
     work: impl Fn(&mut dyn Storage) -> Result<T, ServerError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let db = state.db.clone();
@@ -497,21 +562,23 @@ async fn run_db<T: Send + 'static>(
                     db.discard();
                     Err(ServerError::Panicked)
                 });
-                // A connection that broke while idle in the pool (the database restarted, an
-                // administrator ended it, an idle timeout): dropped, and the request tried on a
-                // fresh one. The client may not have noticed the close yet when the error comes
-                // back (the server's "terminating connection" arrives as the answer to the next
-                // statement), so the error's own kind counts too. Running the request again is
-                // safe even if a COMMIT was lost in flight: every write is idempotent or refused
-                // the second time (an event id is stored once; a second payment or resolution
-                // is answered 409).
+                // A connection that broke (the database restarted, an administrator ended it,
+                // an idle timeout): dropped, with the idle ones (a restart ended them too), and
+                // the request tried on a fresh one, unless it is a decision whose COMMIT was
+                // under way (see `Replay`). The client may not have noticed the close yet when
+                // the error comes back (the server's "terminating connection" arrives as the
+                // answer to the next statement), so the error's own kind counts too.
                 let broken =
                     db.conn.is_closed() || matches!(&result, Err(e) if e.is_connection_lost());
                 if broken {
                     db.discard();
+                    pool.discard_idle();
                 }
                 drop(db);
                 match result {
+                    Err(e) if e.is_commit_unknown() && replay == Replay::NotAfterCommit => {
+                        break Err(e)
+                    }
                     Err(ServerError::Database(_)) if broken && attempt < SERIALIZATION_ATTEMPTS => {
                     }
                     Err(e) if e.is_retryable() && attempt < SERIALIZATION_ATTEMPTS => {
@@ -835,7 +902,7 @@ async fn post_stipend(
 ) -> Result<Response, ApiError> {
     let token = bearer(&headers)?;
     let payment: StipendPayment = parse_json(&body, "stipend payment")?;
-    let id = with_db_writing(&state, move |db| {
+    let id = with_db_paying(&state, move |db| {
         let scope = db.authenticate_organizer(&token)?;
         payments::record(
             db,
@@ -874,7 +941,7 @@ async fn void_stipend(
         )
     })?;
     let body: VoidBody = parse_json(&body, "void request")?;
-    let payment = with_db(&state, move |db| {
+    let payment = with_db_deciding(&state, move |db| {
         let scope = db.authenticate_organizer(&token)?;
         payments::void(
             db,
@@ -1042,7 +1109,7 @@ async fn post_review(
 ) -> Result<Response, ApiError> {
     let token = bearer(&headers)?;
     let resolution: ReviewResolution = parse_json(&body, "review resolution")?;
-    let resolved = with_db(&state, move |db| {
+    let resolved = with_db_deciding(&state, move |db| {
         let scope = db.authenticate_organizer(&token)?;
         let by = review::Resolver {
             name: &scope.name,
@@ -1154,6 +1221,10 @@ mod tests {
 
     fn fetch(addr: std::net::SocketAddr, path: &str, token: &str) -> u16 {
         let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        // A hang fails the test instead of stalling the run.
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .expect("timeout");
         let request = format!(
             "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
         );

@@ -561,7 +561,8 @@ fn a_database_over_tls_is_reached_with_its_certificate_verified() {
         .contains("M-1,María López,lincoln,2026-fall,2.00,"));
     // The server's connections and this test's own are encrypted; none is not.
     let encrypted = "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a ON a.pid = s.pid \
-                     WHERE a.datname = current_database() AND s.ssl = ?1";
+                     WHERE a.datname = current_database() AND a.backend_type = 'client backend' \
+                     AND s.ssl = ?1";
     assert!(site.scalar::<i64>(&encrypted.replace("?1", "true"), &[]) >= 2);
     assert_eq!(
         site.scalar::<i64>(&encrypted.replace("?1", "false"), &[]),
@@ -601,13 +602,17 @@ fn a_database_over_tls_is_reached_with_its_certificate_verified() {
         ],
         dir,
     );
-    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("certificate"),
+        "{err}"
+    );
     // A CA file that is not there, and a CA file without TLS: clear refusals.
     let missing = format!("{plain}?sslmode=require&sslrootcert=/nonexistent/ca.pem");
     let out = run("sync-server", &["--db", &missing, "review", "list"], dir);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        !out.status.success() && err.contains("sslrootcert"),
+        !out.status.success() && err.contains("sslrootcert /nonexistent/ca.pem: "),
         "{err}"
     );
     let no_tls = format!("{plain}?sslrootcert={}", ca.display());
@@ -616,5 +621,76 @@ fn a_database_over_tls_is_reached_with_its_certificate_verified() {
     assert!(
         !out.status.success() && err.contains("sslmode=require"),
         "{err}"
+    );
+}
+
+/// The connection ends while COMMIT is under way (a deferred trigger ends the session at
+/// commit, once per table). An upload is run again on a fresh connection (its events are
+/// stored once whatever happened), but a payment is never run again: it might be booked, so
+/// the answer says so (503 `outcome_unknown`) and the organizer checks before paying again.
+#[test]
+fn a_connection_lost_during_commit_replays_uploads_but_never_a_payment() {
+    let site = Site::on_postgres();
+    let token = site.add_kiosk("front");
+    let organizer = site.add_organizer("Olga", &["--all"]);
+    let server = Server::start(&site);
+    for table in ["stipend_payments", "events"] {
+        site.query(&format!("CREATE SEQUENCE {table}_cut"), &[]);
+        site.query(
+            &format!(
+                "CREATE FUNCTION {table}_cut() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF nextval('{table}_cut') = 1 THEN PERFORM pg_terminate_backend(pg_backend_pid()); \
+                 END IF; RETURN NULL; END $$"
+            ),
+            &[],
+        );
+        site.query(
+            &format!(
+                "CREATE CONSTRAINT TRIGGER {table}_cut AFTER INSERT ON {table} \
+                 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {table}_cut()"
+            ),
+            &[],
+        );
+    }
+    let payment = r#"{"mentor":"M-1","period":"2026-fall","amount":"600.00","paid_on":"2026-12-01","reference":"CHK-1","not_eligible":true}"#;
+    let (status, body) = http(
+        &server.url,
+        "POST",
+        "/api/v1/stipends",
+        Some(&organizer),
+        payment.as_bytes(),
+    );
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("outcome_unknown"), "{body}");
+    let booked: i64 = site.scalar("SELECT COUNT(*) FROM stipend_payments", &[]);
+    assert_eq!(
+        booked, 0,
+        "this COMMIT did not happen, and it was not run again"
+    );
+    // Checked, then recorded once.
+    let (status, body) = http(
+        &server.url,
+        "POST",
+        "/api/v1/stipends",
+        Some(&organizer),
+        payment.as_bytes(),
+    );
+    assert_eq!(status, 201, "{body}");
+
+    let hash = badge_hash(&site, "M-1");
+    let batch = pairs_batch(1, &kiosk_id_of(&token), "M-1", &hash, 4, 1);
+    let (status, ack) = http(
+        &server.url,
+        "POST",
+        "/api/v1/events",
+        Some(&token),
+        batch.as_bytes(),
+    );
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(site.server_event_count(), 2);
+    let cuts: i64 = site.scalar("SELECT last_value FROM events_cut", &[]);
+    assert!(
+        cuts >= 3,
+        "the upload ran twice (two events each time): {cuts}"
     );
 }

@@ -136,9 +136,14 @@ fn tls_files(dir: &Path, root: bool) -> Result<String, String> {
             .map_err(|e| format!("test certificate: {e}"))?;
     let (crt, key) = (dir.join("server.crt"), dir.join("server.key"));
     std::fs::write(&crt, cert.pem()).map_err(|e| e.to_string())?;
-    std::fs::write(&key, signing_key.serialize_pem()).map_err(|e| e.to_string())?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+    // Readable by its owner only from the start, as PostgreSQL demands of a key.
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&key)
+        .and_then(|mut f| f.write_all(signing_key.serialize_pem().as_bytes()))
         .map_err(|e| e.to_string())?;
     if root {
         let chown = Command::new("chown")

@@ -175,30 +175,43 @@ fn parse(spec: &str) -> Result<Target, ServerError> {
         ))
     };
     // The client library knows neither `sslrootcert` nor the verifying modes: take them out.
-    let (base, query) = spec.split_once('?').unwrap_or((spec, ""));
+    // The query starts after the credentials (a password may hold a `?`); the last `sslmode`
+    // wins, as in the client library.
+    let after_credentials = spec.rfind('@').map_or(0, |at| at + 1);
+    let (base, query) = match spec[after_credentials..].find('?') {
+        Some(q) => spec.split_at(after_credentials + q),
+        None => (spec, ""),
+    };
     let mut kept = Vec::new();
-    let (mut root_file, mut verify) = (None, false);
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
+    let mut root_file = None;
+    for pair in query.trim_start_matches('?').split('&') {
         match pair.split_once('=') {
-            Some(("sslrootcert", path)) if !path.is_empty() => root_file = Some(path),
-            Some(("sslmode", "verify-ca" | "verify-full")) => verify = true,
+            Some(("sslrootcert", path)) => {
+                let path = percent_encoding::percent_decode_str(path)
+                    .decode_utf8()
+                    .map_err(|_| invalid("sslrootcert is not UTF-8".into()))?;
+                root_file = Some(path.into_owned());
+            }
+            Some(("sslmode", "verify-ca" | "verify-full")) => kept.push("sslmode=require"),
             _ => kept.push(pair),
         }
     }
     let mut url = base.to_owned();
-    if !kept.is_empty() {
+    if kept.iter().any(|p| !p.is_empty()) {
         url.push('?');
         url.push_str(&kept.join("&"));
     }
-    let mut config = url
+    let config = url
         .parse::<postgres::Config>()
         .map_err(|e| invalid(e.to_string()))?;
-    if verify {
-        config.ssl_mode(postgres::config::SslMode::Require);
-    }
+    // libpq's `sslrootcert=system` means the usual roots: Mozilla's here.
+    let root_file = root_file.filter(|path| !path.is_empty() && path != "system");
+    let requested = root_file.is_some() || query.contains("sslrootcert=");
     let tls = match config.get_ssl_mode() {
-        postgres::config::SslMode::Require => Some(super::pg_tls::Verified::new(root_file)?),
-        _ if root_file.is_some() => {
+        postgres::config::SslMode::Require => {
+            Some(super::pg_tls::Verified::new(root_file.as_deref())?)
+        }
+        _ if requested => {
             return Err(invalid(
                 "sslrootcert is for sslmode=require (or verify-full)".into(),
             ))
@@ -349,6 +362,23 @@ impl PgPool {
         })
     }
 
+    /// Closes every idle connection (after one broke: a database restart ended them all, and
+    /// each would cost a request a retry).
+    pub fn discard_idle(&self) {
+        let idle = {
+            let mut state = self
+                .idle
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let idle = std::mem::take(&mut state.idle);
+            state.open = state.open.saturating_sub(idle.len());
+            idle
+        };
+        self.freed.notify_all();
+        // Closed outside the lock: closing a connection waits on the network.
+        drop(idle);
+    }
+
     /// A connection: an idle one, a new one while under the size, else the next one freed.
     pub fn get(&self) -> Result<PooledDb<'_>, ServerError> {
         let mut state = self
@@ -394,7 +424,7 @@ impl PgPool {
 
 #[cfg(test)]
 mod tests {
-    use super::redacted_url;
+    use super::{parse, redacted_url};
 
     #[test]
     fn passwords_never_reach_messages() {
@@ -411,5 +441,51 @@ mod tests {
             redacted_url("postgres://db/pm?user=pm&password=x&sslmode=disable"),
             "postgres://db/pm?user=pm&password=***&sslmode=disable"
         );
+    }
+
+    fn tls(spec: &str) -> bool {
+        parse(spec).expect("parses").tls.is_some()
+    }
+
+    fn refusal(spec: &str) -> String {
+        match parse(spec) {
+            Ok(_) => panic!("{spec} was accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn tls_is_used_exactly_when_the_url_requires_it() {
+        let base = "postgres://pm:s3cret@db.example:5432/pm";
+        assert!(!tls(base));
+        assert!(!tls(&format!("{base}?sslmode=prefer")));
+        assert!(tls(&format!("{base}?sslmode=require")));
+        assert!(tls(&format!("{base}?sslmode=verify-ca")));
+        assert!(tls(&format!("{base}?sslmode=require&sslrootcert=system")));
+        // The last mode wins, whichever spelling it has.
+        assert!(!tls(&format!("{base}?sslmode=verify-full&sslmode=disable")));
+        assert!(tls(&format!("{base}?sslmode=disable&sslmode=verify-full")));
+        // Other parameters pass through to the client library.
+        let kept = parse(&format!(
+            "{base}?application_name=pm&sslmode=verify-full&connect_timeout=3"
+        ))
+        .expect("parses");
+        assert_eq!(kept.config.get_application_name(), Some("pm"));
+        assert!(kept.tls.is_some());
+    }
+
+    #[test]
+    fn a_root_file_is_decoded_named_when_missing_and_refused_without_tls() {
+        let base = "postgres://pm:s3cret@db.example:5432/pm";
+        let missing = refusal(&format!(
+            "{base}?sslmode=require&sslrootcert=%2Fnonexistent%2Fa%20b.pem"
+        ));
+        assert!(
+            missing.contains("sslrootcert /nonexistent/a b.pem: "),
+            "{missing}"
+        );
+        let plain = refusal(&format!("{base}?sslrootcert=/etc/ssl/ca.pem"));
+        assert!(plain.contains("sslmode=require"), "{plain}");
+        assert!(!plain.contains("s3cret"), "{plain}");
     }
 }

@@ -31,6 +31,9 @@ pub enum DbErrorKind {
     /// The connection is gone (the database restarted, an administrator ended it, the network
     /// dropped): nothing more can run on it; a pooled request is run again on a fresh one.
     Lost,
+    /// The connection was lost while COMMIT was under way: the transaction may or may not be
+    /// recorded. Only a request that can safely be recorded twice runs again.
+    CommitUnknown,
     Other,
 }
 
@@ -60,8 +63,25 @@ impl From<rusqlite::Error> for ServerError {
 
 impl From<postgres::Error> for ServerError {
     fn from(e: postgres::Error) -> Self {
-        use postgres::error::SqlState;
+        use postgres::error::{Severity, SqlState};
+        // Gone: the server ended the session (any FATAL or PANIC: an administrator, a
+        // shutdown, a timeout, a standby's recovery conflict), said the connection is broken,
+        // or the socket failed or closed. An ERROR of class 08 (a protocol violation) leaves the
+        // connection usable and is a bug, not an outage.
+        let lost = match e.as_db_error() {
+            Some(db) => {
+                matches!(
+                    db.parsed_severity(),
+                    Some(Severity::Fatal | Severity::Panic)
+                ) || *db.code() == SqlState::CONNECTION_FAILURE
+                    || *db.code() == SqlState::CONNECTION_DOES_NOT_EXIST
+            }
+            // The library's own kinds are only visible through their text ("error
+            // communicating with the server" is an I/O failure; encoding errors are not).
+            None => e.is_closed() || e.to_string().starts_with("error communicating"),
+        };
         let kind = match e.code() {
+            _ if lost => DbErrorKind::Lost,
             Some(c)
                 if *c == SqlState::UNIQUE_VIOLATION
                     || *c == SqlState::FOREIGN_KEY_VIOLATION
@@ -75,16 +95,6 @@ impl From<postgres::Error> for ServerError {
                     || *c == SqlState::T_R_DEADLOCK_DETECTED =>
             {
                 DbErrorKind::Retry
-            }
-            // Class 08 (connection exception) and 57P01-57P03 (the server is shutting down or
-            // an administrator ended this session): the server closes the connection after it.
-            Some(c) if c.code().starts_with("08") || c.code().starts_with("57P") => {
-                DbErrorKind::Lost
-            }
-            None if e.is_closed()
-                || std::error::Error::source(&e).is_some_and(|why| why.is::<std::io::Error>()) =>
-            {
-                DbErrorKind::Lost
             }
             _ => DbErrorKind::Other,
         };
@@ -108,9 +118,15 @@ impl ServerError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, ServerError::Database(e) if e.kind == DbErrorKind::Retry)
     }
-    /// The database connection this ran on is gone; the work did not finish on it.
+    /// The database connection this ran on is gone; the work did not finish on it (or, for
+    /// [`ServerError::is_commit_unknown`], may have).
     pub fn is_connection_lost(&self) -> bool {
-        matches!(self, ServerError::Database(e) if e.kind == DbErrorKind::Lost)
+        matches!(self, ServerError::Database(e)
+            if e.kind == DbErrorKind::Lost || e.kind == DbErrorKind::CommitUnknown)
+    }
+    /// The connection was lost during COMMIT: the work may be recorded.
+    pub fn is_commit_unknown(&self) -> bool {
+        matches!(self, ServerError::Database(e) if e.kind == DbErrorKind::CommitUnknown)
     }
 }
 
@@ -446,7 +462,14 @@ impl Conn {
         }
         if let Err(e) = self.execute_raw("COMMIT") {
             let _ = self.execute_raw("ROLLBACK");
-            return Err(e);
+            // The server may have made the transaction durable before the connection went.
+            return Err(match e {
+                ServerError::Database(mut lost) if lost.kind == DbErrorKind::Lost => {
+                    lost.kind = DbErrorKind::CommitUnknown;
+                    ServerError::Database(lost)
+                }
+                other => other,
+            });
         }
         Ok(())
     }
