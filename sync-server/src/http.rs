@@ -17,7 +17,7 @@ use pm_shared::protocol::{
 use pm_shared::SchoolId;
 use serde::Deserialize;
 
-use crate::db::{Db, OrganizerScope};
+use crate::db::{Db, OrganizerScope, RequestIsolation};
 use crate::metrics::{Gauges, Metrics};
 use crate::storage::Storage;
 use crate::{overview, payments, placements, program, report, review, roster, ServerError};
@@ -463,13 +463,7 @@ async fn with_db<T: Send + 'static>(
     state: &AppState,
     work: impl Fn(&mut dyn Storage) -> Result<T, ServerError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    run_db(
-        state,
-        crate::db::RequestIsolation::Snapshot,
-        Replay::Always,
-        work,
-    )
-    .await
+    run_db(state, RequestIsolation::Snapshot, Replay::Always, work).await
 }
 
 /// Whether a request whose connection was lost during its COMMIT runs again.
@@ -484,55 +478,31 @@ enum Replay {
     NotAfterCommit,
 }
 
-/// [`with_db`] for a decision an organizer makes (a void, a resolution): see
+/// A decision an organizer makes (a payment, a void, a resolution), at `isolation`: see
 /// [`Replay::NotAfterCommit`].
 async fn with_db_deciding<T: Send + 'static>(
     state: &AppState,
+    isolation: RequestIsolation,
     work: impl Fn(&mut dyn Storage) -> Result<T, ServerError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    run_db(
-        state,
-        crate::db::RequestIsolation::Snapshot,
-        Replay::NotAfterCommit,
-        work,
-    )
-    .await
+    run_db(state, isolation, Replay::NotAfterCommit, work).await
 }
 
-/// [`with_db`] for a request that records something (an upload, a payment, health): on
-/// PostgreSQL it runs READ COMMITTED, so two servers storing events of the same mentor wait on
-/// each other's row locks instead of failing to serialize; exactly-once rests on the unique
-/// keys (`ON CONFLICT DO NOTHING`), which hold at any isolation level.
+/// [`with_db`] for a request that records something (an upload, health; a payment too,
+/// through [`with_db_deciding`]): on PostgreSQL it runs READ COMMITTED, so two servers storing
+/// events of the same mentor wait on each other's row locks instead of failing to serialize;
+/// exactly-once rests on the unique keys (`ON CONFLICT DO NOTHING`), which hold at any
+/// isolation level.
 async fn with_db_writing<T: Send + 'static>(
     state: &AppState,
     work: impl Fn(&mut dyn Storage) -> Result<T, ServerError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    run_db(
-        state,
-        crate::db::RequestIsolation::ReadCommitted,
-        Replay::Always,
-        work,
-    )
-    .await
-}
-
-/// [`with_db_writing`] for a payment: see [`Replay::NotAfterCommit`].
-async fn with_db_paying<T: Send + 'static>(
-    state: &AppState,
-    work: impl Fn(&mut dyn Storage) -> Result<T, ServerError> + Send + 'static,
-) -> Result<T, ApiError> {
-    run_db(
-        state,
-        crate::db::RequestIsolation::ReadCommitted,
-        Replay::NotAfterCommit,
-        work,
-    )
-    .await
+    run_db(state, RequestIsolation::ReadCommitted, Replay::Always, work).await
 }
 
 async fn run_db<T: Send + 'static>(
     state: &AppState,
-    isolation: crate::db::RequestIsolation,
+    isolation: RequestIsolation,
     replay: Replay,
     work: impl Fn(&mut dyn Storage) -> Result<T, ServerError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -902,7 +872,8 @@ async fn post_stipend(
 ) -> Result<Response, ApiError> {
     let token = bearer(&headers)?;
     let payment: StipendPayment = parse_json(&body, "stipend payment")?;
-    let id = with_db_paying(&state, move |db| {
+    // READ COMMITTED like an upload: see `with_db_writing`.
+    let id = with_db_deciding(&state, RequestIsolation::ReadCommitted, move |db| {
         let scope = db.authenticate_organizer(&token)?;
         payments::record(
             db,
@@ -941,7 +912,7 @@ async fn void_stipend(
         )
     })?;
     let body: VoidBody = parse_json(&body, "void request")?;
-    let payment = with_db_deciding(&state, move |db| {
+    let payment = with_db_deciding(&state, RequestIsolation::Snapshot, move |db| {
         let scope = db.authenticate_organizer(&token)?;
         payments::void(
             db,
@@ -1109,7 +1080,7 @@ async fn post_review(
 ) -> Result<Response, ApiError> {
     let token = bearer(&headers)?;
     let resolution: ReviewResolution = parse_json(&body, "review resolution")?;
-    let resolved = with_db_deciding(&state, move |db| {
+    let resolved = with_db_deciding(&state, RequestIsolation::Snapshot, move |db| {
         let scope = db.authenticate_organizer(&token)?;
         let by = review::Resolver {
             name: &scope.name,
@@ -1219,6 +1190,18 @@ mod tests {
         Ok(StatusCode::OK.into_response())
     }
 
+    /// Serves `router` on a free loopback port, on a runtime that lives as long as the
+    /// returned handle.
+    fn serve_on_loopback(router: Router) -> (tokio::runtime::Runtime, std::net::SocketAddr) {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        runtime.spawn(async move { axum::serve(listener, router).await });
+        (runtime, addr)
+    }
+
     fn fetch(addr: std::net::SocketAddr, path: &str, token: &str) -> u16 {
         let mut stream = std::net::TcpStream::connect(addr).expect("connect");
         // A hang fails the test instead of stalling the run.
@@ -1273,12 +1256,7 @@ mod tests {
         let organizer = admin.add_organizer("O", None).expect("organizer");
         let pool = crate::db::PgPool::new(&url, 2).expect("pool");
         let router = app(AppState::new(Backend::from(pool)));
-        let runtime = tokio::runtime::Runtime::new().expect("runtime");
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        runtime.spawn(async move { axum::serve(listener, router).await });
+        let (_runtime, addr) = serve_on_loopback(router);
         for _ in 0..5 {
             assert_eq!(fetch(addr, "/api/v1/roster", &kiosk), 200);
             assert_eq!(fetch(addr, "/api/v1/reports/hours", &organizer), 200);
@@ -1325,12 +1303,7 @@ mod tests {
                 .route("/ends-its-connection", ends_its_connection)
                 .with_state(state),
         );
-        let runtime = tokio::runtime::Runtime::new().expect("runtime");
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        runtime.spawn(async move { axum::serve(listener, router).await });
+        let (_runtime, addr) = serve_on_loopback(router);
         let rounds = 20;
         for _ in 0..rounds {
             assert_eq!(fetch(addr, "/ends-its-connection", &organizer), 200);
@@ -1349,12 +1322,7 @@ mod tests {
         let organizer = admin.add_organizer("O", None).expect("organizer");
         let pool = crate::db::PgPool::new(&url, 2).expect("pool");
         let router = app(AppState::new(Backend::from(pool)));
-        let runtime = tokio::runtime::Runtime::new().expect("runtime");
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        runtime.spawn(async move { axum::serve(listener, router).await });
+        let (_runtime, addr) = serve_on_loopback(router);
         assert_eq!(fetch(addr, "/api/v1/reports/hours", &organizer), 200);
         let name: String = admin
             .select("SELECT current_database()", &[])
@@ -1411,12 +1379,7 @@ mod tests {
         let state = AppState::new(backend(db));
         let router =
             app(state.clone()).merge(Router::new().route("/boom", get_boom()).with_state(state));
-        let runtime = tokio::runtime::Runtime::new().expect("runtime");
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        runtime.spawn(async move { axum::serve(listener, router).await });
+        let (_runtime, addr) = serve_on_loopback(router);
         for _ in 0..3 {
             assert_eq!(fetch(addr, "/boom", &organizer), 500);
             assert_eq!(fetch(addr, "/api/v1/roster", &kiosk), 200);
