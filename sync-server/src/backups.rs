@@ -1,7 +1,9 @@
 //! Scheduled online backups: one at start-up and every interval after, each checked for
 //! integrity, the oldest pruned so `keep` remain. Files are
 //! `pm-backup-YYYYMMDDTHHMMSS.sssZ.db`, so their names sort by age. The database is held only
-//! while it is copied; the check runs on the copy without it.
+//! while it is copied; the check runs on the copy without it. A copy is written under a hidden
+//! `.pm-backup-….partial` name and renamed once checked, so a server killed midway never leaves
+//! a file that looks like a backup.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -55,17 +57,30 @@ pub fn take(
     std::fs::create_dir_all(&plan.dir)?;
     let name = format!("{PREFIX}{}.db", now.format("%Y%m%dT%H%M%S%.3fZ"));
     let out = plan.dir.join(name);
-    let copied = {
+    // Partial copies of earlier runs that were killed midway; this one writes its own.
+    remove_partials(&plan.dir)?;
+    crate::db::write_backup(&out, |partial| {
         let guard = db.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        guard.backup_copy(&out)
-    };
-    if let Err(e) = copied.and_then(|()| crate::db::check_backup(&out)) {
-        // A half-written or damaged copy must not be taken for a good one later.
-        let _ = std::fs::remove_file(&out);
-        return Err(e);
-    }
+        guard.backup_copy(partial)
+    })?;
     prune(&plan.dir, plan.keep)?;
     Ok(out)
+}
+
+/// Removes what killed backups left in `dir` (hidden `.pm-backup-…` files). A backup folder
+/// belongs to one server: the scheduler takes one backup at a time.
+fn remove_partials(dir: &Path) -> Result<(), ServerError> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let partial = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(&format!(".{PREFIX}")));
+        if partial {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
 }
 
 /// The backups in `dir`, oldest first.
@@ -142,6 +157,61 @@ mod tests {
         ] {
             assert!(parse_interval(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_backup_appears_complete_or_not_at_all_and_killed_runs_are_cleared() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = crate::db::Db::open(&dir.path().join("server.db")).expect("db");
+        let db: Mutex<Box<dyn Storage>> = Mutex::new(Box::new(db));
+        let plan = BackupPlan {
+            dir: dir.path().join("backups"),
+            every: Duration::from_secs(60),
+            keep: 2,
+        };
+        std::fs::create_dir_all(&plan.dir).expect("dir");
+        // What a server killed while copying and checking leaves behind.
+        let killed = plan
+            .dir
+            .join(format!(".{PREFIX}20261124T000000.000Z.db.partial"));
+        std::fs::write(&killed, "half a database").expect("write");
+        std::fs::write(
+            plan.dir
+                .join(format!(".{PREFIX}20261124T000000.000Z.db.partial-journal")),
+            "j",
+        )
+        .expect("write");
+        assert!(
+            list(&plan.dir).expect("list").is_empty(),
+            "a partial copy is no backup"
+        );
+
+        let now = "2026-11-25T08:00:00Z".parse().expect("instant");
+        let file = take(&db, &plan, now).expect("backup");
+        let mut left: Vec<_> = std::fs::read_dir(&plan.dir)
+            .expect("read")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        left.sort();
+        assert_eq!(left, vec![file.clone()], "only the checked backup remains");
+        crate::db::check_backup(&file).expect("restorable");
+
+        // A copy that fails leaves nothing behind either.
+        let target = plan.dir.join(format!("{PREFIX}x.db"));
+        let failed = crate::db::write_backup(&target, |partial| {
+            std::fs::write(partial, "the first pages")?;
+            assert!(
+                !target.exists(),
+                "the backup's name appears only once it is checked"
+            );
+            Err(ServerError::Invalid("disk full".into()))
+        });
+        assert!(failed.is_err());
+        assert_eq!(std::fs::read_dir(&plan.dir).expect("read").count(), 1);
+        assert!(
+            take(&db, &plan, now).is_err(),
+            "an existing backup is never overwritten"
+        );
     }
 
     #[test]

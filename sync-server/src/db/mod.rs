@@ -12,7 +12,7 @@ mod placements;
 mod postgres;
 pub mod sql;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use pm_shared::{Language, MentorId, ProgramRules, SchoolId};
@@ -188,6 +188,67 @@ pub fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path)
+}
+
+/// The hidden name a backup is written under until it is complete and checked.
+pub fn partial_backup_path(out: &Path) -> PathBuf {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    out.with_file_name(format!(".{name}.partial"))
+}
+
+/// Removes a partial backup and the journal SQLite may have left beside it.
+fn remove_partial(partial: &Path) {
+    let _ = std::fs::remove_file(partial);
+    for side in ["-journal", "-wal", "-shm"] {
+        let mut name = partial.as_os_str().to_owned();
+        name.push(side);
+        let _ = std::fs::remove_file(name);
+    }
+}
+
+/// Writes a backup so that `out` only ever names a complete, checked copy: `copy` writes it
+/// under a hidden partial name beside `out`, the copy is checked and synced to disk, and only
+/// then renamed. A process killed midway leaves the partial file, never a file that looks like
+/// a backup and cannot be restored (or that pruning would count as one).
+pub fn write_backup(
+    out: &Path,
+    copy: impl FnOnce(&Path) -> Result<(), ServerError>,
+) -> Result<(), ServerError> {
+    if out.exists() {
+        return Err(ServerError::Invalid(format!(
+            "{} exists already",
+            out.display()
+        )));
+    }
+    let partial = partial_backup_path(out);
+    // Left by a run that was killed: it is ours by its name and never complete.
+    remove_partial(&partial);
+    let written = copy(&partial)
+        .and_then(|()| check_backup(&partial))
+        .and_then(|()| Ok(std::fs::File::open(&partial)?.sync_all()?))
+        .and_then(|()| Ok(std::fs::rename(&partial, out)?))
+        .and_then(|()| sync_dir(out));
+    if written.is_err() {
+        remove_partial(&partial);
+    }
+    written
+}
+
+/// Makes a rename durable: the directory entry is synced too (where the platform allows).
+fn sync_dir(file: &Path) -> Result<(), ServerError> {
+    #[cfg(unix)]
+    if let Some(dir) = file.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Makes a backup one self-contained file (no -wal or -shm beside it) and checks its integrity:
@@ -404,8 +465,7 @@ impl Db {
 
     /// An online, consistent copy of the whole database (safe while serving), checked.
     pub fn backup_to(&self, out: &Path) -> Result<(), ServerError> {
-        self.backup_copy(out)?;
-        check_backup(out)
+        write_backup(out, |partial| self.backup_copy(partial))
     }
 
     /// The copy alone (what needs this connection); [`check_backup`] can run without it.
