@@ -552,7 +552,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 if json_logs {
                     tracing::info!(%url, "serving");
                 } else {
-                    eprintln!("serving on {url}");
+                    // One write, so whoever watches the log never reads half the line.
+                    let line = format!("serving on {url}\n");
+                    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
                 }
             };
             let backend: http::Backend = if postgres {

@@ -527,8 +527,9 @@ fn slow_and_greedy_clients_do_not_hold_up_the_others() {
         &[
             "--listen",
             "127.0.0.1:0",
+            // A slow refill, so the burst is spent however slowly this machine runs.
             "--rate-limit",
-            "2",
+            "0.05",
             "--rate-burst",
             "5",
         ],
@@ -563,7 +564,8 @@ fn slow_and_greedy_clients_do_not_hold_up_the_others() {
         }));
     }
     std::thread::sleep(Std::from_secs(3));
-    // Meanwhile, a normal client's report answers at once.
+    // Meanwhile, a normal client's report answers: not held until the slow ones time out
+    // (30 s for a request head), with room for a loaded test machine.
     for _ in 0..3 {
         let started = Instant::now();
         let (status, _) = http(
@@ -575,7 +577,7 @@ fn slow_and_greedy_clients_do_not_hold_up_the_others() {
         );
         assert_eq!(status, 200);
         assert!(
-            started.elapsed() < Std::from_secs(2),
+            started.elapsed() < Std::from_secs(15),
             "{:?}",
             started.elapsed()
         );

@@ -1,7 +1,7 @@
 //! Classrooms, clearances and kiosk health, end to end: the organizer's CLI and API, the roster,
 //! the kiosk's replay and Today list, the hours report.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Timelike, Utc};
 use e2e_tests::{http, run, Server, Site};
 
 const HOURS_HEADER: &str = "mentor_id,mentor_name,school_id,period,hours,days,sessions,open_sessions,needs_review,threshold,eligible,eligible_on,paid_on,community_hours,set_aside,active,teacher,classroom";
@@ -14,7 +14,11 @@ fn set_up_kiosk(site: &Site, data: &str, server: &Server) {
 
 /// Scans `badge` now (a replay of one frame), returning the kiosk's outcome column.
 fn scan_now(site: &Site, data: &str, badge: &str, name: &str) -> String {
-    let at = Utc::now().to_rfc3339();
+    scan_at(site, data, badge, name, Utc::now())
+}
+
+fn scan_at(site: &Site, data: &str, badge: &str, name: &str, at: DateTime<Utc>) -> String {
+    let at = at.to_rfc3339();
     let script = site.script(name, &[(&at, badge)]);
     let out = site.kiosk_ok(data, &["replay", &script]);
     out.lines()
@@ -108,7 +112,16 @@ fn placements_reach_the_report_and_the_kiosk() {
 #[test]
 fn expired_clearances_warn_or_refuse_at_the_kiosk_and_are_listed() {
     let site = Site::new();
-    let today = Utc::now().date_naive();
+    // The school's date, as the server and the kiosk count days (not UTC's).
+    let now = Utc::now();
+    let local_now = now.with_timezone(&e2e_tests::upload::chicago().tz());
+    let today = local_now.date_naive();
+    // María's visit: three hours on one school day, ending now late in the evening.
+    let (arrives, leaves) = if local_now.hour() < 21 {
+        (now, now + Duration::hours(3))
+    } else {
+        (now - Duration::hours(3), now)
+    };
     let expired = (today - Duration::days(3)).to_string();
     let soon = (today + Duration::days(10)).to_string();
     let later = (today + Duration::days(200)).to_string();
@@ -192,7 +205,7 @@ fn expired_clearances_warn_or_refuse_at_the_kiosk_and_are_listed() {
     // Warn (the default): she is checked in, and the coordinator's Today lists both.
     set_up_kiosk(&site, "front", &server);
     assert_eq!(
-        scan_now(&site, "front", "badges/M-1.png", "a.csv"),
+        scan_at(&site, "front", "badges/M-1.png", "a.csv", arrives),
         "checked-in M-1"
     );
     let today_out = site.kiosk_ok("front", &["today"]);
@@ -222,7 +235,7 @@ fn expired_clearances_warn_or_refuse_at_the_kiosk_and_are_listed() {
         "checked-in M-2"
     );
     // María checks out three hours later.
-    let later_at = (Utc::now() + Duration::hours(3)).to_rfc3339();
+    let later_at = leaves.to_rfc3339();
     let script = site.script("c.csv", &[(&later_at, "badges/M-1.png")]);
     let out = site.kiosk_ok("front", &["replay", &script]);
     assert!(out.contains("checked-out M-1"), "{out}");

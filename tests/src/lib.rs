@@ -245,6 +245,8 @@ impl Server {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         loop {
             let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+            // Only whole lines: the server may be in the middle of writing one.
+            let text = &text[..text.rfind('\n').map_or(0, |end| end + 1)];
             // "serving on URL", or with --log-format json a line whose message is "serving".
             let json_url = text.lines().find_map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l).ok()?;
@@ -258,6 +260,7 @@ impl Server {
                 .or(json_url)
             {
                 server.url = url.trim().to_owned();
+                assert!(!server.url.is_empty(), "no address in: {text}");
                 return server;
             }
             assert!(
@@ -311,8 +314,21 @@ pub fn http(
     token: Option<&str>,
     body: &[u8],
 ) -> (u16, String) {
+    try_http(url, method, path, token, body)
+        .unwrap_or_else(|e| panic!("{method} {path} to {url}: {e}"))
+}
+
+/// [`http`] for a server that may be gone (killed on purpose): a refused connection or a
+/// failed write is an error, not a panic.
+pub fn try_http(
+    url: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &[u8],
+) -> std::io::Result<(u16, String)> {
     let addr = url.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(addr).expect("connect");
+    let mut stream = TcpStream::connect(addr)?;
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
@@ -320,7 +336,7 @@ pub fn http(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    stream.write_all(head.as_bytes()).expect("write head");
+    stream.write_all(head.as_bytes())?;
     let _ = stream.write_all(body);
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
@@ -334,5 +350,5 @@ pub fn http(
         .nth(1)
         .unwrap_or_default()
         .to_owned();
-    (status, body)
+    Ok((status, body))
 }
