@@ -76,8 +76,9 @@ fn remove_partials(dir: &Path) -> Result<(), ServerError> {
             .file_name()
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.starts_with(&format!(".{PREFIX}")));
-        if partial {
-            std::fs::remove_file(&path)?;
+        // Best effort: a leftover that cannot be removed must not stop today's backup.
+        if partial && std::fs::remove_file(&path).is_err() {
+            tracing::warn!(file = %path.display(), "could not remove a partial backup");
         }
     }
     Ok(())
