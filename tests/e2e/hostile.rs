@@ -126,10 +126,7 @@ fn coordinator_entries_are_checked_listed_and_voidable() {
     };
     // Two school days ago at 10:00 in Chicago (a UTC instant could fall late in the evening
     // there, and a training from it run past midnight).
-    let two_days_ago = now
-        .with_timezone(&e2e_tests::upload::chicago().tz())
-        .date_naive()
-        - Duration::days(2);
+    let two_days_ago = e2e_tests::upload::chicago_today() - Duration::days(2);
     let day = at(&two_days_ago.to_string(), 10, 0);
     let good = k.coordinator("M-1", Utc::now(), training(day, 2));
     let too_long = k.coordinator("M-2", Utc::now(), training(day, 9));

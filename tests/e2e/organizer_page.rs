@@ -315,9 +315,7 @@ fn seed_workplace(site: &Site, server: &Server) -> String {
         "34.79",
     ]);
     // The school's date, as the server counts days left (not UTC's).
-    let today = chrono::Utc::now()
-        .with_timezone(&e2e_tests::upload::chicago().tz())
-        .date_naive();
+    let today = e2e_tests::upload::chicago_today();
     let expired = (today - chrono::Duration::days(4)).to_string();
     let soon = (today + chrono::Duration::days(12)).to_string();
     site.server(&[

@@ -81,8 +81,7 @@ fn two_kiosks_never_contradict_each_other() {
     set_up_kiosk(&site, "kiosk-a", &server);
     set_up_kiosk(&site, "kiosk-b", &server);
     // Yesterday at the school: the roster carries the last 14 days' sessions.
-    let yesterday =
-        (Utc::now().with_timezone(&chicago().tz()).date_naive() - Duration::days(1)).to_string();
+    let yesterday = (e2e_tests::upload::chicago_today() - Duration::days(1)).to_string();
     let when = |h: u32| at(&yesterday, h, 0).to_rfc3339();
     let script = |name: &str, time: String| site.script(name, &[(&time, "badges/M-1.png")]);
 
@@ -175,8 +174,7 @@ fn overlapping_time_is_counted_once() {
     ]);
     let server = Server::start(&site);
     // Three days ago at the school: coordinators' entries older than 14 days are set aside.
-    let day =
-        (Utc::now().with_timezone(&chicago().tz()).date_naive() - Duration::days(3)).to_string();
+    let day = (e2e_tests::upload::chicago_today() - Duration::days(3)).to_string();
     let period = pm_shared::ProgramRules::default()
         .periods
         .period_of(day.parse().expect("date"))

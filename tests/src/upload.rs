@@ -11,6 +11,11 @@ pub fn chicago() -> TimeZone {
     TimeZone::new("America/Chicago").expect("tz")
 }
 
+/// Today's date at the test school (the server counts days in the school's zone, not UTC).
+pub fn chicago_today() -> NaiveDate {
+    Utc::now().with_timezone(&chicago().tz()).date_naive()
+}
+
 /// A Chicago wall-clock time on a date: `at("2026-10-05", 8, 0)`.
 pub fn at(date: &str, h: u32, m: u32) -> DateTime<Utc> {
     let d: NaiveDate = date.parse().expect("date");
