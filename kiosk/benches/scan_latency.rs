@@ -77,6 +77,7 @@ fn main() {
         open_check_ins: vec![],
         recent: vec![],
         review: vec![],
+        voided: vec![],
     };
     let start = Utc
         .with_ymd_and_hms(2026, 9, 1, 13, 0, 0)

@@ -89,7 +89,7 @@ pub fn roster(zone: TimeZone, now: DateTime<Utc>) -> Result<Roster, KioskError> 
         min_session_minutes: 0,
         ..ProgramRules::default()
     };
-    let current_period: PeriodName = rules.periods.period_of(local_date(now, zone)).name;
+    let current_period: PeriodName = rules.period_of(local_date(now, zone)).name;
     let mut mentors = Vec::new();
     for (m, (id, text)) in MENTORS.iter().zip(badge_texts()?) {
         mentors.push(RosterMentor {
@@ -123,6 +123,7 @@ pub fn roster(zone: TimeZone, now: DateTime<Utc>) -> Result<Roster, KioskError> 
         open_check_ins: Vec::new(),
         recent: Vec::new(),
         review: Vec::new(),
+        voided: Vec::new(),
     })
 }
 

@@ -290,6 +290,15 @@ impl SyncClient {
         // A push the server refuses must never keep the roster from arriving: revocations,
         // badges and PINs matter most when something is wrong.
         let pushed = self.push(store, now);
+        // The health report went out before the push: once events were delivered, the count
+        // it gave is stale, and the organizer's Kiosks section would show them as waiting.
+        if let Ok(report) = &pushed {
+            if report.stored + report.already_stored + report.set_aside > 0 {
+                if let Err(e) = self.report_health(store, now()) {
+                    eprintln!("kiosk: health report not sent: {e}");
+                }
+            }
+        }
         let pulled = match &pushed {
             Err(KioskError::Unreachable { .. }) => Ok(false),
             _ => self.pull(store, now),

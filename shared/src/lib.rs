@@ -14,6 +14,7 @@ mod placement;
 pub mod protocol;
 mod roster;
 mod rules;
+mod rules_in_force;
 mod sessionize;
 mod toggle;
 
@@ -35,8 +36,9 @@ pub use roster::{
 pub use rules::{
     money_cents, money_text, HourCategory, MonthDay, Period, PeriodName, PeriodScheme, ProgramRules,
 };
+pub use rules_in_force::{EarlierRules, InForce, PeriodRules, RuleChange, Stretch, Today};
 pub use sessionize::{
-    hours_2dp, open_check_ins, period_totals, review_items, sessionize, sessionize_with_readings,
-    PeriodTotals, Reading, ReviewReason, Session,
+    centi_hours, hours_2dp, open_check_ins, period_totals, review_items, sessionize, sessionize_with_readings,
+    voided_in_force, PeriodTotals, Reading, ReviewReason, Session,
 };
 pub use toggle::{decide_scan, is_repeat_scan, OpenCheckIn, ScanAction};

@@ -127,6 +127,23 @@ pub struct ReviewResolution {
     #[serde(default)]
     pub end: Option<DateTime<Utc>>,
     pub reason: String,
+    /// The item as the organizer saw it: if it changed since, nothing is recorded
+    /// (`item_changed`). Without it the action applies to the item as it is now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<SeenItem>,
+}
+
+/// What an organizer saw of a review item when she decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeenItem {
+    #[serde(default)]
+    pub reasons: Vec<crate::ReviewReason>,
+    /// RFC 3339 as the item showed it; empty or absent: none (open, or no check-in).
+    #[serde(default)]
+    pub start: Option<String>,
+    #[serde(default)]
+    pub end: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -259,6 +276,7 @@ mod tests {
                 credited_ms: 0,
             }],
             review: vec![],
+            voided: vec![],
         };
         round_trip(&RosterResponse {
             protocol: PROTOCOL_VERSION,

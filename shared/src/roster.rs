@@ -32,6 +32,11 @@ pub struct Roster {
     /// The school's review queue, for the coordinator's "Needs review" tab.
     #[serde(default)]
     pub review: Vec<ReviewEntry>,
+    /// Events of this school's kiosks from the last 14 days that an organizer voided: a kiosk
+    /// that recorded one stops counting it (a voided check-in is not open any more), so it
+    /// shows what the server decided.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub voided: Vec<EventId>,
 }
 
 /// A session as the server merged it, with the events it was made of.

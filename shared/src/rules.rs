@@ -103,7 +103,7 @@ impl PeriodScheme {
         }
     }
 
-    fn validate(&self) -> Result<(), DomainError> {
+    pub(crate) fn validate(&self) -> Result<(), DomainError> {
         let ok = match *self {
             PeriodScheme::Semesters {
                 fall_starts,
@@ -288,6 +288,11 @@ pub struct ProgramRules {
     /// What the kiosk does at the check-in of a mentor whose clearance has expired: warn (the
     /// default) or refuse.
     pub expired_clearance: crate::ExpiredClearance,
+    /// The period rules (periods, threshold, counting categories, cap, volunteer rate) in force
+    /// before the ones above, oldest first (see `rules_in_force`). Empty: the rules above judge
+    /// every period.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub earlier: Vec<crate::rules_in_force::EarlierRules>,
 }
 
 impl Default for ProgramRules {
@@ -309,6 +314,7 @@ impl Default for ProgramRules {
             coordinator_entry_max_age_days: 14,
             volunteer_hour_rate: None,
             expired_clearance: crate::ExpiredClearance::Warn,
+            earlier: Vec::new(),
         }
     }
 }
@@ -336,27 +342,23 @@ pub fn money_text(cents: i64) -> String {
     format!("{sign}{}.{:02}", (cents / 100).abs(), (cents % 100).abs())
 }
 
-fn hours_to_duration(hours: f64) -> Duration {
+pub(crate) fn hours_to_duration(hours: f64) -> Duration {
     Duration::milliseconds((hours * 3_600_000.0).round() as i64)
 }
 
 impl ProgramRules {
-    /// Checks what serde cannot: positive finite numbers, real period boundaries.
+    /// Checks what serde cannot: positive finite numbers, real period boundaries, changes over
+    /// time that never cut a period in two.
     pub fn validate(&self) -> Result<(), DomainError> {
-        self.periods.validate()?;
-        let positive = |x: f64| x.is_finite() && x > 0.0 && x < 100_000.0;
-        if !positive(self.stipend_threshold_hours) {
-            return Err(DomainError::InvalidRules(
-                "stipend threshold must be a positive number of hours".into(),
-            ));
-        }
-        if !positive(self.session_cap_hours) || self.session_cap_hours > 24.0 * 7.0 {
-            return Err(DomainError::InvalidRules(
-                "session cap must be a positive number of hours, at most a week".into(),
-            ));
-        }
+        self.validate_stretches()?;
+        let shortest_cap = self
+            .stretches()
+            .iter()
+            .map(|s| hours_to_duration(s.rules.session_cap_hours))
+            .min()
+            .unwrap_or_else(Duration::zero);
         if self.min_session_minutes > 120
-            || self.min_session() >= self.session_cap()
+            || self.min_session() >= shortest_cap
             || self.duplicate_window_secs > 3600
         {
             return Err(DomainError::InvalidRules(
@@ -364,24 +366,7 @@ impl ProgramRules {
                     .into(),
             ));
         }
-        if let Some(rate) = &self.volunteer_hour_rate {
-            if money_cents(rate).is_none() {
-                return Err(DomainError::InvalidRules(format!(
-                    "volunteer rate {rate:?} is not a sum like 34.79"
-                )));
-            }
-        }
         Ok(())
-    }
-    /// The volunteer hour rate in cents, if one is set.
-    pub fn volunteer_rate_cents(&self) -> Option<i64> {
-        self.volunteer_hour_rate.as_deref().and_then(money_cents)
-    }
-    pub fn threshold(&self) -> Duration {
-        hours_to_duration(self.stipend_threshold_hours)
-    }
-    pub fn session_cap(&self) -> Duration {
-        hours_to_duration(self.session_cap_hours)
     }
     pub fn duplicate_window(&self) -> Duration {
         Duration::seconds(i64::from(self.duplicate_window_secs))
@@ -394,9 +379,6 @@ impl ProgramRules {
     }
     pub fn min_session(&self) -> Duration {
         Duration::minutes(i64::from(self.min_session_minutes))
-    }
-    pub fn counts_toward_stipend(&self, category: HourCategory) -> bool {
-        self.counting_categories.contains(&category)
     }
 }
 
@@ -424,7 +406,7 @@ mod tests {
         };
         assert!(rules.validate().is_err());
         rules.volunteer_hour_rate = Some("34.79".into());
-        assert_eq!(rules.volunteer_rate_cents(), Some(3479));
+        assert_eq!(rules.latest_period_rules().volunteer_rate_cents(), Some(3479));
         assert!(rules.validate().is_ok());
     }
 

@@ -81,8 +81,8 @@ proptest! {
             let _ = decide_scan(&sessions, now, zone(z), &rules);
             let _ = is_repeat_scan(Some(a), b, &rules);
             for t in [a, b, c, now] {
-                let p = rules.periods.period_of(t.date_naive());
-                let _ = rules.periods.period_named(&p.name.0);
+                let p = rules.period_of(t.date_naive());
+                let _ = rules.period_named(&p.name.0);
             }
         }
     }

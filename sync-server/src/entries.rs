@@ -1,5 +1,6 @@
 //! Coordinators' entries as organizers see them: who entered what, at which kiosk, when and
-//! why, so a forged or mistaken entry is seen and voided.
+//! why, so a forged or mistaken entry is seen and voided; with them the sessions organizers
+//! entered after the fact.
 
 use std::collections::HashMap;
 
@@ -30,6 +31,8 @@ pub struct CoordinatorEntry {
     /// What it changed: times and category, school-local.
     pub details: String,
     pub set_aside_reason: String,
+    /// JSON only: `coordinator` (at a kiosk) or `organizer` (time entered after the fact).
+    pub entered_by: String,
 }
 
 /// What a correction did, as a code and a school-local description.
@@ -80,16 +83,35 @@ pub fn list(
     let mut out = Vec::new();
     for stored in db.coordinator_entries()? {
         let e = &stored.observed.event;
-        let Source::Coordinator {
-            coordinator,
-            reason,
-        } = &e.source
-        else {
-            continue;
+        let (who, reason, entered_by) = match &e.source {
+            Source::Coordinator {
+                coordinator,
+                reason,
+            } => (coordinator, reason, "coordinator"),
+            Source::Organizer { organizer, reason }
+                if matches!(e.kind, EventKind::AddSession { .. }) =>
+            {
+                (organizer, reason, "organizer")
+            }
+            _ => continue,
         };
-        let Some(school) = kiosk_schools.get(&e.kiosk) else {
-            continue;
+        let school = match kiosk_schools.get(&e.kiosk) {
+            Some(s) => s.clone(),
+            // An organizer's entry: her school on the session's day.
+            None => {
+                let Some(mentor) = &e.mentor else { continue };
+                let day = match e.kind {
+                    EventKind::AddSession { start, .. } => e.time_zone.local_date(start),
+                    _ => e.time_zone.local_date(e.at),
+                };
+                let history = db.membership_history(mentor)?;
+                match crate::db::school_on(&history, day) {
+                    Some(s) => s.clone(),
+                    None => continue,
+                }
+            }
         };
+        let school = &school;
         if schools.is_some_and(|list| !list.contains(school)) {
             continue;
         }
@@ -100,13 +122,14 @@ pub fn list(
             at: zone.rfc3339(e.at),
             school_id: school.to_string(),
             kiosk: e.kiosk.to_string(),
-            coordinator: coordinator.clone(),
+            coordinator: who.clone(),
             reason: reason.clone(),
             mentor_id: e.mentor_str().to_owned(),
             mentor_name: names.get(e.mentor_str()).cloned().unwrap_or_default(),
             action: action.to_owned(),
             details,
             set_aside_reason: stored.set_aside.clone().unwrap_or_default(),
+            entered_by: entered_by.to_owned(),
         });
     }
     Ok(out)

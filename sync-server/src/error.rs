@@ -19,6 +19,9 @@ pub enum ServerError {
     /// already resolved).
     #[error("{0}")]
     Conflict(String),
+    /// A decision about a review item that changed since the organizer saw it.
+    #[error("{0}")]
+    ItemChanged(String),
     #[error("{path}, line {line}: {why}")]
     Csv {
         path: String,

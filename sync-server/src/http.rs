@@ -176,6 +176,9 @@ impl From<ServerError> for ApiError {
                 ApiError(StatusCode::NOT_FOUND, "not_found", e.to_string())
             }
             ServerError::Conflict(_) => ApiError(StatusCode::CONFLICT, "conflict", e.to_string()),
+            ServerError::ItemChanged(_) => {
+                ApiError(StatusCode::CONFLICT, "item_changed", e.to_string())
+            }
             // Concurrent requests kept winning (PostgreSQL): nothing was stored, try again.
             ref busy if busy.is_retryable() => ApiError(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -239,6 +242,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/reviews", get(get_reviews))
         .route("/api/v1/coordinator-entries", get(get_entries))
         .route("/api/v1/reviews/{item}", post(post_review))
+        .route("/api/v1/sessions", post(post_sessions))
         .fallback(|| async {
             ApiError(
                 StatusCode::NOT_FOUND,
@@ -285,7 +289,7 @@ async fn log_request(request: axum::extract::Request, next: axum::middleware::Ne
 /// A request path as its route template: a known route, with ids replaced by their parameter
 /// name, or `(unmatched)`; nothing from a path that might carry a mentor id is logged.
 fn route_of(path: &str) -> &'static str {
-    const STATIC: [&str; 18] = [
+    const STATIC: [&str; 19] = [
         "/",
         "/healthz",
         "/readyz",
@@ -301,6 +305,7 @@ fn route_of(path: &str) -> &'static str {
         "/api/v1/stipends",
         "/api/v1/reviews",
         "/api/v1/coordinator-entries",
+        "/api/v1/sessions",
         "/favicon.ico",
         "/robots.txt",
         "/api/v1",
@@ -1090,6 +1095,36 @@ async fn post_review(
     })
     .await?;
     Ok((StatusCode::CREATED, Json(resolved)).into_response())
+}
+
+/// Time entered after the fact (one session, or a paper sheet): who entered it comes from the
+/// token.
+async fn post_sessions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers)?;
+    let value: serde_json::Value = parse_json(&body, "session entry")?;
+    let (sessions, reason) = crate::sessions::parse_request(value)?;
+    let events = with_db_deciding(&state, RequestIsolation::ReadCommitted, move |db| {
+        let scope = db.authenticate_organizer(&token)?;
+        crate::sessions::enter(
+            db,
+            &sessions,
+            &scope.name,
+            &reason,
+            scope.schools.as_deref(),
+            Utc::now(),
+        )
+    })
+    .await?;
+    let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({"recorded": ids})),
+    )
+        .into_response())
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {

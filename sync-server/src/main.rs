@@ -178,6 +178,43 @@ enum Command {
         #[command(subcommand)]
         action: ReviewAction,
     },
+    /// Time entered after the fact (a broken kiosk, a paper sign-in sheet): credited like any
+    /// other session; prints the ids of the events recorded.
+    Session {
+        #[command(subcommand)]
+        action: SessionAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SessionAction {
+    /// One past session of one mentor.
+    Add {
+        #[arg(long)]
+        mentor: String,
+        /// RFC 3339 with an offset, e.g. 2026-10-05T08:00:00-05:00.
+        #[arg(long)]
+        start: chrono::DateTime<chrono::FixedOffset>,
+        #[arg(long)]
+        end: chrono::DateTime<chrono::FixedOffset>,
+        /// classroom, training, workshop or community.
+        #[arg(long)]
+        category: String,
+        /// Who entered it.
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// A paper sign-in sheet: CSV with header exactly mentor_id,date,start,end,category, times
+    /// HH:MM at the mentor's school; all or nothing, broken rows named by line.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -212,6 +249,16 @@ enum ProgramAction {
         /// or refuses.
         #[arg(long, value_parser = ["warn", "refuse"])]
         expired_clearance: Option<String>,
+        /// The first period the new period rules judge (default: the current period; for new
+        /// --periods, the next day that starts a period under both the old and the new ones).
+        /// Closed periods always keep their rules.
+        #[arg(long)]
+        from_period: Option<String>,
+    },
+    /// The rules period by period: from the first period with data through the next one.
+    Show {
+        #[arg(long, value_parser = ["tsv", "json"], default_value = "tsv")]
+        format: String,
     },
 }
 
@@ -373,7 +420,7 @@ enum StipendAction {
         amount: String,
         #[arg(long)]
         reference: String,
-        /// Payment date (default: today).
+        /// Payment date (default: today at her school).
         #[arg(long)]
         on: Option<chrono::NaiveDate>,
         /// A further payment for a mentor and period already paid.
@@ -610,41 +657,66 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     counting,
                     volunteer_rate,
                     expired_clearance,
+                    from_period,
                 },
         } => {
-            let mut rules = db.rules()?;
-            match periods.as_deref() {
-                Some("semesters") => rules.periods = PeriodScheme::default(),
-                Some("years") => rules.periods = PeriodScheme::school_years(),
-                _ => {}
-            }
-            if let Some(t) = threshold {
-                rules.stipend_threshold_hours = t;
-            }
-            if let Some(c) = cap_hours {
-                rules.session_cap_hours = c;
-            }
+            let mut change = pm_shared::RuleChange {
+                periods: match periods.as_deref() {
+                    Some("semesters") => Some(PeriodScheme::default()),
+                    Some("years") => Some(PeriodScheme::school_years()),
+                    _ => None,
+                },
+                stipend_threshold_hours: threshold,
+                session_cap_hours: cap_hours,
+                ..pm_shared::RuleChange::default()
+            };
             if let Some(list) = counting {
-                rules.counting_categories = list
-                    .split(',')
-                    .map(|c| c.parse::<HourCategory>())
-                    .collect::<Result<_, _>>()?;
+                change.counting_categories = Some(
+                    list.split(',')
+                        .map(|c| c.parse::<HourCategory>())
+                        .collect::<Result<_, _>>()?,
+                );
             }
             match volunteer_rate.as_deref().map(str::trim) {
-                Some("none") | Some("") => rules.volunteer_hour_rate = None,
+                Some("none") | Some("") => change.volunteer_hour_rate = Some(None),
                 Some(rate) => match pm_shared::money_cents(rate) {
-                    Some(cents) => rules.volunteer_hour_rate = Some(pm_shared::money_text(cents)),
+                    Some(cents) => {
+                        change.volunteer_hour_rate = Some(Some(pm_shared::money_text(cents)))
+                    }
                     None => bail!("--volunteer-rate {rate:?} is not a sum like 34.79"),
                 },
                 None => {}
             }
-            match expired_clearance.as_deref() {
-                Some("refuse") => rules.expired_clearance = pm_shared::ExpiredClearance::Refuse,
-                Some("warn") => rules.expired_clearance = pm_shared::ExpiredClearance::Warn,
-                _ => {}
+            let changed = sync_server::rules_over_time::set(
+                &mut db,
+                &change,
+                |rules| match expired_clearance.as_deref() {
+                    Some("refuse") => {
+                        rules.expired_clearance = pm_shared::ExpiredClearance::Refuse
+                    }
+                    Some("warn") => rules.expired_clearance = pm_shared::ExpiredClearance::Warn,
+                    _ => {}
+                },
+                from_period.as_deref(),
+                Utc::now(),
+            )?;
+            if let Some(from) = changed.from {
+                let period = changed.rules.period_of(from).name;
+                eprintln!(
+                    "the new period rules judge {period} (from {from}) and later periods; earlier periods keep theirs"
+                );
             }
-            db.set_rules(&rules)?;
-            println!("{}", serde_json::to_string_pretty(&rules)?);
+            println!("{}", serde_json::to_string_pretty(&changed.rules)?);
+        }
+        Command::Program {
+            action: ProgramAction::Show { format },
+        } => {
+            let lines = sync_server::rules_over_time::show(&db, Utc::now())?;
+            if format == "json" {
+                println!("{}", serde_json::to_string_pretty(&lines)?);
+            } else {
+                print!("{}", sync_server::rules_over_time::show_text(&lines));
+            }
         }
         Command::Kiosk {
             action:
@@ -851,11 +923,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     not_eligible,
                 },
         } => {
+            let mentor = MentorId::new(mentor)?;
+            // Default: today at her school (never the server's or UTC's date).
+            let paid_on = match on {
+                Some(day) => day,
+                None => {
+                    let school = db.mentor(&mentor)?.school;
+                    db.school(&school)?.time_zone.local_date(Utc::now())
+                }
+            };
             let payment = pm_shared::protocol::StipendPayment {
-                mentor: MentorId::new(mentor)?,
+                mentor,
                 period: pm_shared::PeriodName(period),
                 amount,
-                paid_on: on.unwrap_or_else(|| chrono::Local::now().date_naive()),
+                paid_on,
                 reference,
                 additional,
                 not_eligible,
@@ -939,6 +1020,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 start: start.map(|t| t.with_timezone(&Utc)),
                 end: end.map(|t| t.with_timezone(&Utc)),
                 reason,
+                seen: None,
             };
             let by = review::Resolver {
                 name: &by,
@@ -953,6 +1035,38 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             } else {
                 println!("resolved item {}", done.item);
+            }
+            // Alone on the last line: the id to reverse this decision with
+            // (`review resolve RESOLUTION-ID --void`).
+            println!("{}", done.resolution);
+        }
+        Command::Session { action } => {
+            let (sessions, by, reason) = match action {
+                SessionAction::Add {
+                    mentor,
+                    start,
+                    end,
+                    category,
+                    by,
+                    reason,
+                } => (
+                    vec![sync_server::sessions::NewSession {
+                        mentor: MentorId::new(mentor)?,
+                        start: start.with_timezone(&Utc),
+                        end: end.with_timezone(&Utc),
+                        category: category.parse::<HourCategory>()?,
+                    }],
+                    by,
+                    reason,
+                ),
+                SessionAction::Import { file, by, reason } => {
+                    (sync_server::sessions::read_sheet(&db, &file)?, by, reason)
+                }
+            };
+            let events =
+                sync_server::sessions::enter(&mut db, &sessions, &by, &reason, None, Utc::now())?;
+            for e in &events {
+                println!("{}", e.id);
             }
         }
         Command::Migrate { .. } => bail!("migrate names its own databases (--from, --to)"),

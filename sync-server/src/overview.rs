@@ -111,7 +111,6 @@ pub fn overview(
         if hours > 0.0 {
             s.active_mentors += 1;
         }
-        s.hours += hours;
         if r.eligible {
             s.past_threshold += 1;
             if r.paid_on.is_empty() {
@@ -119,7 +118,16 @@ pub fn overview(
             }
         }
         if r.active || hours > 0.0 {
-            bands[band_of(r, rules.stipend_threshold_hours)] += 1;
+            bands[band_of(r, r.threshold.parse().unwrap_or(0.0))] += 1;
+        }
+    }
+    // Hours go to the school where they were earned (as in the program report), not to the
+    // school she belongs to now.
+    for r in &rows {
+        for (school, hours) in &r.hours_by_school {
+            if let Some(s) = per.get_mut(school) {
+                s.hours += hours.parse::<f64>().unwrap_or(0.0);
+            }
         }
     }
     for s in per.values_mut() {
@@ -142,10 +150,14 @@ pub fn overview(
     let period_name = rows
         .first()
         .map(|r| r.period.clone())
-        .unwrap_or_else(|| rules.periods.period_of(today).name.0);
+        .unwrap_or_else(|| rules.period_of(today).name.0);
+    let threshold = rules
+        .period_rules(&period_name)
+        .map(|(_, r)| r.stipend_threshold_hours)
+        .unwrap_or(rules.stipend_threshold_hours);
     Ok(Overview {
         period: period_name,
-        threshold: rules.stipend_threshold_hours,
+        threshold,
         schools: per.into_values().collect(),
         weeks: weekly_hours(db, schools, now)?,
         bands: ["0-25", "25-50", "50-75", "75-100", "100+"]

@@ -20,7 +20,7 @@ pub fn record(
     now: DateTime<Utc>,
 ) -> Result<i64, ServerError> {
     let rules = db.rules()?;
-    let period = rules.periods.period_named(&payment.period.0)?;
+    let (period, in_force) = rules.period_rules(&payment.period.0)?;
     if period.name != payment.period {
         return Err(ServerError::Invalid(format!(
             "write the period as {} (not {:?})",
@@ -49,7 +49,7 @@ pub fn record(
         if !eligible {
             return Err(ServerError::Conflict(format!(
                 "{} has not reached {} hours in {}: pay anyway only as an exception (not_eligible)",
-                payment.mentor, rules.stipend_threshold_hours, period.name
+                payment.mentor, in_force.stipend_threshold_hours, period.name
             )));
         }
     }

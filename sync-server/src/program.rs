@@ -59,7 +59,7 @@ impl Span {
                 "give a period, or from and to, not both".into(),
             )),
             (Some(p), None, None) => {
-                let p = rules.periods.period_named(p)?;
+                let p = rules.period_named(p)?;
                 Ok(Self {
                     from: p.first_day,
                     to: p.last_day,
@@ -76,7 +76,7 @@ impl Span {
                 Ok(span)
             }
             (None, None, None) => {
-                let p = rules.periods.period_of(today);
+                let p = rules.period_of(today);
                 Ok(Self {
                     from: p.first_day,
                     to: p.last_day,
@@ -117,6 +117,9 @@ struct Tally {
     days: BTreeSet<(MentorId, NaiveDate)>,
     reached: BTreeSet<MentorId>,
     ms: BTreeMap<HourCategory, i64>,
+    /// Credited time per category under each volunteer rate in force (a span may cover
+    /// periods with different rates; `None`: no rate).
+    ms_by_rate: BTreeMap<(Option<i64>, HourCategory), i64>,
     counting_ms: i64,
     paid: u64,
     cents: i64,
@@ -162,6 +165,7 @@ pub fn report(
         per.insert(s.id.clone(), Tally::default());
     }
     // Credited time, where it was earned.
+    let mut histories: BTreeMap<MentorId, Vec<crate::db::Membership>> = BTreeMap::new();
     for s in &computed.sessions {
         let Some(d) = s.counted_duration().filter(|d| d.num_milliseconds() > 0) else {
             continue;
@@ -169,14 +173,31 @@ pub fn report(
         if !span.contains(s.local_date) {
             continue;
         }
-        let Some(school) = kiosk_schools.get(&s.kiosk).filter(|k| wanted(k)) else {
+        // An organizer's entry (the server's kiosk) was earned at her school that day.
+        let school = match kiosk_schools.get(&s.kiosk) {
+            Some(k) => Some(k.clone()),
+            None => {
+                if !histories.contains_key(&s.mentor) {
+                    let h = db.membership_history(&s.mentor)?;
+                    histories.insert(s.mentor.clone(), h);
+                }
+                histories
+                    .get(&s.mentor)
+                    .and_then(|h| crate::db::school_on(h, s.local_date).cloned())
+            }
+        };
+        let Some(school) = school.filter(|k| wanted(k)) else {
             continue;
         };
         let t = per.entry(school.clone()).or_default();
         t.mentors.insert(s.mentor.clone());
         t.days.insert((s.mentor.clone(), s.local_date));
         *t.ms.entry(s.category).or_insert(0) += d.num_milliseconds();
-        if rules.counts_toward_stipend(s.category) {
+        let in_force = rules.on(s.local_date);
+        *t.ms_by_rate
+            .entry((in_force.volunteer_rate_cents(), s.category))
+            .or_insert(0) += d.num_milliseconds();
+        if in_force.counts_toward_stipend(s.category) {
             t.counting_ms += d.num_milliseconds();
         }
     }
@@ -217,7 +238,12 @@ pub fn report(
             t.cents += pm_shared::money_cents(&p.amount).unwrap_or(0);
         }
     }
-    let rate = rules.volunteer_rate_cents();
+    // Some period of the span has a rate: the column is filled (0.00 where nothing was earned).
+    let rated = rules.stretches().iter().any(|s| {
+        s.rules.volunteer_hour_rate.is_some()
+            && s.from.is_none_or(|f| f <= span.to)
+            && s.until.is_none_or(|u| span.from < u)
+    });
     let names: BTreeMap<&SchoolId, &str> = all_schools
         .iter()
         .map(|s| (&s.id, s.name.as_str()))
@@ -229,7 +255,7 @@ pub fn report(
             school.as_str(),
             names.get(school).copied().unwrap_or(""),
             t,
-            rate,
+            rated,
         ));
         total.mentors.extend(t.mentors.iter().cloned());
         total.days.extend(t.days.iter().cloned());
@@ -237,15 +263,18 @@ pub fn report(
         for (c, ms) in &t.ms {
             *total.ms.entry(*c).or_insert(0) += ms;
         }
+        for (k, ms) in &t.ms_by_rate {
+            *total.ms_by_rate.entry(*k).or_insert(0) += ms;
+        }
         total.counting_ms += t.counting_ms;
         total.paid += t.paid;
         total.cents += t.cents;
     }
-    rows.push(row("ALL", "All schools", &total, rate));
+    rows.push(row("ALL", "All schools", &total, rated));
     Ok(rows)
 }
 
-fn row(id: &str, name: &str, t: &Tally, rate: Option<i64>) -> ProgramRow {
+fn row(id: &str, name: &str, t: &Tally, rated: bool) -> ProgramRow {
     let ms = |c: HourCategory| t.ms.get(&c).copied().unwrap_or(0);
     let active = t.mentors.len() as u64;
     ProgramRow {
@@ -265,19 +294,29 @@ fn row(id: &str, name: &str, t: &Tally, rate: Option<i64>) -> ProgramRow {
         },
         stipends_paid: t.paid,
         stipend_amount: money(t.cents),
-        // The row's credited hours as shown (each category's hundredths of an hour, added up)
-        // × the rate, rounded half up to the cent: what anyone checking the row with a
-        // calculator gets.
-        in_kind_value: rate
-            .map(|r| {
-                let centi_hours: i128 = HourCategory::ALL
-                    .iter()
-                    .map(|c| (i128::from(ms(*c)) + 18_000) / 36_000)
-                    .sum();
-                money(((centi_hours * i128::from(r) + 50) / 100) as i64)
-            })
-            .unwrap_or_default(),
+        in_kind_value: in_kind_value(t, rated),
     }
+}
+
+/// The row's credited hours as shown (each category's hundredths of an hour, added up) × the
+/// rate, rounded half up to the cent: what anyone checking the row with a calculator gets.
+/// Under several rates (a span across periods), each rate's hours are valued apart. Empty when
+/// no credited hour has a rate.
+fn in_kind_value(t: &Tally, rated: bool) -> String {
+    let mut centi_hours_at: BTreeMap<i64, i128> = BTreeMap::new();
+    for ((rate, _), ms) in &t.ms_by_rate {
+        if let Some(rate) = rate {
+            *centi_hours_at.entry(*rate).or_insert(0) += (i128::from(*ms) + 18_000) / 36_000;
+        }
+    }
+    if !rated && centi_hours_at.is_empty() {
+        return String::new();
+    }
+    let cents: i128 = centi_hours_at
+        .iter()
+        .map(|(rate, centi)| (centi * i128::from(*rate) + 50) / 100)
+        .sum();
+    money(i64::try_from(cents).unwrap_or(i64::MAX))
 }
 
 pub fn to_csv(rows: &[ProgramRow]) -> Result<String, ServerError> {

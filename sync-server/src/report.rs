@@ -42,6 +42,9 @@ pub struct HoursRow {
     pub teacher: String,
     pub classroom: String,
     pub hours_by_category: BTreeMap<HourCategory, String>,
+    /// JSON only: her stipend hours by the school where she earned them (an organizer's entry
+    /// under her school now).
+    pub hours_by_school: BTreeMap<String, String>,
 }
 
 pub const CSV_HEADER: &str = "mentor_id,mentor_name,school_id,period,hours,days,sessions,open_sessions,needs_review,threshold,eligible,eligible_on,paid_on,community_hours,set_aside,active,teacher,classroom";
@@ -64,7 +67,7 @@ impl PeriodChoice {
         match text.map(str::trim).filter(|t| !t.is_empty()) {
             None => Ok(PeriodChoice::Current),
             Some("all") => Ok(PeriodChoice::All),
-            Some(name) => Ok(PeriodChoice::Named(rules.periods.period_named(name)?.name)),
+            Some(name) => Ok(PeriodChoice::Named(rules.period_named(name)?.name)),
         }
     }
 }
@@ -162,7 +165,7 @@ fn rows(
             continue;
         };
         let today = school.time_zone.local_date(now);
-        let current = rules.periods.period_of(today).name;
+        let current = rules.period_of(today).name;
         let periods: Vec<PeriodName> = match choice {
             PeriodChoice::Current => vec![current],
             PeriodChoice::Named(p) => vec![p.clone()],
@@ -193,6 +196,20 @@ fn rows(
                 continue;
             }
             let mut r = row(&m, school, period, t, paid_on, rules);
+            if let Some(t) = t {
+                let mut by_school: BTreeMap<String, i64> = BTreeMap::new();
+                for (kiosk, ms) in &t.stipend_by_kiosk {
+                    let school = kiosk_schools.get(kiosk).unwrap_or(&m.school);
+                    *by_school.entry(school.to_string()).or_insert(0) += ms;
+                }
+                r.hours_by_school = by_school
+                    .into_iter()
+                    .map(|(s, ms)| {
+                        let hours = hours_2dp(chrono::Duration::milliseconds(ms));
+                        (s, format!("{hours:.2}"))
+                    })
+                    .collect();
+            }
             if let Some(p) = placements.get(&m.id) {
                 r.teacher = p.teacher.clone().unwrap_or_default();
                 r.classroom = p.classroom.clone().unwrap_or_default();
@@ -228,13 +245,20 @@ fn row(
         mentor_name: m.name.clone(),
         school_id: m.school.to_string(),
         school_name: school.name.clone(),
-        period: period.0,
+        period: period.0.clone(),
         hours: format!("{:.2}", t.map(|t| t.stipend_hours()).unwrap_or(0.0)),
         days: t.map(|t| t.days).unwrap_or(0),
         sessions: t.map(|t| t.sessions).unwrap_or(0),
         open_sessions: t.map(|t| t.open_sessions).unwrap_or(0),
         needs_review: t.map(|t| t.needs_review).unwrap_or(0),
-        threshold: format!("{:.2}", rules.stipend_threshold_hours),
+        // The rules of that period (a later change never reaches a closed one).
+        threshold: format!(
+            "{:.2}",
+            rules
+                .period_rules(&period.0)
+                .map(|(_, r)| r.stipend_threshold_hours)
+                .unwrap_or(rules.stipend_threshold_hours)
+        ),
         eligible: t.is_some_and(|t| t.eligible_on.is_some()),
         eligible_on: t
             .and_then(|t| t.eligible_on)
@@ -247,6 +271,7 @@ fn row(
         teacher: String::new(),
         classroom: String::new(),
         hours_by_category: by_category,
+        hours_by_school: BTreeMap::new(),
     }
 }
 

@@ -55,14 +55,22 @@ pub fn list(
     };
     let kiosk_schools = db.kiosk_schools()?;
     let mentors = db.mentors(None)?;
+    // Her schools' organizers, and the organizers of a school she visited (her time at their
+    // kiosks); a visitor's name stays with her own schools.
+    let mut members: HashSet<MentorId> = HashSet::new();
     let candidates: Vec<MentorId> = match schools {
         None => mentors.iter().map(|m| m.id.clone()).collect(),
         Some(list) => {
-            let mut ever = HashSet::new();
+            let mut seen = HashSet::new();
             for s in list {
-                ever.extend(db.mentors_ever_at(s)?);
+                members.extend(db.mentors_ever_at(s)?);
+                seen.extend(db.mentors_seen_at(s)?);
             }
-            ever.into_iter().collect()
+            seen.extend(members.iter().cloned());
+            let known: HashSet<&MentorId> = mentors.iter().map(|m| &m.id).collect();
+            let mut all: Vec<MentorId> = seen.into_iter().filter(|m| known.contains(m)).collect();
+            all.sort();
+            all
         }
     };
     // Only mentors whose stored totals say something needs review are sessionized again.
@@ -90,13 +98,20 @@ pub fn list(
         .filter(|s| s.is_review_item(now))
         .filter(|s| period.as_ref().is_none_or(|p| &s.period == p))
         .filter_map(|s| {
-            let school = kiosk_schools
-                .get(&s.kiosk)
-                .or_else(|| names.get(&s.mentor).map(|(_, school)| *school))?;
-            if schools.is_some_and(|list| !list.contains(school)) {
+            let her_school = names.get(&s.mentor).map(|(_, school)| *school);
+            let school = kiosk_schools.get(&s.kiosk).or(her_school)?;
+            // A set-aside event is for the organizers of the kiosk's school and of hers.
+            let visible = |list: &[SchoolId]| {
+                list.contains(school)
+                    || (s.is_set_aside() && her_school.is_some_and(|h| list.contains(h)))
+            };
+            if schools.is_some_and(|list| !visible(list)) {
                 return None;
             }
-            let name = names.get(&s.mentor).map(|(n, _)| *n).unwrap_or_default();
+            let name = match schools {
+                Some(_) if !members.contains(&s.mentor) => "",
+                _ => names.get(&s.mentor).map(|(n, _)| *n).unwrap_or_default(),
+            };
             Some(item_of(s, name, school))
         })
         .collect();
@@ -170,7 +185,9 @@ pub struct Resolver<'a> {
     pub schools: Option<&'a [SchoolId]>,
 }
 
-/// Resolves a review item as an organizer: a new event, never an edit.
+/// Resolves a review item as an organizer: a new event, never an edit. `item` may also be the
+/// id of an earlier resolution (or any entry) to void: every decision can be reversed by a
+/// later one that says who and why.
 pub fn resolve(
     db: &mut dyn Storage,
     item: &str,
@@ -194,44 +211,33 @@ pub fn resolve(
     let rules = db.rules()?;
     let stored = db.mentor_events(&mentor_text)?;
     let (sessions, observed) = crate::totals::sessions_of(db, stored, &rules, now)?;
-    let session = sessions.into_iter().find(|s| s.item == item);
-    let kiosk_schools = db.kiosk_schools()?;
-    let event = observed
-        .iter()
-        .find(|o| o.event.id == item)
-        .map(|o| o.event.clone());
-    let school = match (&session, &event) {
-        (Some(s), _) => kiosk_schools.get(&s.kiosk).cloned(),
-        (None, Some(e)) => kiosk_schools.get(&e.kiosk).cloned(),
-        (None, None) => None,
-    };
-    let school = match school {
-        Some(s) => s,
-        None => db.mentor(&mentor)?.school,
-    };
-    if by.schools.is_some_and(|list| !list.contains(&school)) {
-        return Err(ServerError::Forbidden(format!(
-            "no access to school {school}"
-        )));
+    let session = sessions.iter().find(|s| s.item == item).cloned();
+    let event = observed.iter().find(|o| o.event.id == item).cloned();
+    let deciders = deciding_schools(db, &item, &sessions, &observed)?;
+    if let Some(list) = by.schools {
+        if !deciders.iter().any(|s| list.contains(s)) {
+            let shown = deciders.first().map(|s| s.to_string()).unwrap_or_default();
+            return Err(ServerError::Forbidden(format!("no access to school {shown}")));
+        }
     }
     let needs_review = session.as_ref().is_some_and(|s| s.is_review_item(now));
+    if let Some(seen) = &resolution.seen {
+        check_seen(seen, session.as_ref().filter(|_| needs_review), item)?;
+    }
+    let zone = event
+        .as_ref()
+        .map(|o| o.event.time_zone)
+        .or(session.as_ref().map(|s| s.time_zone))
+        .ok_or_else(|| ServerError::NotFound {
+            what: "review item",
+            id: item.to_string(),
+        })?;
     // An organizer may void any entry, under review or not (a forged coordinator entry, a
-    // session that never happened); everything else is for review items.
-    let voided = observed
-        .iter()
-        .any(|o| o.set_aside.is_none() && o.event.kind == EventKind::Void { target: item });
+    // session that never happened, an earlier decision); everything else is for review items.
     if resolution.action == ReviewAction::Void && !needs_review {
-        if voided {
+        if pm_shared::voided_in_force(&observed).contains(&item) {
             return Err(ServerError::Conflict(format!("{item} was voided already")));
         }
-        let zone = event
-            .as_ref()
-            .map(|e| e.time_zone)
-            .or(session.as_ref().map(|s| s.time_zone))
-            .ok_or_else(|| ServerError::NotFound {
-                what: "review item",
-                id: item.to_string(),
-            })?;
         let kind = EventKind::Void { target: item };
         let done = db.append_resolution(&mentor, zone, kind, by.name, &reason, now)?;
         return Ok(Resolved {
@@ -241,33 +247,82 @@ pub fn resolve(
             reasons: Vec::new(),
         });
     }
-    let Some(session) = session.filter(|_| needs_review) else {
-        return Err(ServerError::Conflict(format!(
-            "item {item} does not need review (it was resolved, or she is still in today)"
-        )));
-    };
-    let set_aside = session.is_set_aside();
     let refuse = |why: &str| Err(ServerError::Invalid(why.to_owned()));
-    let kind = match resolution.action {
-        ReviewAction::Accept | ReviewAction::Reject if !set_aside => {
+    // A set-aside event's verdict can be given again the other way (accept after reject,
+    // reject after accept), by a later decision.
+    let set_aside_event = event.as_ref().filter(|o| o.set_aside.is_some());
+    let kind = match (resolution.action, set_aside_event) {
+        (ReviewAction::Accept | ReviewAction::Reject, Some(o)) => {
+            let accept = resolution.action == ReviewAction::Accept;
+            if let Some(current) = verdict_in_force(&observed, item) {
+                if current == accept {
+                    return Err(ServerError::Conflict(format!(
+                        "{item} was {} already",
+                        if accept { "accepted" } else { "rejected" }
+                    )));
+                }
+            }
+            if accept {
+                if o.set_aside
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("instant_out_of_range"))
+                {
+                    return refuse("an event dated impossibly can only be rejected: enter the real session with `session add` (or Add a session on the page)");
+                }
+                if o.set_aside.as_deref() == Some("organizer_only") {
+                    return refuse(
+                        "a kiosk cannot make an organizer's decision; record your own instead",
+                    );
+                }
+                // Accepted, a badge scan counts as any scan: only if her badge checks out.
+                if let Some(why) = db.badge_refusal(&o.event)? {
+                    return Err(ServerError::Invalid(format!(
+                        "the badge on this scan does not check out ({why}): reject it, or enter the real session"
+                    )));
+                }
+                EventKind::AcceptEvent { item }
+            } else {
+                EventKind::RejectEvent { item }
+            }
+        }
+        (ReviewAction::Accept | ReviewAction::Reject, None) => {
             return refuse("accept and reject are for set-aside events; this item is a session")
         }
-        ReviewAction::Accept
-            if session
-                .set_aside
-                .as_deref()
-                .is_some_and(|r| r.starts_with("instant_out_of_range")) =>
-        {
-            return refuse("an event dated impossibly can only be rejected (record the real session instead)")
-        }
-        ReviewAction::Accept if session.set_aside.as_deref() == Some("organizer_only") => {
-            return refuse("a kiosk cannot make an organizer's decision; record your own instead")
-        }
-        ReviewAction::Accept => EventKind::AcceptEvent { item },
-        ReviewAction::Reject => EventKind::RejectEvent { item },
-        _ if set_aside => {
+        (_, Some(_)) if session.as_ref().is_some_and(|s| s.is_set_aside()) => {
             return refuse("a set-aside event is accepted or rejected (approve, set times and void are for sessions)")
         }
+        (action, _) => {
+            let Some(session) = session.as_ref().filter(|_| needs_review) else {
+                return Err(ServerError::Conflict(format!(
+                    "item {item} does not need review (it was resolved, or she is still in today)"
+                )));
+            };
+            session_resolution(action, resolution, session, item)?
+        }
+    };
+    let event = db.append_resolution(&mentor, zone, kind, by.name, &reason, now)?;
+    let after = find(db, &mentor_text, item, &rules, now)?;
+    let reasons: Vec<String> = after
+        .as_ref()
+        .map(|s| s.reasons.iter().map(|r| r.as_str().to_owned()).collect())
+        .unwrap_or_default();
+    Ok(Resolved {
+        resolution: event.id.to_string(),
+        item: item.to_string(),
+        still_needs_review: after.is_some_and(|s| s.is_review_item(now)),
+        reasons,
+    })
+}
+
+/// Approve, set times or void of a session that needs review.
+fn session_resolution(
+    action: ReviewAction,
+    resolution: &ReviewResolution,
+    session: &Session,
+    item: EventId,
+) -> Result<EventKind, ServerError> {
+    let refuse = |why: &str| Err(ServerError::Invalid(why.to_owned()));
+    Ok(match action {
         ReviewAction::Approve => {
             let blocking: Vec<&str> = session
                 .reasons
@@ -308,18 +363,127 @@ pub fn resolve(
             }
         }
         ReviewAction::Void => EventKind::Void { target: item },
+        ReviewAction::Accept | ReviewAction::Reject => {
+            return refuse("accept and reject are for set-aside events; this item is a session")
+        }
+    })
+}
+
+/// The item as the organizer saw it must be the item as it is: the same reasons and times.
+fn check_seen(
+    seen: &pm_shared::protocol::SeenItem,
+    now_item: Option<&Session>,
+    item: EventId,
+) -> Result<(), ServerError> {
+    let changed = |what: &str| {
+        Err(ServerError::ItemChanged(format!(
+            "item {item} changed since you saw it ({what}): look at it again"
+        )))
     };
-    let event = db.append_resolution(&mentor, session.time_zone, kind, by.name, &reason, now)?;
-    let after = find(db, &mentor_text, item, &rules, now)?;
-    let reasons: Vec<String> = after
-        .as_ref()
-        .map(|s| s.reasons.iter().map(|r| r.as_str().to_owned()).collect())
-        .unwrap_or_default();
-    Ok(Resolved {
-        resolution: event.id.to_string(),
-        item: item.to_string(),
-        still_needs_review: after.is_some_and(|s| s.is_review_item(now)),
-        reasons,
+    let Some(s) = now_item else {
+        return changed("it no longer needs review");
+    };
+    let mut saw: Vec<ReviewReason> = seen.reasons.clone();
+    saw.sort();
+    saw.dedup();
+    let mut is: Vec<ReviewReason> = s.reasons.clone();
+    is.sort();
+    is.dedup();
+    if saw != is {
+        return changed("its reasons");
+    }
+    let instant = |text: &Option<String>| -> Result<Option<DateTime<Utc>>, ServerError> {
+        match text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            None => Ok(None),
+            Some(t) => DateTime::parse_from_rfc3339(t)
+                .map(|d| Some(d.with_timezone(&Utc)))
+                .map_err(|_| ServerError::Invalid(format!("seen time {t:?} is not RFC 3339"))),
+        }
+    };
+    let shown_end = if s.is_set_aside() { None } else { s.end };
+    if instant(&seen.start)? != s.start || instant(&seen.end)? != shown_end {
+        return changed("its times");
+    }
+    Ok(())
+}
+
+/// The latest verdict in force on a set-aside event: `Some(true)` accepted.
+fn verdict_in_force(observed: &[pm_shared::Observed], item: EventId) -> Option<bool> {
+    let voided = pm_shared::voided_in_force(observed);
+    observed
+        .iter()
+        .filter(|o| o.event.source.is_organizer() && !voided.contains(&o.event.id))
+        .filter_map(|o| match o.event.kind {
+            EventKind::AcceptEvent { item: i } if i == item => Some(((o.event.at, o.event.id), true)),
+            EventKind::RejectEvent { item: i } if i == item => Some(((o.event.at, o.event.id), false)),
+            _ => None,
+        })
+        .max_by_key(|(key, _)| *key)
+        .map(|(_, accept)| accept)
+}
+
+/// The schools whose organizers decide an item: where it happened (the school of the kiosk
+/// that recorded it; for an organizer's entry, her school that day), and for a set-aside event
+/// also her school now. A decision on an earlier decision is the earlier one's schools', so an
+/// organizer of one school never undoes another school's decision.
+fn deciding_schools(
+    db: &dyn Storage,
+    item: &EventId,
+    sessions: &[Session],
+    observed: &[pm_shared::Observed],
+) -> Result<Vec<SchoolId>, ServerError> {
+    let kiosk_schools = db.kiosk_schools()?;
+    let mut id = *item;
+    // A chain of decisions is short; a loop (forged ids) ends here.
+    for _ in 0..32 {
+        let session = sessions
+            .iter()
+            .find(|s| s.item == id)
+            .or_else(|| sessions.iter().find(|s| s.events.contains(&id)));
+        let event = observed.iter().find(|o| o.event.id == id);
+        if let Some(target) = event.and_then(|o| o.event.kind.resolves()) {
+            id = target;
+            continue;
+        }
+        let (kiosk, date, set_aside, mentor) = match (session, event) {
+            (Some(s), _) => (&s.kiosk, s.local_date, s.is_set_aside(), &s.mentor),
+            (None, Some(o)) => {
+                let Some(m) = &o.event.mentor else { break };
+                (
+                    &o.event.kiosk,
+                    o.event.time_zone.local_date(o.event.at),
+                    o.set_aside.is_some(),
+                    m,
+                )
+            }
+            (None, None) => break,
+        };
+        let mut schools = Vec::new();
+        match kiosk_schools.get(kiosk) {
+            Some(school) => schools.push(school.clone()),
+            None => {
+                let history = db.membership_history(mentor)?;
+                if let Some(school) = crate::db::school_on(&history, date) {
+                    schools.push(school.clone());
+                }
+            }
+        }
+        if set_aside || schools.is_empty() {
+            if let Ok(record) = db.mentor(mentor) {
+                if !schools.contains(&record.school) {
+                    schools.push(record.school);
+                }
+            }
+        }
+        return Ok(schools);
+    }
+    let mentor = observed
+        .iter()
+        .find(|o| o.event.id == *item)
+        .and_then(|o| o.event.mentor.clone());
+    Ok(match mentor {
+        Some(m) => db.mentor(&m).map(|r| vec![r.school]).unwrap_or_default(),
+        None => Vec::new(),
     })
 }
 

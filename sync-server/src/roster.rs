@@ -70,7 +70,7 @@ pub fn build_fresh(
     let school = db.school(school_id)?;
     let rules = db.rules()?;
     let today = school.time_zone.local_date(now);
-    let current_period = rules.periods.period_of(today).name;
+    let current_period = rules.period_of(today).name;
     // Sessionize the school's mentors once, and keep their totals for the reports too.
     let members = db.mentors(Some(school_id))?;
     let ids: Vec<_> = members.iter().map(|m| m.id.clone()).collect();
@@ -147,6 +147,29 @@ pub fn build_fresh(
         .filter(|s| here(s) && s.is_review_item(now))
         .map(ReviewEntry::from_session)
         .collect();
+    // What organizers voided of this school's recent scans and entries (a kiosk's own voids
+    // it sessionizes as the server does).
+    let here_recent: HashMap<EventId, &Event> = computed
+        .events
+        .iter()
+        .filter(|e| {
+            kiosk_schools.get(&e.kiosk) == Some(school_id)
+                && e.time_zone.local_date(e.at) >= since
+        })
+        .map(|e| (e.id, e))
+        .collect();
+    let mut voided: Vec<EventId> = computed
+        .events
+        .iter()
+        .filter(|e| e.source.is_organizer())
+        .filter_map(|e| match e.kind {
+            EventKind::Void { target } => Some(target),
+            _ => None,
+        })
+        .filter(|t| computed.voided.contains(t) && here_recent.contains_key(t))
+        .collect();
+    voided.sort();
+    voided.dedup();
     // What kiosks of protocol 1 toggle by (open sessions are among the recent ones).
     let mut open_check_ins: Vec<Event> = recent_sessions
         .iter()
@@ -160,9 +183,10 @@ pub fn build_fresh(
         version: String::new(),
         school,
         // Kiosks hold only what they need: the volunteer rate is for the program report.
+        // and a kiosk judges only today, by the rules in force today.
         rules: ProgramRules {
             volunteer_hour_rate: None,
-            ..rules
+            ..rules.as_of(today)
         },
         current_period,
         mentors,
@@ -171,6 +195,7 @@ pub fn build_fresh(
         open_check_ins,
         recent,
         review,
+        voided,
     };
     // The version is a digest of the content: unchanged content, unchanged version.
     let content =
@@ -187,6 +212,7 @@ pub fn protocol_1_json(roster: &Roster) -> Result<serde_json::Value, ServerError
     if let Some(map) = value.as_object_mut() {
         map.remove("recent");
         map.remove("review");
+        map.remove("voided");
         if let Some(mentors) = map.get_mut("mentors").and_then(|m| m.as_array_mut()) {
             for m in mentors.iter_mut().filter_map(|m| m.as_object_mut()) {
                 m.remove("placement");

@@ -110,6 +110,10 @@ pub trait Storage: Send {
         batch: &UploadBatch,
         now: DateTime<Utc>,
     ) -> Result<UploadAck, ServerError>;
+    /// Why the badge on a scan does not check out (`None`: it does, or it is no scan).
+    fn badge_refusal(&self, event: &Event) -> Result<Option<&'static str>, ServerError>;
+    /// Mentors with events at this school's kiosks (visitors included).
+    fn mentors_seen_at(&self, school: &SchoolId) -> Result<Vec<MentorId>, ServerError>;
     /// An organizer's resolution, recorded as a new event.
     fn append_resolution(
         &mut self,
@@ -120,6 +124,14 @@ pub trait Storage: Send {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Event, ServerError>;
+    /// Several of an organizer's events in one transaction (all or nothing).
+    fn append_resolutions(
+        &mut self,
+        entries: &[(MentorId, TimeZone, EventKind)],
+        organizer: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Event>, ServerError>;
     /// These mentors' events and the change counters they reflect, consistently.
     fn totals_snapshot(&mut self, mentors: &[MentorId]) -> Result<TotalsSnapshot, ServerError>;
     fn save_totals(&mut self, computed: &[ComputedTotals]) -> Result<(), ServerError>;
@@ -273,6 +285,12 @@ impl Storage for Db {
     ) -> Result<UploadAck, ServerError> {
         Db::ingest(self, kiosk, school, batch, now)
     }
+    fn badge_refusal(&self, event: &Event) -> Result<Option<&'static str>, ServerError> {
+        Db::badge_refusal(self, event)
+    }
+    fn mentors_seen_at(&self, school: &SchoolId) -> Result<Vec<MentorId>, ServerError> {
+        Db::mentors_seen_at(self, school)
+    }
     fn append_resolution(
         &mut self,
         mentor: &MentorId,
@@ -283,6 +301,15 @@ impl Storage for Db {
         now: DateTime<Utc>,
     ) -> Result<Event, ServerError> {
         Db::append_resolution(self, mentor, time_zone, kind, organizer, reason, now)
+    }
+    fn append_resolutions(
+        &mut self,
+        entries: &[(MentorId, TimeZone, EventKind)],
+        organizer: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Event>, ServerError> {
+        Db::append_resolutions(self, entries, organizer, reason, now)
     }
     fn totals_snapshot(&mut self, mentors: &[MentorId]) -> Result<TotalsSnapshot, ServerError> {
         Db::totals_snapshot(self, mentors)

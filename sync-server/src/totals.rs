@@ -22,6 +22,8 @@ pub struct Computed {
     pub sessions: Vec<Session>,
     pub events: Vec<Event>,
     pub totals: Vec<ComputedTotals>,
+    /// Events voided by voids in force.
+    pub voided: std::collections::HashSet<pm_shared::EventId>,
 }
 
 pub fn compute(snapshot: TotalsSnapshot, rules: &ProgramRules, now: DateTime<Utc>) -> Computed {
@@ -68,10 +70,12 @@ pub fn compute(snapshot: TotalsSnapshot, rules: &ProgramRules, now: DateTime<Utc
             totals: per_mentor.remove(mentor).unwrap_or_default(),
         })
         .collect();
+    let voided = pm_shared::voided_in_force(&accepted);
     Computed {
         sessions,
         events: accepted.into_iter().map(|o| o.event).collect(),
         totals,
+        voided,
     }
 }
 

@@ -234,7 +234,7 @@ proptest! {
         // Every action on every item: a decision or a clear refusal, never a bug.
         for (n, item) in items.iter().enumerate() {
             let action = [ReviewAction::Approve, ReviewAction::SetTimes, ReviewAction::Void, ReviewAction::Accept, ReviewAction::Reject][n % 5];
-            let resolution = ReviewResolution { action, start: None, end: Some(site.now), reason: "fuzz".into() };
+            let resolution = ReviewResolution { action, start: None, end: Some(site.now), reason: "fuzz".into(), seen: None };
             let by = sync_server::review::Resolver { name: "O", schools: None };
             if let Err(e) = sync_server::review::resolve(&mut site.db, &item.item, &resolution, by, site.now) {
                 prop_assert!(!is_bug(&e), "{e}");

@@ -727,7 +727,7 @@ fn every_kiosk_shows_what_the_report_credits() {
     let zone = chicago().tz();
     let today = Utc::now().with_timezone(&zone).date_naive();
     // Days of this period before today (the kiosk shows this period's hours).
-    let period = pm_shared::ProgramRules::default().periods.period_of(today);
+    let period = pm_shared::ProgramRules::default().period_of(today);
     let days: Vec<NaiveDate> = (1..=6)
         .map(|k| today - Duration::days(k))
         .filter(|d| period.contains(*d))

@@ -212,7 +212,7 @@ impl Desk {
                 .check_without_badge(mentor, coordinator, reason, now)
                 .map(|_| ()),
             Draft::Review { entry, start, end } => {
-                let cap = self.engine.rules().session_cap();
+                let cap = self.engine.rules().latest_period_rules().session_cap();
                 if start.is_some_and(|s| *end <= s || *end - s > cap) || *end > now {
                     return "bad-time";
                 }

@@ -113,7 +113,7 @@ impl Engine {
             ));
         }
         let (start, end) = (to_millis(start), to_millis(end));
-        if end <= start || end > at || end - start > self.rules().session_cap() {
+        if end <= start || end > at || end - start > self.rules().latest_period_rules().session_cap() {
             return Err(KioskError::Invalid(
                 "a group session must end after it starts, not in the future, within the session cap"
                     .into(),
@@ -218,7 +218,7 @@ impl Engine {
                         "give both the start and the end".into(),
                     ));
                 };
-                if e <= s || e > at || e - s > self.rules().session_cap() {
+                if e <= s || e > at || e - s > self.rules().latest_period_rules().session_cap() {
                     return Err(KioskError::Invalid(
                         "the end must come after the start, not in the future, within the session cap"
                             .into(),

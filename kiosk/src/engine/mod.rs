@@ -157,7 +157,7 @@ pub(crate) fn new_event_id(at: DateTime<Utc>) -> EventId {
 /// How far back a mentor's own events are read for the toggle and today's totals (older ones
 /// are read too while the roster does not reflect them yet).
 fn lookback(rules: &ProgramRules) -> Duration {
-    rules.session_cap() + Duration::days(2)
+    rules.latest_period_rules().session_cap() + Duration::days(2)
 }
 
 impl Engine {
@@ -401,10 +401,7 @@ impl Engine {
 
     /// The current period at the school on `now`'s date.
     fn current_period(&self, rules: &ProgramRules, now: DateTime<Utc>) -> pm_shared::PeriodName {
-        rules
-            .periods
-            .period_of(local_date(now, self.time_zone()))
-            .name
+        rules.period_of(local_date(now, self.time_zone())).name
     }
 
     /// This mentor's sessions as far as the kiosk knows: local events from the last days (and
@@ -481,7 +478,7 @@ impl Engine {
             .filter(|s| &s.mentor == mentor && s.local_date == today)
         {
             match s.counted_duration() {
-                Some(d) if rules.counts_toward_stipend(s.category) => today_time += d,
+                Some(d) if rules.on(today).counts_toward_stipend(s.category) => today_time += d,
                 Some(_) => {}
                 None if s.is_review_item(now) => {
                     pending_review += s.elapsed().unwrap_or_else(Duration::zero)
@@ -502,7 +499,7 @@ impl Engine {
             today: today_time,
             pending_review,
             period_time: self.period_time_in(mentor, view, now),
-            threshold: rules.threshold(),
+            threshold: rules.on(today).threshold(),
             provisional,
             event,
             placement: roster_mentor.and_then(|m| m.placement.clone()),

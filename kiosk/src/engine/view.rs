@@ -36,9 +36,13 @@ pub fn build(
     };
     let mut unreflected: HashSet<EventId> = HashSet::new();
     let mut timeline: Vec<Observed> = Vec::new();
+    // What an organizer voided counts for nothing here either (a voided check-in is not open).
+    let voided: HashSet<EventId> = roster
+        .map(|r| r.voided.iter().copied().collect())
+        .unwrap_or_default();
     for e in local {
         // Set aside by the server: it counts for nothing until an organizer accepts it.
-        if e.set_aside.is_some() {
+        if e.set_aside.is_some() || voided.contains(&e.event.id) {
             continue;
         }
         if !reflected(e.delivered_at) {
@@ -64,7 +68,7 @@ pub fn build(
     }
     let mut sessions = sessionize(&timeline, rules, now);
     let counts = |category, period: &PeriodName| {
-        rules.counts_toward_stipend(category) && period == current_period
+        rules.latest_period_rules().counts_toward_stipend(category) && period == current_period
     };
     // Mentors with something here the server has not judged yet.
     let news: HashSet<MentorId> = sessions

@@ -84,6 +84,7 @@ pub fn roster() -> Roster {
         open_check_ins: vec![],
         recent: vec![],
         review: vec![],
+        voided: vec![],
     }
 }
 

@@ -66,7 +66,7 @@ use crate::{
 };
 
 pub use clock::Reading;
-pub use pairing::{sessionize, sessionize_with_readings};
+pub use pairing::{sessionize, sessionize_with_readings, voided_in_force};
 
 /// Why a session does not (yet) count. The snake_case codes are stable: CLI, API, page and
 /// kiosk use them.
@@ -95,10 +95,13 @@ pub enum ReviewReason {
     ClosedTwice,
     /// An event the server set aside on receipt.
     SetAside,
+    /// Classroom time a coordinator entered after the fact: classroom time is what badges
+    /// prove, so an organizer confirms it.
+    CoordinatorClassroom,
 }
 
 impl ReviewReason {
-    pub const ALL: [ReviewReason; 11] = [
+    pub const ALL: [ReviewReason; 12] = [
         ReviewReason::Open,
         ReviewReason::CheckOutWithoutCheckIn,
         ReviewReason::OverCap,
@@ -110,6 +113,7 @@ impl ReviewReason {
         ReviewReason::Overlap,
         ReviewReason::ClosedTwice,
         ReviewReason::SetAside,
+        ReviewReason::CoordinatorClassroom,
     ];
 
     /// Reasons an organizer's approval settles. The others need new times (open, no check-in,
@@ -123,6 +127,7 @@ impl ReviewReason {
                 | ReviewReason::KioskClockSkew
                 | ReviewReason::Overlap
                 | ReviewReason::ClosedTwice
+                | ReviewReason::CoordinatorClassroom
         )
     }
     pub fn as_str(self) -> &'static str {
@@ -138,6 +143,7 @@ impl ReviewReason {
             ReviewReason::Overlap => "overlap",
             ReviewReason::ClosedTwice => "closed_twice",
             ReviewReason::SetAside => "set_aside",
+            ReviewReason::CoordinatorClassroom => "coordinator_classroom",
         }
     }
     /// What the code means, in plain words (English; the page and kiosk translate).
@@ -154,6 +160,9 @@ impl ReviewReason {
             ReviewReason::Overlap => "overlaps another session of hers",
             ReviewReason::ClosedTwice => "closed twice, or changed after it was closed",
             ReviewReason::SetAside => "the server set this event aside",
+            ReviewReason::CoordinatorClassroom => {
+                "classroom time a coordinator entered: an organizer confirms it"
+            }
         }
     }
 }
@@ -284,6 +293,10 @@ pub struct PeriodTotals {
     /// Kiosks that recorded a session of hers in the period (her schools, for organizers).
     #[serde(default)]
     pub kiosks: Vec<KioskId>,
+    /// Stipend time in milliseconds by the kiosk of the session (where it was earned; an
+    /// organizer's entry under the server's kiosk id).
+    #[serde(default)]
+    pub stipend_by_kiosk: BTreeMap<KioskId, i64>,
     /// The school-local date the stipend threshold was crossed.
     pub eligible_on: Option<NaiveDate>,
 }
@@ -301,6 +314,7 @@ impl PeriodTotals {
             needs_review: 0,
             set_aside: 0,
             kiosks: Vec::new(),
+            stipend_by_kiosk: BTreeMap::new(),
             eligible_on: None,
         }
     }
@@ -312,7 +326,17 @@ impl PeriodTotals {
 
 /// Hours with two decimals, from an exact duration (rounding once, at the end).
 pub fn hours_2dp(d: Duration) -> f64 {
-    (d.num_milliseconds() as f64 / 36_000.0).round() / 100.0
+    centi_hours(d) as f64 / 100.0
+}
+
+/// Hundredths of an hour, rounded half up: the hours as every report shows them.
+pub fn centi_hours(d: Duration) -> i64 {
+    let ms = d.num_milliseconds();
+    if ms >= 0 {
+        (ms + 18_000) / 36_000
+    } else {
+        -((-ms + 18_000) / 36_000)
+    }
 }
 
 /// Totals per (mentor, period) from sessions, and the date each crossed the threshold.
@@ -345,7 +369,8 @@ pub fn period_totals(
                 .or_insert_with(Duration::zero) += d;
             // A session whose every minute went to another (a badge session inside a training)
             // is not a day or a session of its own.
-            if rules.counts_toward_stipend(s.category) && d > Duration::zero() {
+            if rules.on(s.local_date).counts_toward_stipend(s.category) && d > Duration::zero() {
+                *t.stipend_by_kiosk.entry(s.kiosk.clone()).or_insert(0) += d.num_milliseconds();
                 counted.entry(key).or_default().push(s);
             }
         }
@@ -353,18 +378,25 @@ pub fn period_totals(
     for t in totals.values_mut() {
         t.kiosks.sort();
     }
-    let threshold = rules.threshold();
     for (key, mut list) in counted {
         let Some(t) = totals.get_mut(&key) else {
             continue;
         };
+        // A period is judged by the rules in force for it (every session of a period lies in
+        // one stretch of rules).
+        let threshold = list
+            .first()
+            .map(|s| rules.on(s.local_date).threshold())
+            .unwrap_or_else(Duration::zero);
         list.sort_by_key(|s| (s.end, s.start, s.item));
         let mut days = HashSet::new();
         for s in list {
             t.stipend_time += s.counted_duration().unwrap_or_else(Duration::zero);
             t.sessions += 1;
             days.insert(s.local_date);
-            if t.eligible_on.is_none() && t.stipend_time >= threshold {
+            // Decided on the hours as shown (to the hundredth, half up): a shown 100.00 is
+            // always eligible, a shown 99.99 never.
+            if t.eligible_on.is_none() && centi_hours(t.stipend_time) >= centi_hours(threshold) {
                 t.eligible_on = Some(s.local_date);
             }
         }

@@ -73,6 +73,7 @@ struct Context<'a> {
     clock: &'a ClockModel,
 }
 
+#[derive(Clone)]
 struct MentorTimeline<'a> {
     mentor: &'a MentorId,
     cx: Context<'a>,
@@ -80,7 +81,11 @@ struct MentorTimeline<'a> {
     active: Vec<&'a Observed>,
     /// Set-aside events still waiting for an organizer's verdict.
     pending: Vec<&'a Observed>,
+    /// Set-aside events an organizer accepted.
+    accepted: HashSet<EventId>,
     voided: HashSet<EventId>,
+    /// Coordinators' voids held for review, by the event they name (see `sessions`).
+    held: HashMap<EventId, &'a Observed>,
     /// Closes, new times and approvals, by the id they name.
     resolutions: HashMap<EventId, Vec<&'a Observed>>,
 }
@@ -107,6 +112,10 @@ struct Built {
 
 impl<'a> MentorTimeline<'a> {
     fn new(mentor: &'a MentorId, all: Vec<&'a Observed>, cx: Context<'a>) -> Self {
+        // Voids in force among what the server accepted on receipt: they decide which verdicts
+        // stand (an organizer may void her own accept or reject).
+        let received: Vec<&Observed> = all.iter().copied().filter(|o| o.set_aside.is_none()).collect();
+        let voided_verdicts = voids_in_force(&received);
         // An organizer's latest verdict on each set-aside event.
         let mut verdicts: HashMap<EventId, ((DateTime<Utc>, EventId), bool)> = HashMap::new();
         for o in &all {
@@ -115,7 +124,10 @@ impl<'a> MentorTimeline<'a> {
                 EventKind::RejectEvent { item } => (item, false),
                 _ => continue,
             };
-            if o.set_aside.is_some() || !o.event.source.is_organizer() {
+            if o.set_aside.is_some()
+                || !o.event.source.is_organizer()
+                || voided_verdicts.contains(&o.event.id)
+            {
                 continue;
             }
             let key = (o.event.at, o.event.id);
@@ -137,47 +149,81 @@ impl<'a> MentorTimeline<'a> {
                 _ => active.push(o),
             }
         }
-        // A coordinator cannot undo an organizer: her void of an organizer's event is ignored
-        // (the server sets it aside too).
-        let by_organizer: HashSet<EventId> = active
+        let voided = voids_in_force(&active);
+        let resolutions = resolutions_by_item(&active, &voided);
+        // An organizer accepts a scan only once its badge checks out (the server verifies it
+        // then): accepted, it counts as verified.
+        let accepted: HashSet<EventId> = verdicts
             .iter()
-            .filter(|o| o.event.source.is_organizer())
-            .map(|o| o.event.id)
+            .filter(|(_, (_, accept))| *accept)
+            .map(|(id, _)| *id)
             .collect();
-        let voided: HashSet<EventId> = active
-            .iter()
-            .filter_map(|o| match o.event.kind {
-                EventKind::Void { target }
-                    if o.event.source.is_organizer() || !by_organizer.contains(&target) =>
-                {
-                    Some(target)
-                }
-                _ => None,
-            })
-            .collect();
-        let mut resolutions: HashMap<EventId, Vec<&Observed>> = HashMap::new();
-        for o in &active {
-            let named = match o.event.kind {
-                EventKind::CloseSession { check_in, .. }
-                | EventKind::ApproveSession { check_in, .. } => check_in,
-                EventKind::SetTimes { item, .. } => item,
-                _ => continue,
-            };
-            if !voided.contains(&o.event.id) {
-                resolutions.entry(named).or_default().push(o);
-            }
-        }
         Self {
             mentor,
             cx,
             active,
             pending,
+            accepted,
             voided,
+            held: HashMap::new(),
             resolutions,
         }
     }
 
     fn sessions(&self) -> Vec<Session> {
+        // A coordinator's void of a session that needed nothing is a change after it was
+        // closed: held for review (closed twice), never a silent loss of hours. Which sessions
+        // needed nothing is what they would be without her voids.
+        let soft: Vec<(EventId, &'a Observed)> = self
+            .active
+            .iter()
+            .filter(|o| matches!(o.event.source, crate::Source::Coordinator { .. }))
+            .filter_map(|o| match o.event.kind {
+                EventKind::Void { target } if self.voided.contains(&target) => Some((target, *o)),
+                _ => None,
+            })
+            .filter(|(target, _)| {
+                self.active.iter().any(|e| {
+                    e.event.id == *target
+                        && matches!(
+                            e.event.kind,
+                            EventKind::CheckIn
+                                | EventKind::CheckOut { .. }
+                                | EventKind::AddSession { .. }
+                        )
+                })
+            })
+            .collect();
+        if soft.is_empty() {
+            return self.build();
+        }
+        let mut trial = self.clone();
+        for (target, _) in &soft {
+            trial.voided.remove(target);
+        }
+        let fine_without: Vec<Session> = trial.build();
+        let mut held = HashMap::new();
+        for (target, void) in soft {
+            let needed_nothing = fine_without
+                .iter()
+                .any(|s| s.reasons.is_empty() && s.events.contains(&target));
+            if needed_nothing {
+                held.insert(target, void);
+            }
+        }
+        if held.is_empty() {
+            return self.build();
+        }
+        let mut final_view = self.clone();
+        for target in held.keys() {
+            final_view.voided.remove(target);
+        }
+        final_view.resolutions = resolutions_by_item(&final_view.active, &final_view.voided);
+        final_view.held = held;
+        final_view.build()
+    }
+
+    fn build(&self) -> Vec<Session> {
         let drafts = self.pair();
         let mut built: Vec<Built> = drafts
             .into_iter()
@@ -336,7 +382,7 @@ impl<'a> MentorTimeline<'a> {
             (Some(s), Some(e)) => {
                 if e < s {
                     reasons.push(ReviewReason::EndBeforeStart);
-                } else if e - s > self.cx.rules.session_cap() {
+                } else if e - s > self.cx.rules.on(self.local_date(s, zone)).session_cap() {
                     reasons.push(ReviewReason::OverCap);
                 }
                 if self.local_date(s, zone) != self.local_date(e, zone) {
@@ -391,7 +437,11 @@ impl<'a> MentorTimeline<'a> {
         recorded.extend(d.extra_closings.iter().copied());
         let unverified = recorded
             .iter()
-            .any(|o| o.event.source.is_provisional() && !o.badge_verified);
+            .any(|o| {
+                o.event.source.is_provisional()
+                    && !o.badge_verified
+                    && !self.accepted.contains(&o.event.id)
+            });
         let recorded_implausible = recorded.iter().any(|o| self.implausible(o.event.at, zone));
 
         // What the recorded events alone say.
@@ -524,9 +574,26 @@ impl<'a> MentorTimeline<'a> {
         if unrequested {
             reasons.push(ReviewReason::ClosedTwice);
         }
+        // A coordinator's void of this session, held for review (see `sessions`).
+        let held: Vec<&Observed> = recorded
+            .iter()
+            .filter_map(|o| self.held.get(&o.event.id).copied())
+            .collect();
+        if !held.is_empty() {
+            reasons.push(ReviewReason::ClosedTwice);
+        }
+        // Classroom time is what badges prove: a coordinator's entry of it waits for an
+        // organizer.
+        let coordinator_entry = d
+            .opening
+            .is_some_and(|o| matches!(o.event.source, crate::Source::Coordinator { .. }));
+        if entered && category == HourCategory::Classroom && coordinator_entry {
+            reasons.push(ReviewReason::CoordinatorClassroom);
+        }
 
         let mut constituents = recorded;
         constituents.extend(resolutions.iter().copied());
+        constituents.extend(held);
         constituents.sort_by_key(|o| (o.event.at, o.event.id));
         let mut kiosks: Vec<&KioskId> = constituents.iter().map(|o| &o.event.kiosk).collect();
         kiosks.sort_unstable();
@@ -543,7 +610,7 @@ impl<'a> MentorTimeline<'a> {
                 end,
                 time_zone: zone,
                 local_date,
-                period: self.cx.rules.periods.period_of(local_date).name,
+                period: self.cx.rules.period_of(local_date).name,
                 opened_by: d.opening.map(|o| o.event.id),
                 kiosk: anchor.event.kiosk.clone(),
                 kiosks: kiosks.into_iter().cloned().collect(),
@@ -571,7 +638,7 @@ impl<'a> MentorTimeline<'a> {
             end: None,
             time_zone: e.time_zone,
             local_date,
-            period: self.cx.rules.periods.period_of(local_date).name,
+            period: self.cx.rules.period_of(local_date).name,
             opened_by: None,
             kiosk: e.kiosk.clone(),
             kiosks: vec![e.kiosk.clone()],
@@ -582,6 +649,80 @@ impl<'a> MentorTimeline<'a> {
             entered,
         }
     }
+}
+
+/// The events voided by voids in force among these (set-aside events left out): what the
+/// sessionizer applies, for the server's checks before a decision.
+pub fn voided_in_force(events: &[Observed]) -> HashSet<EventId> {
+    let received: Vec<&Observed> = events.iter().filter(|o| o.set_aside.is_none()).collect();
+    voids_in_force(&received)
+}
+
+/// The events voided by voids in force. A void counts unless a later void in force names it: a
+/// void of a void reverses it, and a void of that restores it (a void naming a later void
+/// changes nothing, so no chain can loop). A coordinator cannot undo an organizer: her void of
+/// an organizer's event is ignored (the server sets it aside too).
+fn voids_in_force(events: &[&Observed]) -> HashSet<EventId> {
+    let by_organizer: HashSet<EventId> = events
+        .iter()
+        .filter(|o| o.event.source.is_organizer())
+        .map(|o| o.event.id)
+        .collect();
+    let mut voids: Vec<(&Observed, EventId)> = events
+        .iter()
+        .filter_map(|o| match o.event.kind {
+            EventKind::Void { target }
+                if o.event.source.is_organizer() || !by_organizer.contains(&target) =>
+            {
+                Some((*o, target))
+            }
+            _ => None,
+        })
+        .collect();
+    voids.sort_by_key(|(o, _)| std::cmp::Reverse((o.event.at, o.event.id)));
+    let void_keys: HashMap<EventId, (DateTime<Utc>, EventId)> = voids
+        .iter()
+        .map(|(o, _)| (o.event.id, (o.event.at, o.event.id)))
+        .collect();
+    let mut reversed: HashSet<EventId> = HashSet::new();
+    let mut targets = HashSet::new();
+    for (o, target) in voids {
+        if reversed.contains(&o.event.id) {
+            continue;
+        }
+        match void_keys.get(&target) {
+            Some(key) if *key < (o.event.at, o.event.id) => {
+                reversed.insert(target);
+                targets.insert(target);
+            }
+            Some(_) => {}
+            None => {
+                targets.insert(target);
+            }
+        }
+    }
+    targets
+}
+
+/// Closes, new times and approvals in force, by the item they name.
+fn resolutions_by_item<'a>(
+    active: &[&'a Observed],
+    voided: &HashSet<EventId>,
+) -> HashMap<EventId, Vec<&'a Observed>> {
+    let mut resolutions: HashMap<EventId, Vec<&Observed>> = HashMap::new();
+    for o in active {
+        let named = match o.event.kind {
+            EventKind::CloseSession { check_in, .. } | EventKind::ApproveSession { check_in, .. } => {
+                check_in
+            }
+            EventKind::SetTimes { item, .. } => item,
+            _ => continue,
+        };
+        if !voided.contains(&o.event.id) {
+            resolutions.entry(named).or_default().push(*o);
+        }
+    }
+    resolutions
 }
 
 /// Closes draft `i` with check-out `o`; a check-out of an already closed draft is absorbed

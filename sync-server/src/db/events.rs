@@ -232,6 +232,22 @@ impl Db {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Event, ServerError> {
+        let mut events =
+            self.append_resolutions(&[(mentor.clone(), time_zone, kind)], organizer, reason, now)?;
+        events
+            .pop()
+            .ok_or_else(|| corrupt("no event was recorded"))
+    }
+
+    /// Several of an organizer's events (a paper sign-in sheet) in one transaction: all or
+    /// nothing, each numbered in the server's own series.
+    pub fn append_resolutions(
+        &mut self,
+        entries: &[(MentorId, TimeZone, EventKind)],
+        organizer: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Event>, ServerError> {
         let tx = self.conn.begin(TxKind::Write)?;
         // The next number of the server's own series, taken under the row's lock (two
         // servers on one PostgreSQL database never hand out the same one).
@@ -243,62 +259,71 @@ impl Db {
             )
             .optional()
         };
-        let mut current = bump(&tx)?;
-        if current.is_none() {
-            let fresh = SeriesId::from_parts(
-                u64::try_from(now.timestamp_millis()).unwrap_or(0),
-                rand::random(),
-            );
-            tx.execute(
-                "INSERT INTO server_series (singleton, series, last) VALUES (1, ?1, 0)
-                 ON CONFLICT (singleton) DO NOTHING",
-                [fresh.to_string()],
-            )?;
-            current = bump(&tx)?;
-        }
-        let (series, sequence) = match current {
-            Some((s, last)) => (
-                s.parse::<SeriesId>()
-                    .map_err(|_| corrupt(format!("series id {s:?}")))?,
-                last,
-            ),
-            None => return Err(corrupt("the server's series could not be started")),
-        };
-        let event = Event {
-            id: EventId::from_parts(
-                u64::try_from(now.timestamp_millis()).unwrap_or(0),
-                rand::random(),
-            ),
-            kiosk: KioskId::new(SERVER_KIOSK)?,
-            series,
-            sequence,
-            mentor: Some(mentor.clone()),
-            at: now,
-            time_zone,
-            kind,
-            source: Source::Organizer {
-                organizer: organizer.to_owned(),
-                reason: reason.to_owned(),
-            },
-        };
-        let body = serde_json::to_string(&event).map_err(corrupt)?;
-        tx.execute(
-            "INSERT INTO events (id, kiosk, series, sequence, mentor, at, body, received_at, clock_offset_ms, badge_verified, set_aside_reason, item)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6, 0, 1, NULL, ?8)",
-            params![
-                event.id.to_string(),
-                SERVER_KIOSK,
-                series.to_string(),
+        let mut recorded = Vec::with_capacity(entries.len());
+        for (mentor, time_zone, kind) in entries {
+            let mut current = bump(&tx)?;
+            if current.is_none() {
+                let fresh = SeriesId::from_parts(
+                    u64::try_from(now.timestamp_millis()).unwrap_or(0),
+                    rand::random(),
+                );
+                tx.execute(
+                    "INSERT INTO server_series (singleton, series, last) VALUES (1, ?1, 0)
+                     ON CONFLICT (singleton) DO NOTHING",
+                    [fresh.to_string()],
+                )?;
+                current = bump(&tx)?;
+            }
+            let (series, sequence) = match current {
+                Some((s, last)) => (
+                    s.parse::<SeriesId>()
+                        .map_err(|_| corrupt(format!("series id {s:?}")))?,
+                    last,
+                ),
+                None => return Err(corrupt("the server's series could not be started")),
+            };
+            let event = Event {
+                id: EventId::from_parts(
+                    u64::try_from(now.timestamp_millis()).unwrap_or(0),
+                    rand::random(),
+                ),
+                kiosk: KioskId::new(SERVER_KIOSK)?,
+                series,
                 sequence,
-                mentor.as_str(),
-                ts(now),
-                body,
-                event.kind.resolves().map(|i| i.to_string())
-            ],
-        )?;
-        mark_changed(&tx, mentor)?;
+                mentor: Some(mentor.clone()),
+                at: now,
+                time_zone: *time_zone,
+                kind: kind.clone(),
+                source: Source::Organizer {
+                    organizer: organizer.to_owned(),
+                    reason: reason.to_owned(),
+                },
+            };
+            let body = serde_json::to_string(&event).map_err(corrupt)?;
+            tx.execute(
+                "INSERT INTO events (id, kiosk, series, sequence, mentor, at, body, received_at, clock_offset_ms, badge_verified, set_aside_reason, item)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6, 0, 1, NULL, ?8)",
+                params![
+                    event.id.to_string(),
+                    SERVER_KIOSK,
+                    series.to_string(),
+                    sequence,
+                    mentor.as_str(),
+                    ts(now),
+                    body,
+                    event.kind.resolves().map(|i| i.to_string())
+                ],
+            )?;
+            recorded.push(event);
+        }
+        let mut mentors: Vec<&MentorId> = entries.iter().map(|(m, _, _)| m).collect();
+        mentors.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+        mentors.dedup();
+        for mentor in mentors {
+            mark_changed(&tx, mentor)?;
+        }
         tx.commit()?;
-        Ok(event)
+        Ok(recorded)
     }
 
     /// These mentors' events and the change counters they reflect, read in one transaction so
@@ -421,7 +446,9 @@ impl Db {
     pub fn coordinator_entries(&self) -> Result<Vec<StoredEvent>, ServerError> {
         select_events(
             &self.conn,
-            "WHERE e.coordinator IS NOT NULL ORDER BY e.at, e.id",
+            // Coordinators' entries, and the sessions organizers entered (the server's only
+            // events that name no item).
+            "WHERE e.coordinator IS NOT NULL OR (e.kiosk = 'server' AND e.item IS NULL) ORDER BY e.at, e.id",
             (),
         )
     }

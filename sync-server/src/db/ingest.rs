@@ -269,8 +269,7 @@ struct Verifier<'a> {
     terms: HashMap<String, Vec<(String, Option<String>)>>,
     /// `None`: no such mentor.
     memberships: HashMap<MentorId, Option<Vec<Membership>>>,
-    /// (mentor, generation) → (hash issued, earliest issue time of a later generation).
-    badges: HashMap<(MentorId, u32), (Option<String>, Option<String>)>,
+    badges: BadgeBook,
 }
 
 impl<'a> Verifier<'a> {
@@ -281,7 +280,7 @@ impl<'a> Verifier<'a> {
             now,
             terms: HashMap::new(),
             memberships: HashMap::new(),
-            badges: HashMap::new(),
+            badges: BadgeBook::default(),
         }
     }
 
@@ -311,7 +310,12 @@ impl<'a> Verifier<'a> {
         };
         // Her school on the day it happened: before a move she was at her old school.
         let day = event.time_zone.local_date(event.at);
-        if school_on(history, day) != Some(self.school) {
+        // A visit (a joint workshop, her other child's school): her own badge, scanned at
+        // another school's kiosk, counts there once the badge checks out below. Only a badge
+        // proves she was there: a kiosk's corrections and entries stay within its school.
+        let visit = matches!(event.source, Source::BadgeScan { .. })
+            && matches!(event.kind, EventKind::CheckIn | EventKind::CheckOut { .. });
+        if school_on(history, day) != Some(self.school) && !visit {
             return Ok((false, Some(reason::NOT_AT_SCHOOL)));
         }
         if let Some(item) = event.kind.resolves() {
@@ -345,6 +349,25 @@ impl<'a> Verifier<'a> {
                 return Ok((false, Some(refused)));
             }
         }
+        self.badges.verdict(conn, event, mentor)
+    }
+}
+
+/// The badges this server issued, looked up once per batch: (mentor, generation) → (hash
+/// issued, earliest issue time of a later generation).
+#[derive(Default)]
+struct BadgeBook {
+    badges: HashMap<(MentorId, u32), (Option<String>, Option<String>)>,
+}
+
+impl BadgeBook {
+    /// (verified, set-aside reason) of an event's badge; an event that is no scan passes.
+    fn verdict(
+        &mut self,
+        conn: &Conn,
+        event: &Event,
+        mentor: &MentorId,
+    ) -> Result<(bool, Option<&'static str>), ServerError> {
         let Source::BadgeScan {
             generation,
             badge_hash,
@@ -379,6 +402,17 @@ impl<'a> Verifier<'a> {
             Some(_) => (false, Some(reason::BADGE_MISMATCH)),
             None => (false, Some(reason::NO_SUCH_BADGE)),
         })
+    }
+}
+
+impl Db {
+    /// Why the badge on a scan does not check out (`None`: it does, or the event is no scan):
+    /// the check an organizer's accept of a set-aside scan makes, as at any scan.
+    pub fn badge_refusal(&self, event: &Event) -> Result<Option<&'static str>, ServerError> {
+        let Some(mentor) = &event.mentor else {
+            return Ok(None);
+        };
+        Ok(BadgeBook::default().verdict(&self.conn, event, mentor)?.1)
     }
 }
 
@@ -435,10 +469,16 @@ impl Verifier<'_> {
             if end <= start {
                 return Ok(Some(reason::END_BEFORE_START));
             }
-            if end - start > self.rules.session_cap() {
+            let day = event.time_zone.local_date(start);
+            if end - start > self.rules.on(day).session_cap() {
                 return Ok(Some(reason::OVER_CAP));
             }
-            if end > self.now {
+            // The kiosk's clock may run ahead of ours by as much as we tolerate elsewhere.
+            let latest = self
+                .now
+                .checked_add_signed(self.rules.clock_skew_tolerance())
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
+            if end > latest {
                 return Ok(Some(reason::IN_THE_FUTURE));
             }
             if start < oldest {
@@ -470,4 +510,40 @@ pub(super) fn recheck(
         return Ok((false, Some(why)));
     }
     Verifier::new(school, rules, now).check(conn, event, mentor)
+}
+
+/// Looks again at a mentor's events set aside because she was not at their kiosk's school on
+/// their day, or was not known yet: after a move or an import, her history may now say she
+/// was. Every check runs again (her badge too), not just the school; what passes counts.
+pub(super) fn recheck_set_aside(
+    conn: &Conn,
+    mentor: &MentorId,
+    now: DateTime<Utc>,
+) -> Result<(), ServerError> {
+    let waiting: Vec<(String, String, String)> = {
+        let mut stmt = conn.prepare(
+            "SELECT e.id, e.body, COALESCE(k.school, '') FROM events e LEFT JOIN kiosks k ON k.id = e.kiosk
+             WHERE e.mentor = ?1 AND e.set_aside_reason IN ('not_at_school', 'unknown_mentor')",
+        )?;
+        let rows = stmt.query_map([mentor.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    if waiting.is_empty() {
+        return Ok(());
+    }
+    let rules = super::people::rules_in(conn)?;
+    for (event_id, body, kiosk_school) in waiting {
+        let event: Event = serde_json::from_str(&body).map_err(corrupt)?;
+        let Ok(kiosk_school) = SchoolId::new(kiosk_school) else {
+            continue;
+        };
+        let (verified, still) = recheck(conn, &event, &kiosk_school, rules.clone(), now)?;
+        if still.is_none() {
+            conn.execute(
+                "UPDATE events SET set_aside_reason = NULL, badge_verified = ?2 WHERE id = ?1",
+                params![event_id, verified],
+            )?;
+        }
+    }
+    Ok(())
 }

@@ -158,6 +158,12 @@ CREATE TABLE kiosk_health (
     kiosk TEXT PRIMARY KEY REFERENCES kiosks(id), received_at TEXT NOT NULL,
     report TEXT NOT NULL, offset_ms INTEGER NOT NULL);
 ",
+    // 9: decisions that can be reversed, eligibility on the hours as shown, hours by the
+    // kiosk where they were earned: every stored total and roster is computed again.
+    "
+UPDATE mentor_totals_state SET changed = changed + 1;
+DELETE FROM roster_cache;
+",
 ];
 
 pub struct Db {
@@ -439,6 +445,23 @@ impl Db {
             Some(t) => serde_json::from_str(&t).map_err(corrupt),
             None => Ok(ProgramRules::default()),
         }
+    }
+
+    /// Whether the database holds an event or a payment: from then on a rule change reaches
+    /// only periods that are not closed.
+    pub fn holds_records(&self) -> Result<bool, ServerError> {
+        let any = |sql: &str| -> Result<bool, ServerError> {
+            Ok(self.conn.query_row(sql, (), |_| Ok(())).optional()?.is_some())
+        };
+        Ok(any("SELECT 1 FROM events LIMIT 1")? || any("SELECT 1 FROM stipend_payments LIMIT 1")?)
+    }
+
+    /// The earliest instant an event names (for listing periods from the first one with data).
+    pub fn first_event_at(&self) -> Result<Option<DateTime<Utc>>, ServerError> {
+        let text: Option<String> = self
+            .conn
+            .query_row("SELECT MIN(at) FROM events", (), |r| r.get(0))?;
+        Ok(text.and_then(|t| DateTime::parse_from_rfc3339(&t).ok().map(|d| d.with_timezone(&Utc))))
     }
 
     pub fn set_rules(&mut self, rules: &ProgramRules) -> Result<(), ServerError> {

@@ -21,6 +21,12 @@ pub fn normalize_amount(text: &str) -> Result<String, ServerError> {
         return Err(bad());
     }
     let whole: u64 = whole.parse().map_err(|_| bad())?;
+    if whole == 0 && cents.bytes().all(|b| b == b'0') {
+        // A payment of nothing would stand in the ledger as "paid" and block the real one.
+        return Err(ServerError::Invalid(format!(
+            "amount {text:?}: a payment must be more than 0.00"
+        )));
+    }
     Ok(format!("{whole}.{cents:0<2}"))
 }
 

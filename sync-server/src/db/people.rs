@@ -304,6 +304,8 @@ impl Db {
             }
         }
         let tx = self.conn.transaction()?;
+        // New and moved mentors: their set-aside events are looked at again below.
+        let mut placed_anew: Vec<&MentorId> = Vec::new();
         for m in mentors {
             let current: Option<String> = tx
                 .query_row(
@@ -338,6 +340,13 @@ impl Db {
                  ON CONFLICT (mentor, from_date) DO UPDATE SET school = ?2, recorded_at = ?4",
                 params![m.id.as_str(), m.school.as_str(), from, ts(now)],
             )?;
+            placed_anew.push(&m.id);
+        }
+        // As after `mentor move`: scans set aside because she was not (yet) at their kiosk's
+        // school, or not known at all, are checked again with her history as it now reads.
+        for id in placed_anew {
+            super::ingest::recheck_set_aside(&tx, id, now)?;
+            super::events::mark_changed(&tx, id)?;
         }
         if let Some(file) = placed {
             for (id, p) in &file.placements {
@@ -401,30 +410,7 @@ impl Db {
         // Events set aside because she was not at their kiosk's school on their day are looked
         // at again with her history as it now reads: a move entered late must not leave the
         // hours she earned at her new school waiting in the queue.
-        let waiting: Vec<(String, String, String)> = {
-            let mut stmt = tx.prepare(
-                "SELECT e.id, e.body, COALESCE(k.school, '') FROM events e LEFT JOIN kiosks k ON k.id = e.kiosk
-                 WHERE e.mentor = ?1 AND e.set_aside_reason = 'not_at_school'",
-            )?;
-            let rows = stmt.query_map([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            rows.collect::<Result<_, _>>()?
-        };
-        let rules = self_rules(&tx)?;
-        for (event_id, body, kiosk_school) in waiting {
-            let event: pm_shared::Event = serde_json::from_str(&body).map_err(super::corrupt)?;
-            let Ok(kiosk_school) = SchoolId::new(kiosk_school) else {
-                continue;
-            };
-            // Every check again (her badge too), not just the school.
-            let (verified, still) =
-                super::ingest::recheck(&tx, &event, &kiosk_school, rules.clone(), now)?;
-            if still.is_none() {
-                tx.execute(
-                    "UPDATE events SET set_aside_reason = NULL, badge_verified = ?2 WHERE id = ?1",
-                    params![event_id, verified],
-                )?;
-            }
-        }
+        super::ingest::recheck_set_aside(&tx, id, now)?;
         // Where her events count may have changed: her totals are recomputed.
         super::events::mark_changed(&tx, id)?;
         tx.commit()?;
@@ -434,6 +420,21 @@ impl Db {
     /// Her schools over time.
     pub fn membership_history(&self, id: &MentorId) -> Result<Vec<Membership>, ServerError> {
         memberships_in(&self.conn, id)
+    }
+
+    /// Mentors with events at this school's kiosks, members or visitors.
+    pub fn mentors_seen_at(&self, school: &SchoolId) -> Result<Vec<MentorId>, ServerError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT e.mentor FROM events e WHERE e.kiosk IN (SELECT id FROM kiosks WHERE school = ?1) ORDER BY e.mentor",
+        )?;
+        let rows = stmt.query_map([school.as_str()], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let Ok(id) = MentorId::new(row?) {
+                out.push(id);
+            }
+        }
+        Ok(out)
     }
 
     /// Every mentor who ever belonged to this school.
@@ -627,7 +628,7 @@ pub(super) fn memberships_in(conn: &Conn, id: &MentorId) -> Result<Vec<Membershi
 }
 
 /// The program rules, read inside a transaction.
-fn self_rules(conn: &Conn) -> Result<pm_shared::ProgramRules, ServerError> {
+pub(super) fn rules_in(conn: &Conn) -> Result<pm_shared::ProgramRules, ServerError> {
     let text: Option<String> = conn
         .query_row("SELECT rules FROM program", (), |r| r.get::<_, String>(0))
         .optional()?;

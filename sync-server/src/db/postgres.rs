@@ -13,7 +13,7 @@ use super::Db;
 use crate::ServerError;
 
 /// Schema versions as SQLite numbers them: a database made here starts at SQLite's latest.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 const SCHEMA: &str = r#"
 CREATE TABLE program (singleton BIGINT PRIMARY KEY CHECK (singleton = 1), rules TEXT NOT NULL);
@@ -250,6 +250,12 @@ pub fn migrate(conn: &Conn) -> Result<(), ServerError> {
         tx.execute_batch(SCHEMA)?;
     }
     // Later versions: each step appended here, as SQLite's MIGRATIONS are.
+    if (1..9).contains(&version) {
+        // 9: every stored total and roster computed again (see SQLite's step 9).
+        tx.execute_batch(
+            "UPDATE mentor_totals_state SET changed = changed + 1; DELETE FROM roster_cache;",
+        )?;
+    }
     tx.execute("DELETE FROM schema_version", ())?;
     tx.execute(
         "INSERT INTO schema_version (version) VALUES (?1)",
