@@ -432,3 +432,203 @@ pub(crate) fn check_period_rules(r: &PeriodRules) -> Result<(), DomainError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).expect("valid test date")
+    }
+
+    fn today(date: NaiveDate) -> Today {
+        Today {
+            earliest: date,
+            latest: date,
+        }
+    }
+
+    fn threshold(t: f64) -> RuleChange {
+        RuleChange {
+            stipend_threshold_hours: Some(t),
+            ..RuleChange::default()
+        }
+    }
+
+    #[test]
+    fn a_change_reaches_the_current_period_and_later_ones_only() {
+        let rules = ProgramRules::default();
+        let change = threshold(200.0);
+        let from = rules
+            .change_start(&change, None, today(d(2027, 1, 20)))
+            .expect("start");
+        assert_eq!(from, d(2027, 1, 16));
+        let new = rules.changed_from(from, &change).expect("changed");
+        assert_eq!(new.on(d(2026, 12, 1)).stipend_threshold_hours, 100.0);
+        assert_eq!(new.on(d(2027, 1, 16)).stipend_threshold_hours, 200.0);
+        assert_eq!(new.on(d(2030, 1, 1)).stipend_threshold_hours, 200.0);
+        // The same change again changes nothing; a change back merges the stretches.
+        assert_eq!(new.changed_from(from, &change).expect("again"), new);
+        let back = new.changed_from(from, &threshold(100.0)).expect("back");
+        assert!(back.earlier.is_empty());
+    }
+
+    #[test]
+    fn a_closed_period_keeps_its_rules_and_a_later_one_may_be_named() {
+        let rules = ProgramRules::default();
+        let now = today(d(2027, 1, 20));
+        let closed = rules.change_start(&threshold(50.0), Some("2026-fall"), now);
+        assert!(matches!(closed, Err(DomainError::InvalidRules(m)) if m.contains("closed")));
+        let later = rules
+            .change_start(&threshold(50.0), Some("2027-fall"), now)
+            .expect("later");
+        assert_eq!(later, d(2027, 7, 1));
+        // On the last day of the fall at one school and the first of spring at another, the
+        // fall is still open.
+        let straddling = Today {
+            earliest: d(2027, 1, 15),
+            latest: d(2027, 1, 16),
+        };
+        assert_eq!(
+            rules.change_start(&threshold(50.0), None, straddling),
+            Ok(d(2026, 7, 1))
+        );
+    }
+
+    #[test]
+    fn semesters_to_years_waits_for_the_next_first_of_july() {
+        let rules = ProgramRules::default();
+        let change = RuleChange {
+            periods: Some(PeriodScheme::school_years()),
+            stipend_threshold_hours: Some(200.0),
+            ..RuleChange::default()
+        };
+        let from = rules
+            .change_start(&change, None, today(d(2027, 1, 20)))
+            .expect("start");
+        assert_eq!(from, d(2027, 7, 1));
+        let new = rules.changed_from(from, &change).expect("changed");
+        assert_eq!(new.period_of(d(2027, 6, 30)).name.0, "2027-spring");
+        assert_eq!(new.period_of(d(2027, 7, 1)).name.0, "2027-year");
+        assert_eq!(new.period_of(d(2026, 9, 1)).name.0, "2026-fall");
+        assert!(new.period_named("2026-year").is_err(), "never a year over semesters");
+        assert!(new.period_named("2027-fall").is_err(), "no semesters after the switch");
+        assert_eq!(
+            new.period_named("2027-year").map(|p| (p.first_day, p.last_day)),
+            Ok((d(2027, 7, 1), d(2028, 6, 30)))
+        );
+        assert_eq!(new.period_rules("2026-fall").map(|(_, r)| r.stipend_threshold_hours), Ok(100.0));
+        assert_eq!(new.period_rules("2027-year").map(|(_, r)| r.stipend_threshold_hours), Ok(200.0));
+        // A year that has begun, or one that would cut a semester, cannot be named.
+        let begun = rules.change_start(&change, Some("2026-year"), today(d(2027, 1, 20)));
+        assert!(matches!(begun, Err(DomainError::InvalidRules(m)) if m.contains("2027-07-01")));
+        assert_eq!(
+            rules.change_start(&change, Some("2028-year"), today(d(2027, 1, 20))),
+            Ok(d(2028, 7, 1))
+        );
+        // Stored and read back, the rules say the same.
+        let json = serde_json::to_string(&new).expect("json");
+        let back: ProgramRules = serde_json::from_str(&json).expect("parse");
+        assert_eq!(back, new);
+        assert!(back.validate().is_ok());
+    }
+
+    #[test]
+    fn a_kiosk_gets_the_rules_of_today() {
+        let change = threshold(150.0);
+        let rules = ProgramRules::default()
+            .changed_from(d(2027, 1, 16), &change)
+            .expect("changed");
+        let flat = rules.as_of(d(2026, 12, 1));
+        assert!(flat.earlier.is_empty());
+        assert_eq!(flat.stipend_threshold_hours, 100.0);
+        assert_eq!(rules.as_of(d(2027, 2, 1)).stipend_threshold_hours, 150.0);
+    }
+
+    #[test]
+    fn stored_changes_that_cut_a_period_are_refused() {
+        let mut rules = ProgramRules::default();
+        rules.earlier.push(EarlierRules {
+            until: d(2026, 9, 1),
+            rules: rules.latest_period_rules().to_owned_rules(),
+        });
+        rules.stipend_threshold_hours = 10.0;
+        assert!(rules.validate().is_err());
+    }
+
+    fn any_change() -> impl Strategy<Value = (RuleChange, Option<u8>)> {
+        (
+            proptest::option::of(any::<bool>()),
+            proptest::option::of(1u32..400),
+            proptest::option::of(1u32..16),
+            proptest::option::of(proptest::sample::subsequence(HourCategory::ALL.to_vec(), 0..4)),
+            proptest::option::of(0u8..3),
+        )
+            .prop_map(|(years, t, cap, counting, from)| {
+                (
+                    RuleChange {
+                        periods: years.map(|y| {
+                            if y {
+                                PeriodScheme::school_years()
+                            } else {
+                                PeriodScheme::default()
+                            }
+                        }),
+                        stipend_threshold_hours: t.map(f64::from),
+                        session_cap_hours: cap.map(f64::from),
+                        counting_categories: counting,
+                        volunteer_hour_rate: None,
+                    },
+                    from,
+                )
+            })
+    }
+
+    proptest! {
+        /// Whatever changes are made from some day on, every date before the current period
+        /// keeps its period and its rules, and every date still belongs to one period.
+        #[test]
+        fn changes_never_reach_a_closed_period(
+            changes in proptest::collection::vec((any_change(), 0i64..900), 1..6),
+        ) {
+            let mut rules = ProgramRules::default();
+            let mut day = d(2026, 8, 1);
+            for ((change, from_later), advance) in changes {
+                day += Duration::days(advance);
+                let now = today(day);
+                let before = rules.clone();
+                let closed_until = rules.period_of(day).first_day;
+                let named = from_later.map(|n| {
+                    let mut p = before.period_of(day);
+                    for _ in 0..n {
+                        p = before.period_of(p.last_day + Duration::days(1));
+                    }
+                    p.name.0
+                });
+                let Ok(from) = rules.change_start(&change, named.as_deref(), now) else {
+                    continue;
+                };
+                prop_assert!(from >= closed_until);
+                let Ok(next) = rules.changed_from(from, &change) else {
+                    continue;
+                };
+                prop_assert!(next.validate().is_ok());
+                let mut probe = d(2026, 1, 1);
+                while probe < closed_until {
+                    prop_assert_eq!(next.period_of(probe), before.period_of(probe));
+                    prop_assert_eq!(next.on(probe), before.on(probe));
+                    probe += Duration::days(3);
+                }
+                let mut probe = d(2026, 1, 1);
+                while probe < day + Duration::days(1500) {
+                    let p = next.period_of(probe);
+                    prop_assert!(p.contains(probe));
+                    prop_assert_eq!(next.period_named(&p.name.0).ok(), Some(p.clone()));
+                    probe += Duration::days(5);
+                }
+                rules = next;
+            }
+        }
+    }
+}

@@ -490,9 +490,12 @@ fn voiding_a_mistaken_scan() {
             vec![]
         )]
     );
-    // A void of a void is ignored.
-    log.correct("M1", "2026-10-05 10:31", EventKind::Void { target: void });
-    assert_eq!(log.sessions(), sessions);
+    // A void of a void reverses it (the mistaken check-out stands again), and a void of that
+    // restores the first: every decision can be undone by a later one.
+    let unvoid = log.correct("M1", "2026-10-05 10:31", EventKind::Void { target: void });
+    assert_eq!(log.sessions().len(), 2, "back to the 5-minute session and a lone check-out");
+    log.correct("M1", "2026-10-05 10:32", EventKind::Void { target: unvoid });
+    assert_eq!(shape(&log.sessions()), shape(&sessions));
 }
 
 #[test]
@@ -923,13 +926,40 @@ fn resolutions_settle_every_kind_of_item() {
         vec![vec![ReviewReason::AcrossMidnight]]
     );
 
-    // A void of a session's item removes the whole session.
+    // An organizer's void of a session's item removes the whole session; a coordinator's void
+    // of a session that needed nothing is a change after it was closed: held for review
+    // (closed twice), never a silent loss of hours. An organizer's approval lets it count; her
+    // void removes it.
+    let mut log = Log::new();
+    let check_in = log.check_in("M1", "2026-10-05 08:00");
+    log.check_out_of(check_in, "M1", "k1", "2026-10-05 10:00");
+    log.organizer(
+        "M1",
+        "2026-10-05 11:00",
+        EventKind::Void { target: check_in },
+    );
+    assert_eq!(log.sessions(), vec![]);
     let mut log = Log::new();
     let check_in = log.check_in("M1", "2026-10-05 08:00");
     log.check_out_of(check_in, "M1", "k1", "2026-10-05 10:00");
     log.correct(
         "M1",
         "2026-10-05 11:00",
+        EventKind::Void { target: check_in },
+    );
+    assert_eq!(
+        reasons_of(&log.sessions()),
+        vec![vec![ReviewReason::ClosedTwice]]
+    );
+    let mut decide = Log {
+        events: log.events.clone(),
+        next: log.next,
+    };
+    decide.organizer("M1", "2026-10-06 09:00", EventKind::approve(check_in));
+    assert_eq!(hours(&decide.sessions()[0]), Some(2.0));
+    log.organizer(
+        "M1",
+        "2026-10-06 09:00",
         EventKind::Void { target: check_in },
     );
     assert_eq!(log.sessions(), vec![]);

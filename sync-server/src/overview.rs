@@ -287,6 +287,11 @@ pub struct CorrectionLine {
     pub details: String,
     pub kiosk: String,
     pub set_aside_reason: String,
+    /// The item or decision this one decides (its void names the decision it reverses): the
+    /// chain of decisions, each by its id.
+    pub decides: String,
+    /// Not reversed by a later void (nor set aside).
+    pub in_force: bool,
 }
 
 /// Her page for an organizer of `schools` (`None`: every school). She is there if she belongs
@@ -320,18 +325,27 @@ pub fn mentor_page(
             .is_some_and(|(_, school_id)| in_scope(school_id))
     };
     let stored = db.mentor_events(id.as_str())?;
-    let (sessions, _) = crate::totals::sessions_of(db, stored.clone(), &rules, now)?;
+    let (sessions, observed) = crate::totals::sessions_of(db, stored.clone(), &rules, now)?;
+    let history = db.membership_history(id)?;
+    // An organizer's entry (the server's kiosk) belongs to her school that day.
+    let session_in_scope = |s: &pm_shared::Session| {
+        kiosk_in_scope(s.kiosk.as_str())
+            || (s.kiosk.as_str() == crate::db::SERVER_KIOSK
+                && crate::db::school_on(&history, s.local_date)
+                    .is_some_and(|school| in_scope(school.as_str())))
+    };
     let mine: Vec<&pm_shared::Session> = sessions
         .iter()
-        .filter(|s| &s.mentor == id && kiosk_in_scope(s.kiosk.as_str()))
+        .filter(|s| &s.mentor == id && session_in_scope(s))
         .collect();
     let belongs_now = in_scope(m.school.as_str());
-    if schools.is_some() && !belongs_now && mine.is_empty() {
-        let history = db.membership_history(id)?;
-        if !history.iter().any(|h| in_scope(h.school.as_str())) {
-            return Err(not_found());
-        }
+    let ever_member = history.iter().any(|h| in_scope(h.school.as_str()));
+    if schools.is_some() && !belongs_now && mine.is_empty() && !ever_member {
+        return Err(not_found());
     }
+    // A visitor (time at these schools' kiosks, never one of their mentors): her id only.
+    let visitor = schools.is_some() && !ever_member && !belongs_now;
+    let voided = pm_shared::voided_in_force(&observed);
     // The events of the sessions shown: corrections among them, and organizers' resolutions
     // that name them.
     let shown: std::collections::HashSet<pm_shared::EventId> = mine
@@ -368,6 +382,8 @@ pub fn mentor_page(
             details,
             kiosk: e.kiosk.to_string(),
             set_aside_reason: s.set_aside.clone().unwrap_or_default(),
+            decides: e.kind.resolves().map(|t| t.to_string()).unwrap_or_default(),
+            in_force: !voided.contains(&e.id) && s.set_aside.is_none(),
         });
     }
     corrections.sort_by(|a, b| b.at.cmp(&a.at));
@@ -428,6 +444,23 @@ pub fn mentor_page(
     } else {
         Vec::new()
     };
+    if visitor {
+        return Ok(MentorPage {
+            mentor_id: id.to_string(),
+            name: String::new(),
+            school_id: String::new(),
+            school_name: String::new(),
+            language: String::new(),
+            active: m.active,
+            teacher: String::new(),
+            classroom: String::new(),
+            periods: Vec::new(),
+            sessions: lines,
+            corrections,
+            clearances: Vec::new(),
+            payments: Vec::new(),
+        });
+    }
     Ok(MentorPage {
         mentor_id: id.to_string(),
         name: m.name,

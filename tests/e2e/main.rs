@@ -9,6 +9,7 @@ mod organizer_page;
 mod placements;
 mod postgres;
 mod program_report;
+mod school_year;
 mod server_ingest;
 mod soak;
 mod trustworthy_hours;

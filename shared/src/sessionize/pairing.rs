@@ -174,12 +174,27 @@ impl<'a> MentorTimeline<'a> {
         // A coordinator's void of a session that needed nothing is a change after it was
         // closed: held for review (closed twice), never a silent loss of hours. Which sessions
         // needed nothing is what they would be without her voids.
+        // (An organizer's void in force of the same event decides it: nothing to hold.)
+        let by_organizer: HashSet<EventId> = self
+            .active
+            .iter()
+            .filter(|o| o.event.source.is_organizer() && !self.voided.contains(&o.event.id))
+            .filter_map(|o| match o.event.kind {
+                EventKind::Void { target } => Some(target),
+                _ => None,
+            })
+            .collect();
         let soft: Vec<(EventId, &'a Observed)> = self
             .active
             .iter()
             .filter(|o| matches!(o.event.source, crate::Source::Coordinator { .. }))
+            .filter(|o| !self.voided.contains(&o.event.id))
             .filter_map(|o| match o.event.kind {
-                EventKind::Void { target } if self.voided.contains(&target) => Some((target, *o)),
+                EventKind::Void { target }
+                    if self.voided.contains(&target) && !by_organizer.contains(&target) =>
+                {
+                    Some((target, *o))
+                }
                 _ => None,
             })
             .filter(|(target, _)| {
@@ -194,25 +209,37 @@ impl<'a> MentorTimeline<'a> {
                 })
             })
             .collect();
+        let with_voids = self.build();
         if soft.is_empty() {
-            return self.build();
+            return with_voids;
         }
         let mut trial = self.clone();
         for (target, _) in &soft {
             trial.voided.remove(target);
         }
-        let fine_without: Vec<Session> = trial.build();
+        trial.resolutions = resolutions_by_item(&trial.active, &trial.voided);
+        let without: Vec<Session> = trial.build();
+        // Held: the void takes a session that counted and leaves nothing of it that counts
+        // (voiding a mistaken check-out that re-pairs, or a mistaken second arrival, is a
+        // repair and stands).
         let mut held = HashMap::new();
         for (target, void) in soft {
-            let needed_nothing = fine_without
+            let Some(sound) = without
                 .iter()
-                .any(|s| s.reasons.is_empty() && s.events.contains(&target));
-            if needed_nothing {
+                .find(|s| s.reasons.is_empty() && s.events.contains(&target))
+            else {
+                continue;
+            };
+            let rest: Vec<&EventId> = sound.events.iter().filter(|id| **id != target).collect();
+            let survives = with_voids
+                .iter()
+                .any(|s| s.reasons.is_empty() && s.events.iter().any(|id| rest.contains(&id)));
+            if !survives {
                 held.insert(target, void);
             }
         }
         if held.is_empty() {
-            return self.build();
+            return with_voids;
         }
         let mut final_view = self.clone();
         for target in held.keys() {
