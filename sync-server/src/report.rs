@@ -45,6 +45,10 @@ pub struct HoursRow {
     /// JSON only: her stipend hours by the school where she earned them (an organizer's entry
     /// under her school now).
     pub hours_by_school: BTreeMap<String, String>,
+    /// JSON only: today at her school, and its time zone (the page's default paid date, and
+    /// the zone of the times an organizer enters).
+    pub today: String,
+    pub time_zone: String,
 }
 
 pub const CSV_HEADER: &str = "mentor_id,mentor_name,school_id,period,hours,days,sessions,open_sessions,needs_review,threshold,eligible,eligible_on,paid_on,community_hours,set_aside,active,teacher,classroom";
@@ -196,6 +200,7 @@ fn rows(
                 continue;
             }
             let mut r = row(&m, school, period, t, paid_on, rules);
+            r.today = today.to_string();
             if let Some(t) = t {
                 let mut by_school: BTreeMap<String, i64> = BTreeMap::new();
                 for (kiosk, ms) in &t.stipend_by_kiosk {
@@ -272,6 +277,8 @@ fn row(
         classroom: String::new(),
         hours_by_category: by_category,
         hours_by_school: BTreeMap::new(),
+        today: String::new(),
+        time_zone: school.time_zone.name().to_owned(),
     }
 }
 

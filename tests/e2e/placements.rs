@@ -283,8 +283,8 @@ fn kiosks_report_their_health_at_every_sync() {
     assert_eq!(front["silent"], false);
     assert_eq!(front["app_version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(front["camera"], "unknown", "no UI has run on it");
-    // Reported before the push: the scan was still waiting then.
-    assert_eq!(front["pending_events"], 1);
+    // Reported again after the push delivered it: nothing is waiting.
+    assert_eq!(front["pending_events"], 0);
     assert!(front["last_scan"].as_str().is_some_and(|s| !s.is_empty()));
     assert!(front["clock_offset_secs"]
         .as_i64()
