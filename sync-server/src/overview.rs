@@ -352,6 +352,21 @@ pub fn mentor_page(
         .iter()
         .flat_map(|s| s.events.iter().copied().chain(std::iter::once(s.item)))
         .collect();
+    // And every decision on one of those (a reversed approval, the void that reversed it):
+    // the whole chain, however long.
+    let mut shown = shown;
+    loop {
+        let before = shown.len();
+        for s in &stored {
+            let e = &s.observed.event;
+            if e.kind.resolves().is_some_and(|t| shown.contains(&t)) {
+                shown.insert(e.id);
+            }
+        }
+        if shown.len() == before {
+            break;
+        }
+    }
     let mut corrections = Vec::new();
     for s in &stored {
         let e = &s.observed.event;

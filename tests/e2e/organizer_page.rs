@@ -631,3 +631,127 @@ fn the_organizers_workplace_in_both_languages_passes_axe_and_fits_a_phone() {
     phone.eval("document.getElementById('review-section').scrollIntoView(); return true;");
     phone.screenshot(&shots.join("organizer-phone-review.png"));
 }
+
+#[test]
+fn the_page_enters_time_after_the_fact_and_decides_only_what_was_seen() {
+    use e2e_tests::upload::{at, chicago_today, Uploader};
+    use e2e_tests::webdriver::Browser;
+    use pm_shared::EventKind;
+
+    let site = Site::new();
+    // Rules before any record: they judge every period.
+    site.server(&["program", "set", "--threshold", "2"]);
+    let server = Server::start(&site);
+    let token = site.add_kiosk("front");
+    let mut k = Uploader::new(&server, &token, 1);
+    // 06:00–15:00: over the cap, for review.
+    let i = k.scan(&site, "M-1", at("2026-10-05", 6, 0), EventKind::CheckIn);
+    let o = k.scan(
+        &site,
+        "M-1",
+        at("2026-10-05", 15, 0),
+        EventKind::CheckOut { check_in: Some(i.id) },
+    );
+    k.send(vec![i.clone(), o]);
+    let organizer = site.add_organizer("Olga", &["--school", "lincoln"]);
+    let browser = Browser::start(1280, 1600);
+    browser.goto(&format!("{}/?period=2026-fall#token={organizer}", server.url));
+    browser.wait_for("document.body.dataset.loaded");
+
+    // A paper sign-in sheet: two mentors, one date, one reason.
+    let set = |css: &str, value: &str| {
+        browser.eval(&format!(
+            "const e = document.querySelector({}); e.value = {}; e.dispatchEvent(new Event('input')); return true;",
+            serde_json::Value::String(css.into()),
+            serde_json::Value::String(value.into())
+        ));
+    };
+    set("#enter-date", "2026-10-09");
+    set("#enter-category", "training");
+    browser.type_into("#enter-reason", "paper sign-in sheet, training day");
+    set("#enter-lines tr:nth-child(2) .enter-mentor", "M-2");
+    set("#enter-lines tr:nth-child(2) .enter-start", "08:00");
+    set("#enter-lines tr:nth-child(2) .enter-end", "10:00");
+    browser.click("#enter-add");
+    set("#enter-lines tr:nth-child(3) .enter-mentor", "M-3");
+    set("#enter-lines tr:nth-child(3) .enter-start", "09:00");
+    set("#enter-lines tr:nth-child(3) .enter-end", "10:30");
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("../screenshots");
+    browser.eval("document.getElementById('enter-section').scrollIntoView(); return true;");
+    browser.screenshot(&shots.join("organizer-enter-time-en.png"));
+    browser.click("#enter-save");
+    browser.wait_for("document.getElementById('notice').innerText.includes('2 sessions entered')");
+    let report = site.hours_csv("2026-fall");
+    let hours = |m: &str| {
+        report
+            .lines()
+            .find(|l| l.starts_with(&format!("{m},")))
+            .and_then(|l| l.split(',').nth(4))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!((hours("M-2"), hours("M-3")), ("2.00".into(), "1.50".into()), "{report}");
+    let bodies: Vec<String> = site.column(
+        "SELECT body FROM events WHERE kiosk = 'server' ORDER BY sequence",
+        &[],
+    );
+    assert_eq!(bodies.len(), 2);
+    assert!(
+        bodies
+            .iter()
+            .all(|b| b.contains("\"organizer\":\"Olga\"") && b.contains("paper sign-in sheet")),
+        "{bodies:?}"
+    );
+    // 08:00 and 09:00 in Chicago (CDT) are 13:00 and 14:00 UTC.
+    assert!(bodies[0].contains("2026-10-09T13:00:00Z") && bodies[1].contains("2026-10-09T14:00:00Z"), "{bodies:?}");
+
+    // M-2 reached the threshold: the payment form's date is today at her school.
+    browser.wait_for("document.querySelector('#unpaid form.pay input[type=date]')");
+    let paid_date = browser.eval("return document.querySelector('#unpaid form.pay input[type=date]').value;");
+    assert_eq!(paid_date, serde_json::Value::String(chicago_today().to_string()));
+
+    // Another organizer changes the item's times after the page loaded: approving it now
+    // records nothing, and the page says so and reloads.
+    site.server(&[
+        "review", "resolve", &i.id.to_string(), "--start", "2026-10-05T05:00:00-05:00",
+        "--by", "Ana", "--reason", "teacher says 5 am",
+    ]);
+    let before = site.server_event_count();
+    let row = format!("#review tr[data-item='{}']", i.id);
+    browser.type_into(&format!("{row} input.reason"), "long training day");
+    let loaded = browser.eval("return document.body.dataset.loaded;");
+    browser.click(&format!("{row} button[data-action='approve']"));
+    browser.wait_for(&format!("document.body.dataset.loaded != {loaded}"));
+    assert!(browser.text("#error").contains("changed since the page was loaded"), "{}", browser.text("#error"));
+    assert_eq!(site.server_event_count(), before, "nothing recorded");
+    // Reloaded, as it is now: approving records it.
+    browser.type_into(&format!("{row} input.reason"), "long training day");
+    let loaded = browser.eval("return document.body.dataset.loaded;");
+    browser.click(&format!("{row} button[data-action='approve']"));
+    browser.wait_for(&format!("document.body.dataset.loaded != {loaded}"));
+    browser.wait_for(&format!("!document.querySelector(\"{row}\")"));
+    assert_eq!(site.server_event_count(), before + 1);
+
+    // Her page lists the decisions with their ids; the approval can be reversed from there.
+    browser.click("#mentors button.link[data-mentor='M-1']");
+    browser.wait_for("!document.getElementById('mentor-page').hidden");
+    browser.wait_for("document.querySelector('#mentor-corrections button[data-action=reverse]')");
+    // Ana's new times and Olga's approval, each with its id.
+    let corrections = browser.text("#mentor-corrections");
+    assert!(corrections.contains("Ana") && corrections.contains("Olga"), "{corrections}");
+    browser.type_into("#mentor-corrections input.reason", "approved the wrong day");
+    browser.click("#mentor-corrections button[data-action=reverse]");
+    browser.wait_for("document.getElementById('notice').innerText.includes('reversed')");
+    let list = site.server(&["review", "list"]);
+    assert!(list.contains(&i.id.to_string()), "back in review: {list}");
+    // The reversed approval stays on her page, marked, with the void that reversed it.
+    browser.wait_for("document.getElementById('mentor-corrections').innerText.includes('reversed')");
+
+    // In Spanish.
+    browser.eval("const s = document.getElementById('lang'); s.value = 'es'; s.dispatchEvent(new Event('change')); return true;");
+    browser.wait_for("document.querySelector('#enter-section h2').innerText == 'Anotar horas después'");
+    browser.eval("document.getElementById('mentor-page').scrollIntoView(); return true;");
+    browser.screenshot(&shots.join("organizer-mentor-decisions-es.png"));
+    browser.eval("document.getElementById('enter-section').scrollIntoView(); return true;");
+    browser.screenshot(&shots.join("organizer-enter-time-es.png"));
+}
