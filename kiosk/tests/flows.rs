@@ -521,6 +521,56 @@ fn the_coordinator_records_a_group_session_for_several_mentors_in_one_step() {
 }
 
 #[test]
+fn the_coordinator_enters_a_past_day_from_a_paper_sheet() {
+    let rig = Rig::new();
+    rig.unlock();
+    rig.click("tab group");
+    rig.wait_text("Today");
+    // Two days back: the day the kiosk was broken; classroom time, for the organizer to confirm.
+    rig.click("day earlier");
+    rig.click("day earlier");
+    rig.wait_text("November 22, 2026");
+    rig.click("classroom");
+    rig.wait_text("Classroom time entered by hand waits for the organizer to confirm it.");
+    rig.click("attendee Ann Lee");
+    rig.wait_text("Record for 1 mentors");
+    rig.click("record group session");
+    rig.wait_text("Saved.");
+    let added: Vec<pm_shared::Event> = rig
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e.kind, EventKind::AddSession { .. }))
+        .collect();
+    assert_eq!(added.len(), 1);
+    let EventKind::AddSession {
+        category,
+        start,
+        end,
+        ..
+    } = &added[0].kind
+    else {
+        unreachable!()
+    };
+    assert_eq!(*category, HourCategory::Classroom);
+    let (y, m, d) = TODAY;
+    let day = (y, m, d - 2);
+    assert_eq!((*start, *end), (local(day, 7, 0), local(day, 9, 0)));
+    assert!(
+        matches!(&added[0].source, pm_shared::Source::Coordinator { reason, .. } if reason.contains("after the fact")),
+        "{:?}",
+        added[0].source
+    );
+    // Never further back than the server accepts, never into the future.
+    for _ in 0..20 {
+        rig.click("day earlier");
+    }
+    for _ in 0..20 {
+        rig.click("day later");
+    }
+    rig.wait_text("Today");
+}
+
+#[test]
 fn the_coordinator_switches_the_kiosk_to_spanish_and_it_stays_spanish() {
     let rig = Rig::new();
     rig.unlock();

@@ -406,7 +406,10 @@ mod tests {
         };
         assert!(rules.validate().is_err());
         rules.volunteer_hour_rate = Some("34.79".into());
-        assert_eq!(rules.latest_period_rules().volunteer_rate_cents(), Some(3479));
+        assert_eq!(
+            rules.latest_period_rules().volunteer_rate_cents(),
+            Some(3479)
+        );
         assert!(rules.validate().is_ok());
     }
 

@@ -277,7 +277,8 @@ impl ProgramRules {
                     "rule changes must be in date order".into(),
                 ));
             }
-            if !starts_period(&before.rules.periods, day) || !starts_period(&after.rules.periods, day)
+            if !starts_period(&before.rules.periods, day)
+                || !starts_period(&after.rules.periods, day)
             {
                 return Err(DomainError::InvalidRules(format!(
                     "a change on {day} would cut a period in two: changes take effect on a day that starts a period under both the old and the new rules"
@@ -512,14 +513,29 @@ mod tests {
         assert_eq!(new.period_of(d(2027, 6, 30)).name.0, "2027-spring");
         assert_eq!(new.period_of(d(2027, 7, 1)).name.0, "2027-year");
         assert_eq!(new.period_of(d(2026, 9, 1)).name.0, "2026-fall");
-        assert!(new.period_named("2026-year").is_err(), "never a year over semesters");
-        assert!(new.period_named("2027-fall").is_err(), "no semesters after the switch");
+        assert!(
+            new.period_named("2026-year").is_err(),
+            "never a year over semesters"
+        );
+        assert!(
+            new.period_named("2027-fall").is_err(),
+            "no semesters after the switch"
+        );
         assert_eq!(
-            new.period_named("2027-year").map(|p| (p.first_day, p.last_day)),
+            new.period_named("2027-year")
+                .map(|p| (p.first_day, p.last_day)),
             Ok((d(2027, 7, 1), d(2028, 6, 30)))
         );
-        assert_eq!(new.period_rules("2026-fall").map(|(_, r)| r.stipend_threshold_hours), Ok(100.0));
-        assert_eq!(new.period_rules("2027-year").map(|(_, r)| r.stipend_threshold_hours), Ok(200.0));
+        assert_eq!(
+            new.period_rules("2026-fall")
+                .map(|(_, r)| r.stipend_threshold_hours),
+            Ok(100.0)
+        );
+        assert_eq!(
+            new.period_rules("2027-year")
+                .map(|(_, r)| r.stipend_threshold_hours),
+            Ok(200.0)
+        );
         // A year that has begun, or one that would cut a semester, cannot be named.
         let begun = rules.change_start(&change, Some("2026-year"), today(d(2027, 1, 20)));
         assert!(matches!(begun, Err(DomainError::InvalidRules(m)) if m.contains("2027-07-01")));
@@ -562,7 +578,10 @@ mod tests {
             proptest::option::of(any::<bool>()),
             proptest::option::of(1u32..400),
             proptest::option::of(1u32..16),
-            proptest::option::of(proptest::sample::subsequence(HourCategory::ALL.to_vec(), 0..4)),
+            proptest::option::of(proptest::sample::subsequence(
+                HourCategory::ALL.to_vec(),
+                0..4,
+            )),
             proptest::option::of(0u8..3),
         )
             .prop_map(|(years, t, cap, counting, from)| {

@@ -62,7 +62,10 @@ pub fn decide_scan(
         .max();
     if let Some((since, check_in)) = latest_open {
         let elapsed = scan_at - since;
-        if day(since) == day(scan_at) && elapsed >= zero && elapsed <= rules.on(day(since)).session_cap() {
+        if day(since) == day(scan_at)
+            && elapsed >= zero
+            && elapsed <= rules.on(day(since)).session_cap()
+        {
             return if elapsed < rules.min_session() {
                 ScanAction::AlreadyIn { since }
             } else {

@@ -493,7 +493,11 @@ fn voiding_a_mistaken_scan() {
     // A void of a void reverses it (the mistaken check-out stands again), and a void of that
     // restores the first: every decision can be undone by a later one.
     let unvoid = log.correct("M1", "2026-10-05 10:31", EventKind::Void { target: void });
-    assert_eq!(log.sessions().len(), 2, "back to the 5-minute session and a lone check-out");
+    assert_eq!(
+        log.sessions().len(),
+        2,
+        "back to the 5-minute session and a lone check-out"
+    );
     log.correct("M1", "2026-10-05 10:32", EventKind::Void { target: unvoid });
     assert_eq!(shape(&log.sessions()), shape(&sessions));
 }

@@ -20,8 +20,8 @@ pub mod program;
 pub mod report;
 pub mod review;
 pub mod roster;
-pub mod sessions;
 pub mod rules_over_time;
+pub mod sessions;
 pub mod storage;
 pub mod totals;
 

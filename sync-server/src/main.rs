@@ -691,9 +691,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 &mut db,
                 &change,
                 |rules| match expired_clearance.as_deref() {
-                    Some("refuse") => {
-                        rules.expired_clearance = pm_shared::ExpiredClearance::Refuse
-                    }
+                    Some("refuse") => rules.expired_clearance = pm_shared::ExpiredClearance::Refuse,
                     Some("warn") => rules.expired_clearance = pm_shared::ExpiredClearance::Warn,
                     _ => {}
                 },

@@ -217,7 +217,9 @@ pub fn resolve(
     if let Some(list) = by.schools {
         if !deciders.iter().any(|s| list.contains(s)) {
             let shown = deciders.first().map(|s| s.to_string()).unwrap_or_default();
-            return Err(ServerError::Forbidden(format!("no access to school {shown}")));
+            return Err(ServerError::Forbidden(format!(
+                "no access to school {shown}"
+            )));
         }
     }
     let needs_review = session.as_ref().is_some_and(|s| s.is_review_item(now));
@@ -414,8 +416,12 @@ fn verdict_in_force(observed: &[pm_shared::Observed], item: EventId) -> Option<b
         .iter()
         .filter(|o| o.event.source.is_organizer() && !voided.contains(&o.event.id))
         .filter_map(|o| match o.event.kind {
-            EventKind::AcceptEvent { item: i } if i == item => Some(((o.event.at, o.event.id), true)),
-            EventKind::RejectEvent { item: i } if i == item => Some(((o.event.at, o.event.id), false)),
+            EventKind::AcceptEvent { item: i } if i == item => {
+                Some(((o.event.at, o.event.id), true))
+            }
+            EventKind::RejectEvent { item: i } if i == item => {
+                Some(((o.event.at, o.event.id), false))
+            }
             _ => None,
         })
         .max_by_key(|(key, _)| *key)

@@ -153,8 +153,7 @@ pub fn build_fresh(
         .events
         .iter()
         .filter(|e| {
-            kiosk_schools.get(&e.kiosk) == Some(school_id)
-                && e.time_zone.local_date(e.at) >= since
+            kiosk_schools.get(&e.kiosk) == Some(school_id) && e.time_zone.local_date(e.at) >= since
         })
         .map(|e| (e.id, e))
         .collect();

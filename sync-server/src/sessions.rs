@@ -160,19 +160,12 @@ pub fn read_sheet(db: &dyn Storage, path: &Path) -> Result<Vec<NewSession>, Serv
     let headers = reader.headers().map_err(|e| err(1, e.to_string()))?.clone();
     let header: Vec<&str> = headers.iter().collect();
     if header.join(",") != CSV_HEADER {
-        return Err(err(
-            1,
-            format!("the header must be exactly {CSV_HEADER}"),
-        ));
+        return Err(err(1, format!("the header must be exactly {CSV_HEADER}")));
     }
     let mut sessions = Vec::new();
     for record in reader.records() {
-        let record = record.map_err(|e| {
-            err(
-                e.position().map(|p| p.line()).unwrap_or(0),
-                e.to_string(),
-            )
-        })?;
+        let record =
+            record.map_err(|e| err(e.position().map(|p| p.line()).unwrap_or(0), e.to_string()))?;
         let line = record.position().map(|p| p.line()).unwrap_or(0);
         let field = |i: usize| record.get(i).unwrap_or("");
         let parsed = (|| -> Result<NewSession, String> {
@@ -185,7 +178,9 @@ pub fn read_sheet(db: &dyn Storage, path: &Path) -> Result<Vec<NewSession>, Serv
                     .map_err(|_| format!("{what} {:?} is not a time like 08:15", field(i)))
             };
             let (start, end) = (time(2, "start")?, time(3, "end")?);
-            let category: HourCategory = field(4).parse().map_err(|e: pm_shared::DomainError| e.to_string())?;
+            let category: HourCategory = field(4)
+                .parse()
+                .map_err(|e: pm_shared::DomainError| e.to_string())?;
             let record = db.mentor(&mentor).map_err(|e| e.to_string())?;
             let history = db.membership_history(&mentor).map_err(|e| e.to_string())?;
             let school = crate::db::school_on(&history, date)

@@ -650,12 +650,17 @@ fn the_page_enters_time_after_the_fact_and_decides_only_what_was_seen() {
         &site,
         "M-1",
         at("2026-10-05", 15, 0),
-        EventKind::CheckOut { check_in: Some(i.id) },
+        EventKind::CheckOut {
+            check_in: Some(i.id),
+        },
     );
     k.send(vec![i.clone(), o]);
     let organizer = site.add_organizer("Olga", &["--school", "lincoln"]);
     let browser = Browser::start(1280, 1600);
-    browser.goto(&format!("{}/?period=2026-fall#token={organizer}", server.url));
+    browser.goto(&format!(
+        "{}/?period=2026-fall#token={organizer}",
+        server.url
+    ));
     browser.wait_for("document.body.dataset.loaded");
 
     // A paper sign-in sheet: two mentors, one date, one reason.
@@ -690,7 +695,11 @@ fn the_page_enters_time_after_the_fact_and_decides_only_what_was_seen() {
             .unwrap_or_default()
             .to_owned()
     };
-    assert_eq!((hours("M-2"), hours("M-3")), ("2.00".into(), "1.50".into()), "{report}");
+    assert_eq!(
+        (hours("M-2"), hours("M-3")),
+        ("2.00".into(), "1.50".into()),
+        "{report}"
+    );
     let bodies: Vec<String> = site.column(
         "SELECT body FROM events WHERE kiosk = 'server' ORDER BY sequence",
         &[],
@@ -703,18 +712,32 @@ fn the_page_enters_time_after_the_fact_and_decides_only_what_was_seen() {
         "{bodies:?}"
     );
     // 08:00 and 09:00 in Chicago (CDT) are 13:00 and 14:00 UTC.
-    assert!(bodies[0].contains("2026-10-09T13:00:00Z") && bodies[1].contains("2026-10-09T14:00:00Z"), "{bodies:?}");
+    assert!(
+        bodies[0].contains("2026-10-09T13:00:00Z") && bodies[1].contains("2026-10-09T14:00:00Z"),
+        "{bodies:?}"
+    );
 
     // M-2 reached the threshold: the payment form's date is today at her school.
     browser.wait_for("document.querySelector('#unpaid form.pay input[type=date]')");
-    let paid_date = browser.eval("return document.querySelector('#unpaid form.pay input[type=date]').value;");
-    assert_eq!(paid_date, serde_json::Value::String(chicago_today().to_string()));
+    let paid_date =
+        browser.eval("return document.querySelector('#unpaid form.pay input[type=date]').value;");
+    assert_eq!(
+        paid_date,
+        serde_json::Value::String(chicago_today().to_string())
+    );
 
     // Another organizer changes the item's times after the page loaded: approving it now
     // records nothing, and the page says so and reloads.
     site.server(&[
-        "review", "resolve", &i.id.to_string(), "--start", "2026-10-05T05:00:00-05:00",
-        "--by", "Ana", "--reason", "teacher says 5 am",
+        "review",
+        "resolve",
+        &i.id.to_string(),
+        "--start",
+        "2026-10-05T05:00:00-05:00",
+        "--by",
+        "Ana",
+        "--reason",
+        "teacher says 5 am",
     ]);
     let before = site.server_event_count();
     let row = format!("#review tr[data-item='{}']", i.id);
@@ -722,7 +745,13 @@ fn the_page_enters_time_after_the_fact_and_decides_only_what_was_seen() {
     let loaded = browser.eval("return document.body.dataset.loaded;");
     browser.click(&format!("{row} button[data-action='approve']"));
     browser.wait_for(&format!("document.body.dataset.loaded != {loaded}"));
-    assert!(browser.text("#error").contains("changed since the page was loaded"), "{}", browser.text("#error"));
+    assert!(
+        browser
+            .text("#error")
+            .contains("changed since the page was loaded"),
+        "{}",
+        browser.text("#error")
+    );
     assert_eq!(site.server_event_count(), before, "nothing recorded");
     // Reloaded, as it is now: approving records it.
     browser.type_into(&format!("{row} input.reason"), "long training day");
@@ -738,18 +767,24 @@ fn the_page_enters_time_after_the_fact_and_decides_only_what_was_seen() {
     browser.wait_for("document.querySelector('#mentor-corrections button[data-action=reverse]')");
     // Ana's new times and Olga's approval, each with its id.
     let corrections = browser.text("#mentor-corrections");
-    assert!(corrections.contains("Ana") && corrections.contains("Olga"), "{corrections}");
+    assert!(
+        corrections.contains("Ana") && corrections.contains("Olga"),
+        "{corrections}"
+    );
     browser.type_into("#mentor-corrections input.reason", "approved the wrong day");
     browser.click("#mentor-corrections button[data-action=reverse]");
     browser.wait_for("document.getElementById('notice').innerText.includes('reversed')");
     let list = site.server(&["review", "list"]);
     assert!(list.contains(&i.id.to_string()), "back in review: {list}");
     // The reversed approval stays on her page, marked, with the void that reversed it.
-    browser.wait_for("document.getElementById('mentor-corrections').innerText.includes('reversed')");
+    browser
+        .wait_for("document.getElementById('mentor-corrections').innerText.includes('reversed')");
 
     // In Spanish.
     browser.eval("const s = document.getElementById('lang'); s.value = 'es'; s.dispatchEvent(new Event('change')); return true;");
-    browser.wait_for("document.querySelector('#enter-section h2').innerText == 'Anotar horas después'");
+    browser.wait_for(
+        "document.querySelector('#enter-section h2').innerText == 'Anotar horas después'",
+    );
     browser.eval("document.getElementById('mentor-page').scrollIntoView(); return true;");
     browser.screenshot(&shots.join("organizer-mentor-decisions-es.png"));
     browser.eval("document.getElementById('enter-section').scrollIntoView(); return true;");

@@ -74,7 +74,13 @@ fn session(k: &mut Uploader, site: &Site, mentor: &str, date: &str, from: u32, t
 }
 
 fn review_json(server: &Server, token: &str) -> Vec<serde_json::Value> {
-    let (status, body) = http(&server.url, "GET", "/api/v1/reviews?format=json", Some(token), b"");
+    let (status, body) = http(
+        &server.url,
+        "GET",
+        "/api/v1/reviews?format=json",
+        Some(token),
+        b"",
+    );
     assert_eq!(status, 200, "{body}");
     let value: serde_json::Value = serde_json::from_str(&body).expect("json");
     value
@@ -137,7 +143,10 @@ fn a_rule_change_never_rewrites_a_closed_period() {
     // Before anything is recorded, a change sets the rules of every period.
     site.server(&["program", "set", "--threshold", "4"]);
     let show = site.server(&["program", "show"]);
-    assert!(show.starts_with("period\tfirst_day\tlast_day\tstatus\tthreshold"), "{show}");
+    assert!(
+        show.starts_with("period\tfirst_day\tlast_day\tstatus\tthreshold"),
+        "{show}"
+    );
     let closed = closed_period();
     let token = site.add_kiosk("room");
     let mut k = Uploader::new(&server, &token, 1);
@@ -147,12 +156,23 @@ fn a_rule_change_never_rewrites_a_closed_period() {
     session(&mut k, &site, "M-2", &day(&closed, 3), 8, 11);
     let name = closed.name.0.clone();
     site.server(&[
-        "stipend", "paid", "--mentor", "M-3", "--period", &name, "--amount", "500.00",
-        "--reference", "CHK-1",
+        "stipend",
+        "paid",
+        "--mentor",
+        "M-3",
+        "--period",
+        &name,
+        "--amount",
+        "500.00",
+        "--reference",
+        "CHK-1",
     ]);
     let hours_before = site.hours_csv(&name);
     let program_before = site.server(&["report", "program", "--period", &name]);
-    assert_eq!(hours_of(&site, "M-1", &name), ("4.00".into(), "true".into()));
+    assert_eq!(
+        hours_of(&site, "M-1", &name),
+        ("4.00".into(), "true".into())
+    );
 
     // In the next period the program raises the threshold: the closed period keeps its rules.
     site.server(&["program", "set", "--threshold", "10"]);
@@ -161,9 +181,9 @@ fn a_rule_change_never_rewrites_a_closed_period() {
         site.server(&["report", "program", "--period", &name]),
         program_before
     );
-    let all: serde_json::Value = serde_json::from_str(&site.server(&[
-        "report", "hours", "--format", "json", "--period", "all",
-    ]))
+    let all: serde_json::Value = serde_json::from_str(
+        &site.server(&["report", "hours", "--format", "json", "--period", "all"]),
+    )
     .expect("json");
     let owed: Vec<&serde_json::Value> = all
         .as_array()
@@ -172,12 +192,21 @@ fn a_rule_change_never_rewrites_a_closed_period() {
         .filter(|r| r["eligible"] == true && r["paid_on"] == "")
         .collect();
     assert!(
-        owed.iter().any(|r| r["mentor_id"] == "M-1" && r["period"] == name.as_str()),
+        owed.iter()
+            .any(|r| r["mentor_id"] == "M-1" && r["period"] == name.as_str()),
         "M-1 is still eligible and unpaid for {name}: {owed:?}"
     );
     site.server(&[
-        "stipend", "paid", "--mentor", "M-1", "--period", &name, "--amount", "500.00",
-        "--reference", "CHK-2",
+        "stipend",
+        "paid",
+        "--mentor",
+        "M-1",
+        "--period",
+        &name,
+        "--amount",
+        "500.00",
+        "--reference",
+        "CHK-2",
     ]);
     let current = ProgramRules::default().period_of(chicago_today()).name.0;
     let show = site.server(&["program", "show"]);
@@ -190,38 +219,82 @@ fn a_rule_change_never_rewrites_a_closed_period() {
     assert!(line(&name).contains("\tclosed\t4\t"), "{show}");
     assert!(line(&current).contains("\tcurrent\t10\t"), "{show}");
     // A closed period cannot be named.
-    let refused = server_fails(&site, &["program", "set", "--threshold", "1", "--from-period", &name]);
+    let refused = server_fails(
+        &site,
+        &["program", "set", "--threshold", "1", "--from-period", &name],
+    );
     assert!(refused.contains("closed"), "{refused}");
-    assert!(line(&name).contains("\tclosed\t4\t"), "unchanged by the refusal");
+    assert!(
+        line(&name).contains("\tclosed\t4\t"),
+        "unchanged by the refusal"
+    );
 
     // Semesters to school years: from the next 1 July, never over a period that has begun.
     let out = run(
         "sync-server",
-        &["--db", site.db.as_str(), "program", "set", "--periods", "years", "--threshold", "200"],
+        &[
+            "--db",
+            site.db.as_str(),
+            "program",
+            "set",
+            "--periods",
+            "years",
+            "--threshold",
+            "200",
+        ],
         site.dir.path(),
     );
     assert!(out.status.success());
     let said = String::from_utf8_lossy(&out.stderr);
-    assert!(said.contains("-year (from ") && said.contains("-07-01"), "{said}");
+    assert!(
+        said.contains("-year (from ") && said.contains("-07-01"),
+        "{said}"
+    );
     let show = site.server(&["program", "show"]);
     assert!(line(&name).contains("\tclosed\t4\t"), "{show}");
-    assert!(show.contains("-year\t") && show.contains("-07-01\t"), "{show}");
+    assert!(
+        show.contains("-year\t") && show.contains("-07-01\t"),
+        "{show}"
+    );
     assert!(
         show.lines().any(|l| l.starts_with(&format!("{current}\t"))),
         "the current semester stays: {show}"
     );
     // No year covers the semesters already paid: no second payment for the same time.
     let year_over_closed = format!("{}-year", closed.first_day.format("%Y"));
-    let year_before = format!("{}-year", closed.last_day.format("%Y").to_string().parse::<i32>().unwrap_or(2026) - 1);
+    let year_before = format!(
+        "{}-year",
+        closed
+            .last_day
+            .format("%Y")
+            .to_string()
+            .parse::<i32>()
+            .unwrap_or(2026)
+            - 1
+    );
     for year in [year_over_closed, year_before] {
         let refused = server_fails(
             &site,
-            &["stipend", "paid", "--mentor", "M-3", "--period", &year, "--amount", "500.00",
-              "--reference", "CHK-3", "--not-eligible"],
+            &[
+                "stipend",
+                "paid",
+                "--mentor",
+                "M-3",
+                "--period",
+                &year,
+                "--amount",
+                "500.00",
+                "--reference",
+                "CHK-3",
+                "--not-eligible",
+            ],
         );
         assert!(refused.contains("period"), "{refused}");
     }
-    assert_eq!(site.hours_csv(&name).lines().count(), hours_before.lines().count());
+    assert_eq!(
+        site.hours_csv(&name).lines().count(),
+        hours_before.lines().count()
+    );
 }
 
 #[test]
@@ -231,16 +304,33 @@ fn time_entered_after_the_fact_is_credited_once() {
     let date = days_ago(30);
     let period = period_of(&date);
     let start = at(&date, 8, 0).with_timezone(&chicago().tz()).to_rfc3339();
-    let end = at(&date, 10, 30).with_timezone(&chicago().tz()).to_rfc3339();
+    let end = at(&date, 10, 30)
+        .with_timezone(&chicago().tz())
+        .to_rfc3339();
     let out = site.server(&[
-        "session", "add", "--mentor", "M-1", "--start", &start, "--end", &end, "--category",
-        "classroom", "--by", "Olga", "--reason", "the kiosk was broken",
+        "session",
+        "add",
+        "--mentor",
+        "M-1",
+        "--start",
+        &start,
+        "--end",
+        &end,
+        "--category",
+        "classroom",
+        "--by",
+        "Olga",
+        "--reason",
+        "the kiosk was broken",
     ]);
     let ids: Vec<&str> = out.lines().collect();
     assert_eq!(ids.len(), 1, "{out}");
     assert!(ids[0].parse::<pm_shared::EventId>().is_ok(), "{out}");
     let row = csv_row(&site.hours_csv(&period), "M-1").expect("row");
-    assert_eq!((row["hours"].as_str(), row["needs_review"].as_str()), ("2.50", "0"));
+    assert_eq!(
+        (row["hours"].as_str(), row["needs_review"].as_str()),
+        ("2.50", "0")
+    );
 
     // A paper sign-in sheet: all or nothing, broken rows named by line.
     let sheet_day = days_ago(20);
@@ -257,15 +347,49 @@ fn time_entered_after_the_fact_is_credited_once() {
         format!("mentor_id,date,start,end,category\nM-2,{sheet_day},08:00,10:00,classroom\nM-3,{sheet_day},8h,10:00,classroom\n"),
     )
     .expect("sheet");
-    let refused = server_fails(&site, &["session", "import", "broken.csv", "--by", "Olga", "--reason", "paper"]);
+    let refused = server_fails(
+        &site,
+        &[
+            "session",
+            "import",
+            "broken.csv",
+            "--by",
+            "Olga",
+            "--reason",
+            "paper",
+        ],
+    );
     assert!(refused.contains("line 3"), "{refused}");
-    std::fs::write(site.path("header.csv"), "mentor,date,start,end\nM-2,2026-10-05,08:00,10:00\n")
-        .expect("sheet");
-    let refused = server_fails(&site, &["session", "import", "header.csv", "--by", "Olga", "--reason", "paper"]);
-    assert!(refused.contains("mentor_id,date,start,end,category"), "{refused}");
+    std::fs::write(
+        site.path("header.csv"),
+        "mentor,date,start,end\nM-2,2026-10-05,08:00,10:00\n",
+    )
+    .expect("sheet");
+    let refused = server_fails(
+        &site,
+        &[
+            "session",
+            "import",
+            "header.csv",
+            "--by",
+            "Olga",
+            "--reason",
+            "paper",
+        ],
+    );
+    assert!(
+        refused.contains("mentor_id,date,start,end,category"),
+        "{refused}"
+    );
     assert_eq!(site.server_event_count(), before, "nothing recorded");
     let out = site.server(&[
-        "session", "import", "sheet.csv", "--by", "Olga", "--reason", "paper sign-in sheet",
+        "session",
+        "import",
+        "sheet.csv",
+        "--by",
+        "Olga",
+        "--reason",
+        "paper sign-in sheet",
     ]);
     assert_eq!(out.lines().count(), 2, "{out}");
     let sheet_period = period_of(&sheet_day);
@@ -296,7 +420,11 @@ fn time_entered_after_the_fact_is_credited_once() {
     let (status, body) = post_json(&server, &olga, "/api/v1/sessions", sheet);
     assert_eq!(status, 201, "{body}");
     let recorded: serde_json::Value = serde_json::from_str(&body).expect("json");
-    assert_eq!(recorded["recorded"].as_array().map(Vec::len), Some(2), "{body}");
+    assert_eq!(
+        recorded["recorded"].as_array().map(Vec::len),
+        Some(2),
+        "{body}"
+    );
     for bad in [
         serde_json::json!({"mentor": "M-1", "start": at(&api_day, 9, 0), "end": at(&api_day, 8, 0), "category": "training", "reason": "x"}),
         serde_json::json!({"mentor": "M-1", "start": Utc::now(), "end": Utc::now() + Duration::hours(2), "category": "training", "reason": "x"}),
@@ -306,8 +434,17 @@ fn time_entered_after_the_fact_is_credited_once() {
         let (status, body) = post_json(&server, &olga, "/api/v1/sessions", bad);
         assert_eq!(status, 400, "{body}");
     }
-    let (_, entries) = http(&server.url, "GET", "/api/v1/coordinator-entries", Some(&olga), b"");
-    assert!(entries.contains("\"entered_by\":\"organizer\""), "{entries}");
+    let (_, entries) = http(
+        &server.url,
+        "GET",
+        "/api/v1/coordinator-entries",
+        Some(&olga),
+        b"",
+    );
+    assert!(
+        entries.contains("\"entered_by\":\"organizer\""),
+        "{entries}"
+    );
     assert!(entries.contains("workshop sheet"), "{entries}");
     let (_, page) = http(&server.url, "GET", "/api/v1/mentors/M-1", Some(&olga), b"");
     assert!(page.contains("training day on paper"), "{page}");
@@ -316,11 +453,26 @@ fn time_entered_after_the_fact_is_credited_once() {
     let before = csv_row(&site.hours_csv(&period), "M-1").expect("row")["hours"].clone();
     let start = at(&date, 9, 0).with_timezone(&chicago().tz()).to_rfc3339();
     site.server(&[
-        "session", "add", "--mentor", "M-1", "--start", &start, "--end", &end, "--category",
-        "classroom", "--by", "Olga", "--reason", "entered twice by mistake",
+        "session",
+        "add",
+        "--mentor",
+        "M-1",
+        "--start",
+        &start,
+        "--end",
+        &end,
+        "--category",
+        "classroom",
+        "--by",
+        "Olga",
+        "--reason",
+        "entered twice by mistake",
     ]);
     let row = csv_row(&site.hours_csv(&period), "M-1").expect("row");
-    assert_eq!((&row["hours"], row["needs_review"].as_str()), (&before, "1"));
+    assert_eq!(
+        (&row["hours"], row["needs_review"].as_str()),
+        (&before, "1")
+    );
 
     // A coordinator's classroom entry at the kiosk waits for an organizer; her training
     // entry counts.
@@ -355,7 +507,10 @@ fn time_entered_after_the_fact_is_credited_once() {
         .iter()
         .find(|i| i["item"] == classroom.id.to_string())
         .unwrap_or_else(|| panic!("{items:?}"));
-    assert_eq!(item["reasons"], serde_json::json!(["coordinator_classroom"]));
+    assert_eq!(
+        item["reasons"],
+        serde_json::json!(["coordinator_classroom"])
+    );
     assert_eq!(item["approvable"], true);
     let entry_period = period_of(&entry_day);
     let row = csv_row(&site.hours_csv(&entry_period), "M-3").expect("row");
@@ -368,12 +523,23 @@ fn a_set_aside_impossible_instant_points_to_entering_the_real_session() {
     let server = Server::start(&site);
     let token = site.add_kiosk("room");
     let mut k = Uploader::new(&server, &token, 1);
-    let old = chrono::TimeZone::with_ymd_and_hms(&Utc, 1970, 1, 1, 8, 0, 0).single().expect("1970");
+    let old = chrono::TimeZone::with_ymd_and_hms(&Utc, 1970, 1, 1, 8, 0, 0)
+        .single()
+        .expect("1970");
     let scan = k.scan(&site, "M-1", old, EventKind::CheckIn);
     k.send(vec![scan.clone()]);
     let refused = server_fails(
         &site,
-        &["review", "resolve", &scan.id.to_string(), "--accept", "--by", "Olga", "--reason", "r"],
+        &[
+            "review",
+            "resolve",
+            &scan.id.to_string(),
+            "--accept",
+            "--by",
+            "Olga",
+            "--reason",
+            "r",
+        ],
     );
     assert!(refused.contains("session add"), "{refused}");
 }
@@ -383,7 +549,10 @@ fn a_visit_to_another_school_pairs_and_counts() {
     let site = Site::new();
     let server = Server::start(&site);
     let jefferson = add_jefferson(&site);
-    site.kiosk_ok("jroom", &["setup", "--server", &server.url, "--token", &jefferson]);
+    site.kiosk_ok(
+        "jroom",
+        &["setup", "--server", &server.url, "--token", &jefferson],
+    );
     site.kiosk_ok("jroom", &["sync", "--once"]);
     let date = days_ago(1);
     let when = |h: u32| at(&date, h, 0).to_rfc3339();
@@ -393,11 +562,18 @@ fn a_visit_to_another_school_pairs_and_counts() {
     site.kiosk_ok("jroom", &["sync", "--once"]);
     let s = site.script("out.csv", &[(&when(12), "badges/M-1.png")]);
     let out = site.kiosk_ok("jroom", &["replay", &s]);
-    assert!(out.contains("checked-out M-1"), "her departure pairs with her arrival: {out}");
+    assert!(
+        out.contains("checked-out M-1"),
+        "her departure pairs with her arrival: {out}"
+    );
     site.kiosk_ok("jroom", &["sync", "--once"]);
     let row = csv_row(&site.hours_csv(&period_of(&date)), "M-1").expect("row");
     assert_eq!(
-        (row["hours"].as_str(), row["needs_review"].as_str(), row["set_aside"].as_str()),
+        (
+            row["hours"].as_str(),
+            row["needs_review"].as_str(),
+            row["set_aside"].as_str()
+        ),
         ("3.00", "0", "0"),
         "{row:?}"
     );
@@ -423,15 +599,24 @@ fn a_visit_to_another_school_pairs_and_counts() {
     let jo = site.add_organizer("Jo", &["--school", "jefferson"]);
     let id = entry.id.to_string();
     let theirs = review_json(&server, &olga);
-    let at_lincoln = theirs.iter().find(|i| i["item"] == id).expect("her school lists it");
+    let at_lincoln = theirs
+        .iter()
+        .find(|i| i["item"] == id)
+        .expect("her school lists it");
     assert_eq!(at_lincoln["mentor_name"], "Ann Lee");
     let ours = review_json(&server, &jo);
-    let at_jefferson = ours.iter().find(|i| i["item"] == id).expect("the kiosk's school lists it");
+    let at_jefferson = ours
+        .iter()
+        .find(|i| i["item"] == id)
+        .expect("the kiosk's school lists it");
     assert_eq!(at_jefferson["mentor_name"], "");
     let (status, page) = http(&server.url, "GET", "/api/v1/mentors/M-1", Some(&jo), b"");
     assert_eq!(status, 200, "{page}");
     let page: serde_json::Value = serde_json::from_str(&page).expect("json");
-    assert_eq!((page["name"].as_str(), page["language"].as_str()), (Some(""), Some("")));
+    assert_eq!(
+        (page["name"].as_str(), page["language"].as_str()),
+        (Some(""), Some(""))
+    );
 
     // Moving her there by import looks at the set-aside entry again: it now counts.
     std::fs::write(
@@ -459,22 +644,44 @@ fn every_decision_can_be_reversed() {
     // 22:00 to 01:00: across midnight, for review.
     let check_in = k.scan(&site, "M-1", at(&date, 22, 0), EventKind::CheckIn);
     let item = check_in.id;
-    let check_out = k.scan(&site, "M-1", at(&next, 1, 0), EventKind::CheckOut { check_in: Some(item) });
+    let check_out = k.scan(
+        &site,
+        "M-1",
+        at(&next, 1, 0),
+        EventKind::CheckOut {
+            check_in: Some(item),
+        },
+    );
     k.send(vec![check_in, check_out]);
     let item = item.to_string();
     let resolve = |target: &str, action: &str| {
-        site.server(&["review", "resolve", target, action, "--by", "Olga", "--reason", "asked"])
+        site.server(&[
+            "review", "resolve", target, action, "--by", "Olga", "--reason", "asked",
+        ])
     };
     let last = |out: String| out.lines().last().unwrap_or_default().trim().to_owned();
     let approval = last(resolve(&item, "--approve"));
     assert!(approval.parse::<pm_shared::EventId>().is_ok(), "{approval}");
     assert_eq!(hours_of(&site, "M-1", &period).0, "3.00");
     let undo = last(resolve(&approval, "--void"));
-    assert_eq!(hours_of(&site, "M-1", &period).0, "0.00", "the approval is reversed");
+    assert_eq!(
+        hours_of(&site, "M-1", &period).0,
+        "0.00",
+        "the approval is reversed"
+    );
     assert!(site.server(&["review", "list"]).contains(&item));
     resolve(&undo, "--void");
-    assert_eq!(hours_of(&site, "M-1", &period).0, "3.00", "the void of the void restores it");
-    let again = server_fails(&site, &["review", "resolve", &undo, "--void", "--by", "O", "--reason", "r"]);
+    assert_eq!(
+        hours_of(&site, "M-1", &period).0,
+        "3.00",
+        "the void of the void restores it"
+    );
+    let again = server_fails(
+        &site,
+        &[
+            "review", "resolve", &undo, "--void", "--by", "O", "--reason", "r",
+        ],
+    );
     assert!(again.contains("voided already"), "{again}");
 
     // A set-aside event: rejected, then accepted after all, then rejected again.
@@ -498,8 +705,17 @@ fn every_decision_can_be_reversed() {
     resolve(&sid, "--reject");
     assert_eq!(hours_of(&site, "M-3", &period).0, "0.00");
     resolve(&sid, "--accept");
-    assert_eq!(hours_of(&site, "M-3", &period).0, "2.00", "accepted after a rejection");
-    let twice = server_fails(&site, &["review", "resolve", &sid, "--accept", "--by", "O", "--reason", "r"]);
+    assert_eq!(
+        hours_of(&site, "M-3", &period).0,
+        "2.00",
+        "accepted after a rejection"
+    );
+    let twice = server_fails(
+        &site,
+        &[
+            "review", "resolve", &sid, "--accept", "--by", "O", "--reason", "r",
+        ],
+    );
     assert!(twice.contains("accepted already"), "{twice}");
     resolve(&sid, "--reject");
     assert_eq!(hours_of(&site, "M-3", &period).0, "0.00");
@@ -508,7 +724,14 @@ fn every_decision_can_be_reversed() {
     add_coordinator(&site, "lincoln");
     let sound = k.scan(&site, "M-2", at(&date, 8, 0), EventKind::CheckIn);
     let sound_id = sound.id;
-    let out = k.scan(&site, "M-2", at(&date, 10, 0), EventKind::CheckOut { check_in: Some(sound_id) });
+    let out = k.scan(
+        &site,
+        "M-2",
+        at(&date, 10, 0),
+        EventKind::CheckOut {
+            check_in: Some(sound_id),
+        },
+    );
     k.send(vec![sound, out]);
     assert_eq!(hours_of(&site, "M-2", &period).0, "2.00");
     let void = k.coordinator("M-2", Utc::now(), EventKind::Void { target: sound_id });
@@ -521,7 +744,11 @@ fn every_decision_can_be_reversed() {
         .unwrap_or_else(|| panic!("{list}"));
     assert!(line.contains("closed_twice"), "{line}");
     resolve(&sound_id.to_string(), "--approve");
-    assert_eq!(hours_of(&site, "M-2", &period).0, "2.00", "her approval keeps the hours");
+    assert_eq!(
+        hours_of(&site, "M-2", &period).0,
+        "2.00",
+        "her approval keeps the hours"
+    );
 
     // Her page lists each decision with its id and what it decides.
     let olga = site.add_organizer("Olga", &["--all"]);
@@ -551,7 +778,14 @@ fn an_approval_is_of_what_the_organizer_saw() {
     let period = period_of(&date);
     let check_in = k.scan(&site, "M-1", at(&date, 22, 0), EventKind::CheckIn);
     let item = check_in.id;
-    let check_out = k.scan(&site, "M-1", at(&next, 2, 0), EventKind::CheckOut { check_in: Some(item) });
+    let check_out = k.scan(
+        &site,
+        "M-1",
+        at(&next, 2, 0),
+        EventKind::CheckOut {
+            check_in: Some(item),
+        },
+    );
     k.send(vec![check_in, check_out]);
     let ana = site.add_organizer("Ana", &["--all"]);
     let bea = site.add_organizer("Bea", &["--all"]);
@@ -596,10 +830,15 @@ fn a_kiosk_shows_a_voided_check_in_as_the_server_decided() {
     let site = Site::new();
     let server = Server::start(&site);
     let token = site.add_kiosk("room");
-    site.kiosk_ok("room", &["setup", "--server", &server.url, "--token", &token]);
+    site.kiosk_ok(
+        "room",
+        &["setup", "--server", &server.url, "--token", &token],
+    );
     let now = Utc::now();
     let tz = chicago().tz();
-    let first = (now - Duration::minutes(40)).with_timezone(&tz).to_rfc3339();
+    let first = (now - Duration::minutes(40))
+        .with_timezone(&tz)
+        .to_rfc3339();
     let s = site.script("in.csv", &[(&first, "badges/M-1.png")]);
     let out = site.kiosk_ok("room", &["replay", &s]);
     assert!(out.contains("checked-in M-1"), "{out}");
@@ -608,12 +847,24 @@ fn a_kiosk_shows_a_voided_check_in_as_the_server_decided() {
         "SELECT id FROM events WHERE mentor = 'M-1' ORDER BY at DESC LIMIT 1",
         &[],
     );
-    site.server(&["review", "resolve", &check_in, "--void", "--by", "Olga", "--reason", "scanned by mistake"]);
+    site.server(&[
+        "review",
+        "resolve",
+        &check_in,
+        "--void",
+        "--by",
+        "Olga",
+        "--reason",
+        "scanned by mistake",
+    ]);
     site.kiosk_ok("room", &["sync", "--once"]);
     let second = now.with_timezone(&tz).to_rfc3339();
     let s = site.script("again.csv", &[(&second, "badges/M-1.png")]);
     let out = site.kiosk_ok("room", &["replay", &s]);
-    assert!(out.contains("checked-in M-1"), "the voided check-in is not open: {out}");
+    assert!(
+        out.contains("checked-in M-1"),
+        "the voided check-in is not open: {out}"
+    );
 }
 
 #[test]
@@ -635,11 +886,25 @@ fn money_faults_of_a_school_year() {
         EventKind::CheckOut { check_in: Some(id) },
     );
     k.send(vec![check_in, check_out]);
-    assert_eq!(hours_of(&site, "M-1", &period), ("2.00".into(), "true".into()));
+    assert_eq!(
+        hours_of(&site, "M-1", &period),
+        ("2.00".into(), "true".into())
+    );
     // A payment of nothing is refused and does not block the real one.
     let refused = server_fails(
         &site,
-        &["stipend", "paid", "--mentor", "M-1", "--period", &period, "--amount", "0.00", "--reference", "X"],
+        &[
+            "stipend",
+            "paid",
+            "--mentor",
+            "M-1",
+            "--period",
+            &period,
+            "--amount",
+            "0.00",
+            "--reference",
+            "X",
+        ],
     );
     assert!(refused.contains("more than 0.00"), "{refused}");
     let olga = site.add_organizer("Olga", &["--all"]);
@@ -651,7 +916,16 @@ fn money_faults_of_a_school_year() {
     );
     assert_eq!(status, 400, "{body}");
     site.server(&[
-        "stipend", "paid", "--mentor", "M-1", "--period", &period, "--amount", "600.00", "--reference", "CHK-9",
+        "stipend",
+        "paid",
+        "--mentor",
+        "M-1",
+        "--period",
+        &period,
+        "--amount",
+        "600.00",
+        "--reference",
+        "CHK-9",
     ]);
     // Paid today at her school, not by UTC's calendar.
     let ledger = site.server(&["stipend", "list"]);
@@ -699,8 +973,13 @@ fn money_faults_of_a_school_year() {
 
     // A kiosk's "events waiting" is what it holds after its sync.
     let kiosk = site.add_kiosk("front");
-    site.kiosk_ok("front", &["setup", "--server", &server.url, "--token", &kiosk]);
-    let when = (Utc::now() - Duration::minutes(5)).with_timezone(&chicago().tz()).to_rfc3339();
+    site.kiosk_ok(
+        "front",
+        &["setup", "--server", &server.url, "--token", &kiosk],
+    );
+    let when = (Utc::now() - Duration::minutes(5))
+        .with_timezone(&chicago().tz())
+        .to_rfc3339();
     let s = site.script("scan.csv", &[(&when, "badges/M-2.png")]);
     site.kiosk_ok("front", &["replay", &s]);
     site.kiosk_ok("front", &["sync", "--once"]);

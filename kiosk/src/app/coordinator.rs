@@ -146,19 +146,27 @@ impl Desk {
                 ""
             }
             Request::AdjustGroup { start, minutes } => {
+                // Within the session's day, and never past now.
                 let zone = self.engine.time_zone();
-                let midnight = local_date(now, zone)
-                    .and_time(NaiveTime::MIN)
-                    .and_local_timezone(zone.tz())
-                    .earliest()
-                    .map(|t| t.to_utc())
-                    .unwrap_or(now - Duration::hours(12));
+                let day = local_date(self.group_start, zone);
+                let (first, next) = (
+                    midnight_of(day, zone),
+                    midnight_of(day + Duration::days(1), zone),
+                );
+                let (first, last) = match (first, next) {
+                    (Some(f), Some(n)) => (f, (n - Duration::minutes(1)).min(now)),
+                    _ => (now - Duration::hours(12), now),
+                };
                 let step = Duration::minutes(minutes);
                 if start {
-                    self.group_start = (self.group_start + step).clamp(midnight, now);
+                    self.group_start = (self.group_start + step).clamp(first, last.max(first));
                 } else {
-                    self.group_end = (self.group_end + step).clamp(midnight, now);
+                    self.group_end = (self.group_end + step).clamp(first, last.max(first));
                 }
+                ""
+            }
+            Request::ShiftGroupDay(days) => {
+                self.shift_group_day(days, now);
                 ""
             }
             Request::ToggleAttendee(id) => {
@@ -242,6 +250,32 @@ impl Desk {
         }
     }
 
+    /// Moves the group session to another day, keeping its clock times: from today back to
+    /// the oldest day the server accepts a coordinator's entry for (two weeks, less a day of
+    /// margin), never into the future.
+    fn shift_group_day(&mut self, days: i64, now: DateTime<Utc>) {
+        let zone = self.engine.time_zone();
+        let today = local_date(now, zone);
+        let oldest = i64::from(self.engine.rules().coordinator_entry_max_age_days).max(1) - 1;
+        let day = local_date(self.group_start, zone) + Duration::days(days);
+        let day = day.clamp(today - Duration::days(oldest), today);
+        let moved = |t: DateTime<Utc>| {
+            let clock = zone.local(t).time();
+            day.and_time(clock)
+                .and_local_timezone(zone.tz())
+                .earliest()
+                .map(|t| t.to_utc())
+        };
+        if let (Some(start), Some(end)) = (moved(self.group_start), moved(self.group_end)) {
+            self.group_start = start;
+            self.group_end = end;
+        }
+        if self.group_end > now {
+            self.group_end = floor_to(now, 15);
+            self.group_start = self.group_start.min(self.group_end - Duration::hours(1));
+        }
+    }
+
     fn save_group(
         &mut self,
         category: &str,
@@ -258,7 +292,12 @@ impl Desk {
             return "bad-time";
         }
         let attendees: Vec<MentorId> = self.attendees.iter().cloned().collect();
-        let reason = format!("group session: {category}");
+        let zone = self.engine.time_zone();
+        let reason = if local_date(self.group_start, zone) == local_date(now, zone) {
+            format!("group session: {category}")
+        } else {
+            format!("entered after the fact: {category}")
+        };
         match self.engine.record_group_session(
             &attendees,
             category,
@@ -446,6 +485,12 @@ impl Desk {
         };
         let coordinator = self.gate.touch(now).unwrap_or_default();
         let header = self.header(now);
+        let group_date = local_date(self.group_start, zone);
+        let group_day = if group_date == local_date(now, zone) {
+            String::new()
+        } else {
+            ui::long_date(group_date, &self.language)
+        };
         let (tab, group_start, group_end, count) = (
             self.tab,
             ui::local_clock(self.group_start, zone),
@@ -479,6 +524,7 @@ impl Desk {
             state.set_panel_end(panel.end.into());
             state.set_group_start(group_start.into());
             state.set_group_end(group_end.into());
+            state.set_group_day(group_day.into());
             state.set_group_count(i32::try_from(count).unwrap_or(i32::MAX));
             if !matches!(state.get_screen(), Screen::Confirmation | Screen::Rejection) {
                 state.set_screen(Screen::Coordinator);
@@ -554,4 +600,12 @@ impl Default for PanelView {
             end: String::new(),
         }
     }
+}
+
+/// Midnight at the start of a school-local date.
+fn midnight_of(day: chrono::NaiveDate, zone: pm_shared::TimeZone) -> Option<DateTime<Utc>> {
+    day.and_time(NaiveTime::MIN)
+        .and_local_timezone(zone.tz())
+        .earliest()
+        .map(|t| t.to_utc())
 }

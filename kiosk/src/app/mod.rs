@@ -98,6 +98,8 @@ pub enum Request {
         start: bool,
         minutes: i64,
     },
+    /// Moves the group session to another day (a past day, up to two weeks back).
+    ShiftGroupDay(i64),
     ToggleAttendee(String),
     SaveGroup(String),
     SetLanguage(String),
@@ -229,6 +231,12 @@ pub fn wire(ui: &MainWindow, requests: &Sender<Request>) -> slint::Timer {
                 start,
                 minutes: i64::from(m),
             });
+        });
+    }
+    {
+        let tx = requests.clone();
+        state.on_shift_group_day(move |days| {
+            let _ = tx.send(Request::ShiftGroupDay(i64::from(days)));
         });
     }
     {

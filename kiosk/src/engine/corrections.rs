@@ -113,7 +113,10 @@ impl Engine {
             ));
         }
         let (start, end) = (to_millis(start), to_millis(end));
-        if end <= start || end > at || end - start > self.rules().latest_period_rules().session_cap() {
+        if end <= start
+            || end > at
+            || end - start > self.rules().latest_period_rules().session_cap()
+        {
             return Err(KioskError::Invalid(
                 "a group session must end after it starts, not in the future, within the session cap"
                     .into(),

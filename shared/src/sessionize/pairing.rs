@@ -114,7 +114,11 @@ impl<'a> MentorTimeline<'a> {
     fn new(mentor: &'a MentorId, all: Vec<&'a Observed>, cx: Context<'a>) -> Self {
         // Voids in force among what the server accepted on receipt: they decide which verdicts
         // stand (an organizer may void her own accept or reject).
-        let received: Vec<&Observed> = all.iter().copied().filter(|o| o.set_aside.is_none()).collect();
+        let received: Vec<&Observed> = all
+            .iter()
+            .copied()
+            .filter(|o| o.set_aside.is_none())
+            .collect();
         let voided_verdicts = voids_in_force(&received);
         // An organizer's latest verdict on each set-aside event.
         let mut verdicts: HashMap<EventId, ((DateTime<Utc>, EventId), bool)> = HashMap::new();
@@ -462,13 +466,11 @@ impl<'a> MentorTimeline<'a> {
         let mut recorded: Vec<&Observed> = d.opening.into_iter().chain(d.closing).collect();
         recorded.extend(d.absorbed.iter().copied());
         recorded.extend(d.extra_closings.iter().copied());
-        let unverified = recorded
-            .iter()
-            .any(|o| {
-                o.event.source.is_provisional()
-                    && !o.badge_verified
-                    && !self.accepted.contains(&o.event.id)
-            });
+        let unverified = recorded.iter().any(|o| {
+            o.event.source.is_provisional()
+                && !o.badge_verified
+                && !self.accepted.contains(&o.event.id)
+        });
         let recorded_implausible = recorded.iter().any(|o| self.implausible(o.event.at, zone));
 
         // What the recorded events alone say.
@@ -739,9 +741,8 @@ fn resolutions_by_item<'a>(
     let mut resolutions: HashMap<EventId, Vec<&Observed>> = HashMap::new();
     for o in active {
         let named = match o.event.kind {
-            EventKind::CloseSession { check_in, .. } | EventKind::ApproveSession { check_in, .. } => {
-                check_in
-            }
+            EventKind::CloseSession { check_in, .. }
+            | EventKind::ApproveSession { check_in, .. } => check_in,
             EventKind::SetTimes { item, .. } => item,
             _ => continue,
         };

@@ -234,9 +234,7 @@ impl Db {
     ) -> Result<Event, ServerError> {
         let mut events =
             self.append_resolutions(&[(mentor.clone(), time_zone, kind)], organizer, reason, now)?;
-        events
-            .pop()
-            .ok_or_else(|| corrupt("no event was recorded"))
+        events.pop().ok_or_else(|| corrupt("no event was recorded"))
     }
 
     /// Several of an organizer's events (a paper sign-in sheet) in one transaction: all or

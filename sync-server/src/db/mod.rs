@@ -451,7 +451,11 @@ impl Db {
     /// only periods that are not closed.
     pub fn holds_records(&self) -> Result<bool, ServerError> {
         let any = |sql: &str| -> Result<bool, ServerError> {
-            Ok(self.conn.query_row(sql, (), |_| Ok(())).optional()?.is_some())
+            Ok(self
+                .conn
+                .query_row(sql, (), |_| Ok(()))
+                .optional()?
+                .is_some())
         };
         Ok(any("SELECT 1 FROM events LIMIT 1")? || any("SELECT 1 FROM stipend_payments LIMIT 1")?)
     }
@@ -461,7 +465,11 @@ impl Db {
         let text: Option<String> = self
             .conn
             .query_row("SELECT MIN(at) FROM events", (), |r| r.get(0))?;
-        Ok(text.and_then(|t| DateTime::parse_from_rfc3339(&t).ok().map(|d| d.with_timezone(&Utc))))
+        Ok(text.and_then(|t| {
+            DateTime::parse_from_rfc3339(&t)
+                .ok()
+                .map(|d| d.with_timezone(&Utc))
+        }))
     }
 
     pub fn set_rules(&mut self, rules: &ProgramRules) -> Result<(), ServerError> {
