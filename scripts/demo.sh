@@ -2,7 +2,9 @@
 # A whole morning on embedded defaults, with demo data and no camera: starts the sync server on
 # loopback, registers a kiosk, prints badges, replays a morning of badge scans through the real
 # decode -> scan engine -> SQLite path (offline first), syncs, and shows the coordinator's
-# "today" table and the organizer's hours report. Everything lands in ./demo-data/.
+# "today" table and the organizer's hours report, resolves a forgotten check-out, enters a
+# day kept on a paper sign-in sheet, and lists the rules period by period. Everything lands in
+# ./demo-data/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/system-deps.sh
@@ -63,6 +65,20 @@ echo; echo "== Organizer: Rosa's coordinator says she left at 10:05 yesterday ==
 server review resolve "$item" --end "$yesterday_out" --by "Demo organizer" --reason "coordinator confirmed she left at 10:05"
 server review list --format csv
 server report hours --format csv
+
+# Two days ago the kiosk's camera would not read: the coordinator kept a paper sign-in sheet,
+# and the organizer enters it after the fact (all or nothing, each line checked).
+paper_day=$(TZ=America/Chicago date -d "2 days ago" +%F)
+{
+  echo "mentor_id,date,start,end,category"
+  echo "M-0001,${paper_day},08:00,10:00,classroom"
+  echo "M-0002,${paper_day},08:15,10:05,classroom"
+} > "$out/paper-sheet.csv"
+echo; echo "== Organizer: a paper sign-in sheet from ${paper_day} =="
+server session import "$out/paper-sheet.csv" --by "Demo organizer" --reason "camera would not read; paper sign-in sheet"
+server report hours --format csv
+echo; echo "== Program rules, period by period =="
+server program show
 echo; echo "Badges to print: $out/badges/badges.html  Databases: $out/server.db, $out/kiosk/kiosk.db"
 echo "Organizer page: run   $bin/sync-server --db $out/server.db serve"
 echo "                then open http://127.0.0.1:8080/#token=$organizer"

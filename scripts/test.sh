@@ -14,7 +14,7 @@ cargo test --workspace 2>&1 | tee "$log" || status=$?
 # servers, migrate: they ran above) and the two that test SQLite-only features (backup files
 # and restore, scheduled backups; on PostgreSQL these are refused, tested in postgres::).
 export PM_TEST_DB=postgres
-cargo test -p sync-server --test materialized_totals --test fuzz 2>&1 | tee -a "$log" || status=$?
+cargo test -p sync-server --test materialized_totals --test fuzz --test rules_over_time 2>&1 | tee -a "$log" || status=$?
 sqlite_only=(
   postgres::
   operations::a_configured_server_reports_health_metrics_and_backs_itself_up
