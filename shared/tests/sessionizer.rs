@@ -503,6 +503,38 @@ fn voiding_a_mistaken_scan() {
 }
 
 #[test]
+fn a_reversal_holds_whatever_the_clocks_said() {
+    // The coordinator's kiosk runs an hour fast: her void is stamped after the organizer's
+    // void of it. The reversal still stands, and a ring of voids (forged ids) counts for
+    // nothing.
+    let mut log = Log::new();
+    let check_in = log.check_in("M1", "2026-10-05 08:00");
+    let void = log.correct(
+        "M1",
+        "2026-10-05 12:00",
+        EventKind::Void { target: check_in },
+    );
+    assert!(log.sessions().is_empty(), "an open check-in, voided");
+    log.organizer("M1", "2026-10-05 11:10", EventKind::Void { target: void });
+    assert_eq!(log.sessions().len(), 1, "the void is reversed");
+    let mut ring = Log::new();
+    let c = ring.check_in("M1", "2026-10-05 08:00");
+    let a = pm_shared::EventId::from_parts(9_000_000, [9; 10]);
+    let b = pm_shared::EventId::from_parts(9_000_001, [9; 10]);
+    let mut forged = |id, target| {
+        let mut o = ring.events[0].clone();
+        o.event.id = id;
+        o.event.kind = EventKind::Void { target };
+        o.event.source = coordinator();
+        ring.events.push(o);
+    };
+    forged(a, b);
+    forged(b, a);
+    let _ = c;
+    assert_eq!(ring.sessions().len(), 1, "a ring of voids voids nothing");
+}
+
+#[test]
 fn a_group_session_adds_hours_in_its_category() {
     let mut log = Log::new();
     let group = Some(uuid::Uuid::from_u128(1));

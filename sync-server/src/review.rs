@@ -93,13 +93,28 @@ pub fn list(
         .iter()
         .map(|m| (&m.id, (m.name.as_str(), &m.school)))
         .collect();
+    // An organizer's entry (the server's kiosk) is filed under her school that day, as the
+    // resolve checks it.
+    let mut entered_at: HashMap<pm_shared::EventId, SchoolId> = HashMap::new();
+    for s in sessions
+        .iter()
+        .filter(|s| !kiosk_schools.contains_key(&s.kiosk) && s.is_review_item(now))
+    {
+        let history = db.membership_history(&s.mentor)?;
+        if let Some(school) = crate::db::school_on(&history, s.local_date) {
+            entered_at.insert(s.item, school.clone());
+        }
+    }
     let mut items: Vec<ReviewItem> = sessions
         .iter()
         .filter(|s| s.is_review_item(now))
         .filter(|s| period.as_ref().is_none_or(|p| &s.period == p))
         .filter_map(|s| {
             let her_school = names.get(&s.mentor).map(|(_, school)| *school);
-            let school = kiosk_schools.get(&s.kiosk).or(her_school)?;
+            let school = kiosk_schools
+                .get(&s.kiosk)
+                .or_else(|| entered_at.get(&s.item))
+                .or(her_school)?;
             // A set-aside event is for the organizers of the kiosk's school and of hers.
             let visible = |list: &[SchoolId]| {
                 list.contains(school)
@@ -252,7 +267,9 @@ pub fn resolve(
     let refuse = |why: &str| Err(ServerError::Invalid(why.to_owned()));
     // A set-aside event's verdict can be given again the other way (accept after reject,
     // reject after accept), by a later decision.
-    let set_aside_event = event.as_ref().filter(|o| o.set_aside.is_some());
+    let set_aside_event = event
+        .as_ref()
+        .filter(|o| o.set_aside.is_some() || verdict_in_force(&observed, item).is_some());
     let kind = match (resolution.action, set_aside_event) {
         (ReviewAction::Accept | ReviewAction::Reject, Some(o)) => {
             let accept = resolution.action == ReviewAction::Accept;
@@ -276,11 +293,15 @@ pub fn resolve(
                         "a kiosk cannot make an organizer's decision; record your own instead",
                     );
                 }
-                // Accepted, a badge scan counts as any scan: only if her badge checks out.
+                // Accepted, a badge scan counts as any scan: only if her badge checks out,
+                // and then as verified.
                 if let Some(why) = db.badge_refusal(&o.event)? {
                     return Err(ServerError::Invalid(format!(
                         "the badge on this scan does not check out ({why}): reject it, or enter the real session"
                     )));
+                }
+                if o.event.source.is_provisional() && !o.badge_verified {
+                    db.mark_badge_verified(&o.event)?;
                 }
                 EventKind::AcceptEvent { item }
             } else {
@@ -402,8 +423,12 @@ fn check_seen(
                 .map_err(|_| ServerError::Invalid(format!("seen time {t:?} is not RFC 3339"))),
         }
     };
+    // Times are shown to the second (RFC 3339 without fractions): compared as shown.
+    let shown = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp());
     let shown_end = if s.is_set_aside() { None } else { s.end };
-    if instant(&seen.start)? != s.start || instant(&seen.end)? != shown_end {
+    if shown(instant(&seen.start)?) != shown(s.start)
+        || shown(instant(&seen.end)?) != shown(shown_end)
+    {
         return changed("its times");
     }
     Ok(())
@@ -451,8 +476,15 @@ fn deciding_schools(
             id = target;
             continue;
         }
+        // Set aside on receipt (even if decided since): her school decides too.
+        let stored_aside = event.is_some_and(|o| o.set_aside.is_some());
         let (kiosk, date, set_aside, mentor) = match (session, event) {
-            (Some(s), _) => (&s.kiosk, s.local_date, s.is_set_aside(), &s.mentor),
+            (Some(s), _) => (
+                &s.kiosk,
+                s.local_date,
+                s.is_set_aside() || stored_aside,
+                &s.mentor,
+            ),
             (None, Some(o)) => {
                 let Some(m) = &o.event.mentor else { break };
                 (

@@ -112,6 +112,9 @@ pub trait Storage: Send {
     ) -> Result<UploadAck, ServerError>;
     /// Why the badge on a scan does not check out (`None`: it does, or it is no scan).
     fn badge_refusal(&self, event: &Event) -> Result<Option<&'static str>, ServerError>;
+    /// Records that a scan's badge checked out (an organizer's accept verified it), so the scan
+    /// counts as verified; her totals are recomputed.
+    fn mark_badge_verified(&mut self, event: &Event) -> Result<(), ServerError>;
     /// Mentors with events at this school's kiosks (visitors included).
     fn mentors_seen_at(&self, school: &SchoolId) -> Result<Vec<MentorId>, ServerError>;
     /// An organizer's resolution, recorded as a new event.
@@ -290,6 +293,9 @@ impl Storage for Db {
     }
     fn mentors_seen_at(&self, school: &SchoolId) -> Result<Vec<MentorId>, ServerError> {
         Db::mentors_seen_at(self, school)
+    }
+    fn mark_badge_verified(&mut self, event: &Event) -> Result<(), ServerError> {
+        Db::mark_badge_verified(self, event)
     }
     fn append_resolution(
         &mut self,

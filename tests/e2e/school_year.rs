@@ -578,6 +578,13 @@ fn a_visit_to_another_school_pairs_and_counts() {
         "{row:?}"
     );
 
+    // A deactivated mentor's badge is no visit.
+    site.server(&["mentor", "deactivate", "M-3"]);
+    let mut v = Uploader::new(&server, &jefferson, 9);
+    let scan = v.scan(&site, "M-3", at(&date, 13, 0), EventKind::CheckIn);
+    let ack = v.send(vec![scan]);
+    assert!(ack.contains("not_at_school"), "{ack}");
+
     // What the kiosk there may not claim (a coordinator's entry) is set aside, and listed for
     // both schools' organizers; the visited school's sees her id only.
     add_coordinator(&site, "jefferson");
@@ -618,7 +625,17 @@ fn a_visit_to_another_school_pairs_and_counts() {
         (Some(""), Some(""))
     );
 
-    // Moving her there by import looks at the set-aside entry again: it now counts.
+    // Her school's organizer rejects it; moving her there by import looks at it again, and a
+    // rejection stays a rejection.
+    let (status, body) = post_json(
+        &server,
+        &olga,
+        &format!("/api/v1/reviews/{id}"),
+        serde_json::json!({"action": "reject", "reason": "not ours"}),
+    );
+    assert_eq!(status, 201, "{body}");
+    let today_period = period_of(&chicago_today().to_string());
+    let before = csv_row(&site.hours_csv(&today_period), "M-2").expect("row")["hours"].clone();
     std::fs::write(
         site.path("moved.csv"),
         "id,name,school,language\nM-2,Ann Lee,jefferson,en\n",
@@ -630,6 +647,22 @@ fn a_visit_to_another_school_pairs_and_counts() {
         &[&id],
     );
     assert!(still.is_empty(), "re-checked after the import");
+    assert_eq!(
+        csv_row(&site.hours_csv(&today_period), "M-2").expect("row")["hours"],
+        before
+    );
+    // The kiosk's school may still decide: accepted after all, it counts.
+    let (status, body) = post_json(
+        &server,
+        &jo,
+        &format!("/api/v1/reviews/{id}"),
+        serde_json::json!({"action": "accept", "reason": "she came to our workshop"}),
+    );
+    assert_eq!(status, 201, "{body}");
+    assert_ne!(
+        csv_row(&site.hours_csv(&today_period), "M-2").expect("row")["hours"],
+        before
+    );
 }
 
 #[test]
@@ -776,12 +809,18 @@ fn an_approval_is_of_what_the_organizer_saw() {
     let date = days_ago(6);
     let next = days_ago(5);
     let period = period_of(&date);
-    let check_in = k.scan(&site, "M-1", at(&date, 22, 0), EventKind::CheckIn);
+    // Real scans carry milliseconds; the queue shows seconds.
+    let check_in = k.scan(
+        &site,
+        "M-1",
+        at(&date, 22, 0) + Duration::milliseconds(17_482),
+        EventKind::CheckIn,
+    );
     let item = check_in.id;
     let check_out = k.scan(
         &site,
         "M-1",
-        at(&next, 2, 0),
+        at(&next, 2, 0) + Duration::milliseconds(3_141),
         EventKind::CheckOut {
             check_in: Some(item),
         },

@@ -113,10 +113,12 @@ impl Engine {
             ));
         }
         let (start, end) = (to_millis(start), to_millis(end));
-        if end <= start
-            || end > at
-            || end - start > self.rules().latest_period_rules().session_cap()
-        {
+        // The cap of the day it happened (a past day may lie in a period with other rules).
+        let cap = self
+            .rules()
+            .on(self.time_zone().local_date(start))
+            .session_cap();
+        if end <= start || end > at || end - start > cap {
             return Err(KioskError::Invalid(
                 "a group session must end after it starts, not in the future, within the session cap"
                     .into(),

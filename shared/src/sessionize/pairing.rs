@@ -81,8 +81,6 @@ struct MentorTimeline<'a> {
     active: Vec<&'a Observed>,
     /// Set-aside events still waiting for an organizer's verdict.
     pending: Vec<&'a Observed>,
-    /// Set-aside events an organizer accepted.
-    accepted: HashSet<EventId>,
     voided: HashSet<EventId>,
     /// Coordinators' voids held for review, by the event they name (see `sessions`).
     held: HashMap<EventId, &'a Observed>,
@@ -146,7 +144,8 @@ impl<'a> MentorTimeline<'a> {
             let verdict = verdicts.get(&o.event.id).map(|(_, accept)| *accept);
             match (&o.set_aside, verdict) {
                 (Some(_), None) => pending.push(o),
-                (Some(_), Some(false)) => {}
+                // Rejected stays out, even once a move's re-check no longer sets it aside.
+                (_, Some(false)) => {}
                 // Approvals and verdicts count only from organizers (the server sets aside
                 // any other, and a kiosk never makes one).
                 _ if o.event.kind.is_organizer_only() && !o.event.source.is_organizer() => {}
@@ -155,19 +154,11 @@ impl<'a> MentorTimeline<'a> {
         }
         let voided = voids_in_force(&active);
         let resolutions = resolutions_by_item(&active, &voided);
-        // An organizer accepts a scan only once its badge checks out (the server verifies it
-        // then): accepted, it counts as verified.
-        let accepted: HashSet<EventId> = verdicts
-            .iter()
-            .filter(|(_, (_, accept))| *accept)
-            .map(|(id, _)| *id)
-            .collect();
         Self {
             mentor,
             cx,
             active,
             pending,
-            accepted,
             voided,
             held: HashMap::new(),
             resolutions,
@@ -466,11 +457,9 @@ impl<'a> MentorTimeline<'a> {
         let mut recorded: Vec<&Observed> = d.opening.into_iter().chain(d.closing).collect();
         recorded.extend(d.absorbed.iter().copied());
         recorded.extend(d.extra_closings.iter().copied());
-        let unverified = recorded.iter().any(|o| {
-            o.event.source.is_provisional()
-                && !o.badge_verified
-                && !self.accepted.contains(&o.event.id)
-        });
+        let unverified = recorded
+            .iter()
+            .any(|o| o.event.source.is_provisional() && !o.badge_verified);
         let recorded_implausible = recorded.iter().any(|o| self.implausible(o.event.at, zone));
 
         // What the recorded events alone say.
@@ -687,46 +676,56 @@ pub fn voided_in_force(events: &[Observed]) -> HashSet<EventId> {
     voids_in_force(&received)
 }
 
-/// The events voided by voids in force. A void counts unless a later void in force names it: a
-/// void of a void reverses it, and a void of that restores it (a void naming a later void
-/// changes nothing, so no chain can loop). A coordinator cannot undo an organizer: her void of
-/// an organizer's event is ignored (the server sets it aside too).
+/// The events voided by voids in force. A void counts unless a void in force names it: a void
+/// of a void reverses it, and a void of that restores it, whatever the clocks that stamped them
+/// said. Each void names one event, so this is decided from the voids nobody names inward, with
+/// no recursion and in no particular order; voids naming each other in a ring (only forged ids
+/// can make one) count for nothing. A coordinator cannot undo an organizer: her void of an
+/// organizer's event is ignored (the server sets it aside too).
 fn voids_in_force(events: &[&Observed]) -> HashSet<EventId> {
     let by_organizer: HashSet<EventId> = events
         .iter()
         .filter(|o| o.event.source.is_organizer())
         .map(|o| o.event.id)
         .collect();
-    let mut voids: Vec<(&Observed, EventId)> = events
+    let names: HashMap<EventId, EventId> = events
         .iter()
         .filter_map(|o| match o.event.kind {
             EventKind::Void { target }
                 if o.event.source.is_organizer() || !by_organizer.contains(&target) =>
             {
-                Some((*o, target))
+                Some((o.event.id, target))
             }
             _ => None,
         })
         .collect();
-    voids.sort_by_key(|(o, _)| std::cmp::Reverse((o.event.at, o.event.id)));
-    let void_keys: HashMap<EventId, (DateTime<Utc>, EventId)> = voids
-        .iter()
-        .map(|(o, _)| (o.event.id, (o.event.at, o.event.id)))
-        .collect();
-    let mut reversed: HashSet<EventId> = HashSet::new();
-    let mut targets = HashSet::new();
-    for (o, target) in voids {
-        if reversed.contains(&o.event.id) {
-            continue;
+    // How many voids name each void, still to be decided.
+    let mut waiting: HashMap<EventId, usize> = HashMap::new();
+    for target in names.values() {
+        if names.contains_key(target) {
+            *waiting.entry(*target).or_insert(0) += 1;
         }
-        match void_keys.get(&target) {
-            Some(key) if *key < (o.event.at, o.event.id) => {
-                reversed.insert(target);
-                targets.insert(target);
-            }
-            Some(_) => {}
-            None => {
-                targets.insert(target);
+    }
+    let mut ready: Vec<EventId> = names
+        .keys()
+        .filter(|v| !waiting.contains_key(v))
+        .copied()
+        .collect();
+    let mut named_by_one_in_force: HashSet<EventId> = HashSet::new();
+    let mut targets = HashSet::new();
+    while let Some(void) = ready.pop() {
+        let Some(&target) = names.get(&void) else {
+            continue;
+        };
+        let in_force = !named_by_one_in_force.contains(&void);
+        if in_force {
+            named_by_one_in_force.insert(target);
+            targets.insert(target);
+        }
+        if let Some(n) = waiting.get_mut(&target) {
+            *n -= 1;
+            if *n == 0 {
+                ready.push(target);
             }
         }
     }

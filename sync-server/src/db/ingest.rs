@@ -267,8 +267,8 @@ struct Verifier<'a> {
     now: DateTime<Utc>,
     /// Coordinator name → her terms at this school: (from, until).
     terms: HashMap<String, Vec<(String, Option<String>)>>,
-    /// `None`: no such mentor.
-    memberships: HashMap<MentorId, Option<Vec<Membership>>>,
+    /// `None`: no such mentor; else her schools over time and whether she is active.
+    memberships: HashMap<MentorId, Option<(Vec<Membership>, bool)>>,
     badges: BadgeBook,
 }
 
@@ -295,17 +295,17 @@ impl<'a> Verifier<'a> {
             return Ok((false, Some(reason::ORGANIZER_ONLY)));
         }
         if !self.memberships.contains_key(mentor) {
-            let exists: bool = conn
-                .prepare_cached("SELECT EXISTS (SELECT 1 FROM mentors WHERE id = ?1)")?
-                .query_row([mentor.as_str()], |r| r.get(0))?;
-            let history = if exists {
-                Some(memberships_in(conn, mentor)?)
-            } else {
-                None
+            let active: Option<bool> = conn
+                .prepare_cached("SELECT active FROM mentors WHERE id = ?1")?
+                .query_row([mentor.as_str()], |r| r.get(0))
+                .optional()?;
+            let history = match active {
+                Some(active) => Some((memberships_in(conn, mentor)?, active)),
+                None => None,
             };
             self.memberships.insert(mentor.clone(), history);
         }
-        let Some(Some(history)) = self.memberships.get(mentor) else {
+        let Some(Some((history, active))) = self.memberships.get(mentor) else {
             return Ok((false, Some(reason::UNKNOWN_MENTOR)));
         };
         // Her school on the day it happened: before a move she was at her old school.
@@ -313,7 +313,9 @@ impl<'a> Verifier<'a> {
         // A visit (a joint workshop, her other child's school): her own badge, scanned at
         // another school's kiosk, counts there once the badge checks out below. Only a badge
         // proves she was there: a kiosk's corrections and entries stay within its school.
-        let visit = matches!(event.source, Source::BadgeScan { .. })
+        // (A deactivated mentor's badge is refused at her own school; elsewhere it is no visit.)
+        let visit = *active
+            && matches!(event.source, Source::BadgeScan { .. })
             && matches!(event.kind, EventKind::CheckIn | EventKind::CheckOut { .. });
         if school_on(history, day) != Some(self.school) && !visit {
             return Ok((false, Some(reason::NOT_AT_SCHOOL)));
@@ -406,6 +408,22 @@ impl BadgeBook {
 }
 
 impl Db {
+    /// Marks a stored scan's badge verified (the check an accept made) and invalidates her
+    /// totals, in one transaction.
+    pub fn mark_badge_verified(&mut self, event: &Event) -> Result<(), ServerError> {
+        let Some(mentor) = &event.mentor else {
+            return Ok(());
+        };
+        let tx = self.conn.begin(TxKind::Write)?;
+        tx.execute(
+            "UPDATE events SET badge_verified = ?2 WHERE id = ?1",
+            params![event.id.to_string(), true],
+        )?;
+        mark_changed(&tx, mentor)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Why the badge on a scan does not check out (`None`: it does, or the event is no scan):
     /// the check an organizer's accept of a set-aside scan makes, as at any scan.
     pub fn badge_refusal(&self, event: &Event) -> Result<Option<&'static str>, ServerError> {
