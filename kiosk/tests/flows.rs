@@ -534,6 +534,10 @@ fn the_coordinator_enters_a_past_day_from_a_paper_sheet() {
     rig.wait_text("Classroom time entered by hand waits for the organizer to confirm it.");
     rig.click("attendee Ann Lee");
     rig.wait_text("Record for 1 mentors");
+    // A past day needs a reason.
+    rig.click("record group session");
+    rig.wait_text("Choose a reason first.");
+    rig.click("reason paper-sheet");
     rig.click("record group session");
     rig.wait_text("Saved.");
     let added: Vec<pm_shared::Event> = rig
@@ -556,7 +560,7 @@ fn the_coordinator_enters_a_past_day_from_a_paper_sheet() {
     let day = (y, m, d - 2);
     assert_eq!((*start, *end), (local(day, 7, 0), local(day, 9, 0)));
     assert!(
-        matches!(&added[0].source, pm_shared::Source::Coordinator { reason, .. } if reason.contains("after the fact")),
+        matches!(&added[0].source, pm_shared::Source::Coordinator { reason, .. } if reason.contains("after the fact") && reason.contains("paper sign-in sheet")),
         "{:?}",
         added[0].source
     );

@@ -348,6 +348,17 @@ fn every_screen_in_english_and_spanish() {
             ui.global::<KioskState>().get_group_count() == 2
         });
         shots.push(render(&window, &format!("coordinator-group-{lang}")));
+        // A past day's classroom time, from a paper sign-in sheet: day, note and reasons.
+        send(Request::ShiftGroupDay(-2));
+        state.set_category("classroom".into());
+        state.set_reason("paper-sheet".into());
+        wait("past day", &|ui| {
+            !ui.global::<KioskState>().get_group_day().is_empty()
+        });
+        shots.push(render(&window, &format!("coordinator-group-past-{lang}")));
+        state.set_category("workshop".into());
+        state.set_reason("".into());
+        send(Request::ShiftGroupDay(2));
         send(Request::ToggleAttendee("M-1".into()));
         send(Request::ToggleAttendee("M-3".into()));
         send(Request::SelectTab(Tab::Sync));

@@ -36,6 +36,9 @@ impl Desk {
                 if tab == Tab::Group {
                     self.group_end = floor_to(now, 15);
                     self.group_start = self.group_end - Duration::hours(2);
+                    // A reason chip left from a dialog is not this entry's reason.
+                    self.poster
+                        .post(|ui| ui.global::<KioskState>().set_reason("".into()));
                 }
                 ""
             }
@@ -177,7 +180,9 @@ impl Desk {
                 }
                 ""
             }
-            Request::SaveGroup(category) => self.save_group(&category, coordinator, now),
+            Request::SaveGroup { category, reason } => {
+                self.save_group(&category, &reason, coordinator, now)
+            }
             Request::SetLanguage(code) => {
                 let code = if code == "es" { "es" } else { "en" }.to_owned();
                 if self
@@ -279,6 +284,7 @@ impl Desk {
     fn save_group(
         &mut self,
         category: &str,
+        reason: &str,
         coordinator: &str,
         now: DateTime<Utc>,
     ) -> &'static str {
@@ -296,7 +302,12 @@ impl Desk {
         let reason = if local_date(self.group_start, zone) == local_date(now, zone) {
             format!("group session: {category}")
         } else {
-            format!("entered after the fact: {category}")
+            // A past day: why it is entered by hand is the audit trail (one of the group tab's
+            // own chips).
+            match reason_text(reason).filter(|_| GROUP_REASONS.contains(&reason)) {
+                Some(why) => format!("entered after the fact: {category}; {why}"),
+                None => return "need-reason",
+            }
         };
         match self.engine.record_group_session(
             &attendees,
@@ -601,6 +612,9 @@ impl Default for PanelView {
         }
     }
 }
+
+/// The reasons the group tab offers for a past day.
+const GROUP_REASONS: [&str; 4] = ["paper-sheet", "kiosk-broken", "camera", "other"];
 
 /// Midnight at the start of a school-local date.
 fn midnight_of(day: chrono::NaiveDate, zone: pm_shared::TimeZone) -> Option<DateTime<Utc>> {

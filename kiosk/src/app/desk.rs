@@ -75,6 +75,8 @@ pub(super) fn reason_text(code: &str) -> Option<&'static str> {
         "wrong-time" => "wrong time recorded",
         "mistake" => "recorded by mistake",
         "duplicate" => "entered twice",
+        "paper-sheet" => "paper sign-in sheet",
+        "kiosk-broken" => "the kiosk was not working",
         "other" => "other (ask the coordinator)",
         _ => return None,
     })
@@ -425,6 +427,8 @@ mod tests {
             "wrong-time",
             "mistake",
             "duplicate",
+            "paper-sheet",
+            "kiosk-broken",
             "other",
         ] {
             assert!(reason_text(code).is_some(), "{code}");

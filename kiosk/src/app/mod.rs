@@ -101,7 +101,11 @@ pub enum Request {
     /// Moves the group session to another day (a past day, up to two weeks back).
     ShiftGroupDay(i64),
     ToggleAttendee(String),
-    SaveGroup(String),
+    /// Records the group session: its category, and the reason chip (a past day needs one).
+    SaveGroup {
+        category: String,
+        reason: String,
+    },
     SetLanguage(String),
     /// Finish what was asked before, then stop (the window keeps senders in its callbacks, so
     /// the channel alone never closes while it lives).
@@ -254,11 +258,17 @@ pub fn wire(ui: &MainWindow, requests: &Sender<Request>) -> slint::Timer {
         let weak = ui.as_weak();
         let tx = requests.clone();
         state.on_save_group(move || {
-            let category = weak
+            let (category, reason) = weak
                 .upgrade()
-                .map(|ui| ui.global::<KioskState>().get_category().to_string())
+                .map(|ui| {
+                    let state = ui.global::<KioskState>();
+                    (
+                        state.get_category().to_string(),
+                        state.get_reason().to_string(),
+                    )
+                })
                 .unwrap_or_default();
-            let _ = tx.send(Request::SaveGroup(category));
+            let _ = tx.send(Request::SaveGroup { category, reason });
         });
     }
     let timer = slint::Timer::default();
