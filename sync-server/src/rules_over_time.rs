@@ -57,7 +57,9 @@ pub fn set(
         let from = rules.change_start(change, from_period, today(db, now)?)?;
         (rules.changed_from(from, change)?, Some(from))
     };
-    db.set_rules(&rules)?;
+    // Totals of closed periods stay as stored: only mentors with time since the change are
+    // computed again (a program-wide change reaches everyone).
+    db.set_rules_from(&rules, from)?;
     Ok(Changed { rules, from })
 }
 

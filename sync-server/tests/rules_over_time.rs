@@ -253,3 +253,42 @@ proptest! {
         prop_assert!(again.is_err());
     }
 }
+
+/// A rule change from the current period leaves the stored totals of a mentor whose time is
+/// all in closed periods as they were; the others are computed again.
+#[test]
+fn a_rule_change_recomputes_only_mentors_with_time_in_open_periods() {
+    let mut world = World::new();
+    let before = world.closed_record();
+    let state = |db: &Db, mentor: &str| -> (i64, i64) {
+        let rows = db
+            .select(
+                "SELECT changed, computed FROM mentor_totals_state WHERE mentor = ?1",
+                &[mentor],
+            )
+            .expect("state");
+        let row = rows.first().expect("a row");
+        (row.get(0).expect("changed"), row.get(1).expect("computed"))
+    };
+    let (changed, computed) = state(&world.db, "M-1");
+    assert_eq!(changed, computed, "stored and current before the change");
+    rules_over_time::set(
+        &mut world.db,
+        &RuleChange {
+            stipend_threshold_hours: Some(7.0),
+            ..RuleChange::default()
+        },
+        |_| {},
+        None,
+        world.now,
+    )
+    .expect("change");
+    assert_eq!(
+        state(&world.db, "M-1"),
+        (changed, computed),
+        "only fall time: kept"
+    );
+    let (changed, computed) = state(&world.db, "M-0");
+    assert!(changed > computed, "spring time: computed again");
+    assert_eq!(world.closed_record(), before);
+}

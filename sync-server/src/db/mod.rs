@@ -473,22 +473,62 @@ impl Db {
     }
 
     pub fn set_rules(&mut self, rules: &ProgramRules) -> Result<(), ServerError> {
+        self.set_rules_from(rules, None)
+    }
+
+    /// Stores the rules. `changed_from`: the first day whose period rules changed, when no
+    /// program-wide rule did (`None`: any day may have). Only totals that can differ are made
+    /// stale: a mentor with no event since that day keeps hers (her periods are all before it,
+    /// and closed periods keep their rules).
+    pub fn set_rules_from(
+        &mut self,
+        rules: &ProgramRules,
+        changed_from: Option<NaiveDate>,
+    ) -> Result<(), ServerError> {
         rules.validate()?;
         let text = serde_json::to_string(rules).map_err(corrupt)?;
+        let old = self.rules()?;
         // Only what decides hours makes totals stale (the volunteer rate decides none).
         let hours_rules = |r: &ProgramRules| ProgramRules {
             volunteer_hour_rate: None,
             ..r.clone()
         };
-        let stale = hours_rules(&self.rules()?) != hours_rules(rules);
+        let stale = hours_rules(&old) != hours_rules(rules);
+        // The program-wide rules alone (windows, tolerances): a change there reaches every day.
+        let wide = |r: &ProgramRules| ProgramRules {
+            periods: pm_shared::PeriodScheme::default(),
+            stipend_threshold_hours: 0.0,
+            counting_categories: Vec::new(),
+            session_cap_hours: 0.0,
+            volunteer_hour_rate: None,
+            earlier: Vec::new(),
+            ..r.clone()
+        };
+        let from = changed_from.filter(|_| wide(&old) == wide(rules));
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO program (singleton, rules) VALUES (1, ?1) ON CONFLICT (singleton) DO UPDATE SET rules = ?1",
             [text],
         )?;
-        if stale {
+        match (stale, from) {
+            (false, _) => {}
+            (true, Some(day)) => {
+                // Time on or after `day`, in any school's zone and with a margin for a clock
+                // behind: three days before its UTC midnight.
+                let cutoff = day
+                    .and_hms_opt(0, 0, 0)
+                    .map(|t| t.and_utc() - chrono::Duration::days(3))
+                    .unwrap_or(DateTime::<Utc>::MIN_UTC);
+                tx.execute(
+                    "UPDATE mentor_totals_state SET changed = changed + 1
+                     WHERE mentor IN (SELECT DISTINCT mentor FROM events WHERE at >= ?1)",
+                    [ts(cutoff)],
+                )?;
+            }
             // Every materialized total was computed under the old rules.
-            tx.execute("UPDATE mentor_totals_state SET changed = changed + 1", ())?;
+            (true, None) => {
+                tx.execute("UPDATE mentor_totals_state SET changed = changed + 1", ())?;
+            }
         }
         tx.commit()?;
         Ok(())
