@@ -119,10 +119,21 @@ fn school_on_day(
 ) -> Result<(SchoolId, TimeZone), ServerError> {
     let record = db.mentor(mentor)?;
     let zone_now = db.school(&record.school)?.time_zone;
+    school_on_date(db, mentor, zone_now.local_date(at))
+}
+
+/// The mentor's school on a school-local date (her school now if her history says nothing),
+/// and its time zone.
+fn school_on_date(
+    db: &dyn Storage,
+    mentor: &MentorId,
+    date: NaiveDate,
+) -> Result<(SchoolId, TimeZone), ServerError> {
     let history = db.membership_history(mentor)?;
-    let school = crate::db::school_on(&history, zone_now.local_date(at))
-        .cloned()
-        .unwrap_or(record.school);
+    let school = match crate::db::school_on(&history, date) {
+        Some(school) => school.clone(),
+        None => db.mentor(mentor)?.school,
+    };
     let zone = db.school(&school)?.time_zone;
     Ok((school, zone))
 }
@@ -181,12 +192,7 @@ pub fn read_sheet(db: &dyn Storage, path: &Path) -> Result<Vec<NewSession>, Serv
             let category: HourCategory = field(4)
                 .parse()
                 .map_err(|e: pm_shared::DomainError| e.to_string())?;
-            let record = db.mentor(&mentor).map_err(|e| e.to_string())?;
-            let history = db.membership_history(&mentor).map_err(|e| e.to_string())?;
-            let school = crate::db::school_on(&history, date)
-                .cloned()
-                .unwrap_or(record.school);
-            let zone = db.school(&school).map_err(|e| e.to_string())?.time_zone;
+            let (_, zone) = school_on_date(db, &mentor, date).map_err(|e| e.to_string())?;
             Ok(NewSession {
                 mentor,
                 start: local_instant(zone, date, start)?,
