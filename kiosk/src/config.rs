@@ -87,23 +87,25 @@ impl Config {
 }
 
 /// HTTPS anywhere; plain HTTP only to a loopback address (a reverse proxy on the same machine,
-/// or tests).
-pub fn check_server_url(url: &str) -> Result<(), String> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| format!("{url:?} is not a URL (expected https://host)"))?;
-    let host_port = rest.split('/').next().unwrap_or_default();
-    let host = if let Some(v6) = host_port.strip_prefix('[') {
-        v6.split(']').next().unwrap_or_default()
-    } else {
-        host_port.split(':').next().unwrap_or_default()
-    };
-    if host.is_empty() {
-        return Err(format!("{url:?} has no host"));
+/// or tests): an address in 127.0.0.0/8, `::1`, or exactly `localhost`. Parsed as a URL (no
+/// user or password: `http://127.0.0.1@elsewhere` names `elsewhere`).
+pub fn check_server_url(text: &str) -> Result<(), String> {
+    let url = url::Url::parse(text)
+        .map_err(|e| format!("{text:?} is not a URL (expected https://host): {e}"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "{text:?} carries a user name or password; give only https://host"
+        ));
     }
-    match scheme {
+    let host = url.host().ok_or_else(|| format!("{text:?} has no host"))?;
+    let loopback = match host {
+        url::Host::Domain(name) => name == "localhost",
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    };
+    match url.scheme() {
         "https" => Ok(()),
-        "http" if host == "localhost" || host == "::1" || host.starts_with("127.") => Ok(()),
+        "http" if loopback => Ok(()),
         "http" => Err("plain http is allowed only to a loopback address; use https".into()),
         other => Err(format!("unsupported scheme {other:?}; use https")),
     }
@@ -121,6 +123,14 @@ mod tests {
         assert!(check_server_url("http://pm.example.org").is_err());
         assert!(check_server_url("ftp://x").is_err());
         assert!(check_server_url("pm.example.org").is_err());
+        // Only a real loopback host: not a user name before another host, not a look-alike.
+        assert!(check_server_url("http://127.0.0.1@other-host").is_err());
+        assert!(check_server_url("http://127.other-host").is_err());
+        assert!(check_server_url("http://localhost.other-host").is_err());
+        assert!(check_server_url("http://user:pw@127.0.0.1:8080").is_err());
+        assert!(check_server_url("https://user@pm.example.org").is_err());
+        assert!(check_server_url("http://127.0.0.9:8080/").is_ok());
+        assert!(check_server_url("http://localhost:8080").is_ok());
     }
 
     #[test]

@@ -17,6 +17,7 @@ fn scan_source(mentor: &str) -> Source {
         generation: 1,
         provisional: false,
         badge_hash: badge_hash(&badge(mentor)),
+        proof: None,
     }
 }
 
@@ -252,9 +253,11 @@ fn a_training_entered_here_over_a_synced_session_is_credited_once() {
     // and 2 h training, 3 h for the morning, not 4.
     engine
         .record_group_session(
-            &[MentorId::new("M-1").expect("id")],
+            &[(
+                MentorId::new("M-1").expect("id"),
+                (local(TODAY, 7, 0), local(TODAY, 9, 0)),
+            )],
             HourCategory::Training,
-            (local(TODAY, 7, 0), local(TODAY, 9, 0)),
             "Ms. Rivera",
             "training",
             local(TODAY, 9, 10),

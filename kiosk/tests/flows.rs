@@ -20,6 +20,7 @@ use pm_shared::{EventKind, HourCategory, SeriesId, Source};
 use qrcode::{EcLevel, QrCode};
 use slint::platform::PointerEventButton;
 use slint::ComponentHandle;
+use slint::Model as _;
 use support::*;
 
 /// A kiosk on the testing backend: window, desk thread, engine on a real SQLite file, and a
@@ -572,6 +573,68 @@ fn the_coordinator_enters_a_past_day_from_a_paper_sheet() {
         rig.click("day later");
     }
     rig.wait_text("Today");
+}
+
+#[test]
+fn a_paper_sheet_with_different_times_is_entered_at_once() {
+    let rig = Rig::new();
+    rig.unlock();
+    rig.click("tab group");
+    rig.wait_text("Today");
+    rig.click("day earlier");
+    rig.wait_text("November 23, 2026");
+    rig.click("reason paper-sheet");
+    // Ann came 7:00-9:00; then the times change and María, who came 8:00-10:30, is tapped.
+    let times_of = |ui: &MainWindow, name: &str| {
+        ui.global::<KioskState>()
+            .get_mentor_rows()
+            .iter()
+            .find(|r| r.name == name && r.selected)
+            .map(|r| r.hours.to_string())
+    };
+    rig.click("attendee Ann Lee");
+    rig.wait_for("Ann's times", |ui| {
+        times_of(ui, "Ann Lee").as_deref() == Some("7:00–9:00")
+    });
+    for _ in 0..4 {
+        rig.click("start later");
+    }
+    for _ in 0..6 {
+        rig.click("end later");
+    }
+    rig.wait_text("10:30");
+    rig.click("attendee María López");
+    rig.wait_for("María's times", |ui| {
+        times_of(ui, "María López").as_deref() == Some("8:00–10:30")
+    });
+    assert_eq!(
+        times_of(&rig.ui, "Ann Lee").as_deref(),
+        Some("7:00–9:00"),
+        "Ann keeps her times"
+    );
+    rig.wait_text("Record for 2 mentors");
+    rig.click("record group session");
+    rig.wait_text("Saved.");
+    let mut added: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = rig
+        .events()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::AddSession { start, end, .. } => {
+                Some((e.mentor_str().to_owned(), start, end))
+            }
+            _ => None,
+        })
+        .collect();
+    added.sort();
+    let (y, m, d) = TODAY;
+    let day = (y, m, d - 1);
+    assert_eq!(
+        added,
+        [
+            ("M-1".to_owned(), local(day, 8, 0), local(day, 10, 30)),
+            ("M-2".to_owned(), local(day, 7, 0), local(day, 9, 0)),
+        ]
+    );
 }
 
 #[test]

@@ -174,6 +174,11 @@ pub enum Source {
         /// SHA-256 of the scanned badge text, so the server can verify a provisional scan
         /// without the kiosk storing or sending the secret itself.
         badge_hash: String,
+        /// The scan proof (protocol 3, see `scan_proof`): made from the badge text at scan
+        /// time, so only a kiosk that read the badge can make it. Kiosks of protocols 1 and 2
+        /// send none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        proof: Option<String>,
     },
     /// A coordinator in coordinator mode, with the reason she gave.
     Coordinator { coordinator: String, reason: String },
@@ -217,6 +222,10 @@ pub struct Delivery {
     pub offset_ms: i64,
     /// The highest sequence number of the upload in this event's series.
     pub through_sequence: u64,
+    /// When the server received it (its own clock): a scan delivered long after it happened
+    /// needs an organizer's look (`late_delivery`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<DateTime<Utc>>,
 }
 
 /// An event as the sessionizer sees it: with what the server learned when it received it.

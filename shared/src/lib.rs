@@ -15,6 +15,7 @@ pub mod protocol;
 mod roster;
 mod rules;
 mod rules_in_force;
+mod scan_proof;
 mod sessionize;
 mod toggle;
 
@@ -34,9 +35,11 @@ pub use roster::{
     BadgeGeneration, Coordinator, RecentSession, ReviewEntry, Roster, RosterMentor, School,
 };
 pub use rules::{
-    money_cents, money_text, HourCategory, MonthDay, Period, PeriodName, PeriodScheme, ProgramRules,
+    money_cents, money_text, HourCategory, MonthDay, Period, PeriodName, PeriodScheme,
+    ProgramRules, DEFAULT_LATE_DELIVERY_DAYS,
 };
 pub use rules_in_force::{EarlierRules, InForce, PeriodRules, RuleChange, Stretch, Today};
+pub use scan_proof::{prove_scan, scan_proof, verify_scan_proof, ScanClaim, SCAN_PROOF_INFO};
 pub use sessionize::{
     centi_hours, hours_2dp, open_check_ins, period_totals, review_items, sessionize,
     sessionize_with_readings, voided_in_force, PeriodTotals, Reading, ReviewReason, Session,

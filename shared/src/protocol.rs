@@ -7,10 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Event, EventId, KioskId, MentorId, PeriodName, Roster, SeriesId};
 
-/// Version 2: check-outs name their check-in, kiosk-level clock events, rosters with recent
-/// sessions and the review queue. The server still accepts version 1 uploads (and answers a
-/// roster pull without `protocol=2` in version 1's shape), so upgrade the server first.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// Version 3: badge scans carry a scan proof (`Source::BadgeScan::proof`). Version 2:
+/// check-outs name their check-in, kiosk-level clock events, rosters with recent sessions and
+/// the review queue. The server still accepts versions 1 and 2 (scans without a proof are
+/// accepted only from kiosks that need not prove them yet), and answers a roster pull in the
+/// version asked for, so upgrade the server first.
+pub const PROTOCOL_VERSION: u32 = 3;
 /// The oldest version the server still accepts.
 pub const OLDEST_PROTOCOL_VERSION: u32 = 1;
 /// Most events a kiosk sends in one upload; the server refuses larger batches.
@@ -187,6 +189,7 @@ mod tests {
                 generation: 1,
                 provisional: false,
                 badge_hash: badge_hash("PM1:M-1:1:AAAAAAAAAAAAAAAA"),
+                proof: None,
             },
         }
     }

@@ -288,6 +288,15 @@ pub struct ProgramRules {
     /// What the kiosk does at the check-in of a mentor whose clearance has expired: warn (the
     /// default) or refuse.
     pub expired_clearance: crate::ExpiredClearance,
+    /// From this day (UTC, by the server's clock at delivery) kiosks registered before scan
+    /// proofs existed must prove every badge scan too (`scan_unproven` otherwise). `None`: 30
+    /// days after the server first ran with scan proofs. Server-side only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub require_scan_proof_from: Option<NaiveDate>,
+    /// Badge scans delivered more than this many days after they happened go to review
+    /// (`late_delivery`); 0 turns it off. `None`: 14. Server-side only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub late_delivery_days: Option<u32>,
     /// The period rules (periods, threshold, counting categories, cap, volunteer rate) in force
     /// before the ones above, oldest first (see `rules_in_force`). Empty: the rules above judge
     /// every period.
@@ -314,10 +323,15 @@ impl Default for ProgramRules {
             coordinator_entry_max_age_days: 14,
             volunteer_hour_rate: None,
             expired_clearance: crate::ExpiredClearance::Warn,
+            require_scan_proof_from: None,
+            late_delivery_days: None,
             earlier: Vec::new(),
         }
     }
 }
+
+/// How late a scan may be delivered before it needs an organizer's look, by default.
+pub const DEFAULT_LATE_DELIVERY_DAYS: u32 = 14;
 
 /// Money as decimal text (`600`, `34.7`, `34.79`; at most 7 digits before the point, 2 after)
 /// in cents; None for anything else. Money is never a float.
@@ -347,6 +361,16 @@ pub(crate) fn hours_to_duration(hours: f64) -> Duration {
 }
 
 impl ProgramRules {
+    /// Days after which a delivered badge scan is late (`None`: never, the rule is off).
+    pub fn late_delivery(&self) -> Option<chrono::Duration> {
+        match self
+            .late_delivery_days
+            .unwrap_or(DEFAULT_LATE_DELIVERY_DAYS)
+        {
+            0 => None,
+            days => Some(chrono::Duration::days(i64::from(days))),
+        }
+    }
     /// Checks what serde cannot: positive finite numbers, real period boundaries, changes over
     /// time that never cut a period in two.
     pub fn validate(&self) -> Result<(), DomainError> {

@@ -141,6 +141,7 @@ mod tests {
                     generation: 1,
                     provisional: false,
                     badge_hash: "h".into(),
+                    proof: None,
                 },
             }));
         }

@@ -51,6 +51,7 @@ fn event(n: u64, at: DateTime<Utc>, z: u8, kind: EventKind) -> Observed {
     o.delivery = Some(Delivery {
         offset_ms: i64::MAX,
         through_sequence: n,
+        received_at: None,
     });
     o
 }

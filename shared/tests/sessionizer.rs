@@ -117,6 +117,7 @@ fn scan_source(provisional: bool) -> Source {
         generation: 1,
         provisional,
         badge_hash: "h".into(),
+        proof: None,
     }
 }
 
@@ -150,6 +151,7 @@ fn set_delivery_offsets(log: &mut Log, offset_ms: i64) {
         e.delivery = Some(Delivery {
             offset_ms,
             through_sequence: e.event.sequence,
+            received_at: None,
         });
     }
 }
@@ -1082,6 +1084,7 @@ fn delivered(log: &mut Log, sequences: std::ops::RangeInclusive<u64>, offset_ms:
             e.delivery = Some(Delivery {
                 offset_ms,
                 through_sequence: through,
+                received_at: None,
             });
         }
     }
@@ -1411,6 +1414,7 @@ fn arb_timeline() -> impl Strategy<Value = Vec<Observed>> {
                 e.delivery = offset.map(|offset_ms| Delivery {
                     offset_ms,
                     through_sequence: e.event.sequence + u64::from(extra % 3),
+                    received_at: None,
                 });
                 e.badge_verified = flag;
                 if extra == 7 && !kiosk_level {
@@ -1548,4 +1552,57 @@ proptest! {
             prop_assert_eq!(s.counted_duration(), Some(Duration::minutes(len_min)));
         }
     }
+}
+
+/// Marks every event as received by the server at `received`.
+fn received_at(log: &mut Log, received: DateTime<Utc>) {
+    for e in &mut log.events {
+        e.delivery = Some(Delivery {
+            offset_ms: 0,
+            through_sequence: e.event.sequence,
+            received_at: Some(received),
+        });
+    }
+}
+
+#[test]
+fn scans_delivered_weeks_late_wait_for_an_organizer() {
+    // Delivered 15 days after the morning (default limit 14): held, and an approval settles it.
+    let mut log = Log::new();
+    let check_in = log.check_in("M1", "2026-10-05 08:00");
+    log.check_out("M1", "2026-10-05 10:00");
+    received_at(&mut log, local("2026-10-20 09:00"));
+    let sessions = log.sessions();
+    assert_eq!(sessions[0].reasons, vec![ReviewReason::LateDelivery]);
+    assert_eq!(hours(&sessions[0]), None);
+    log.organizer(
+        "M1",
+        "2026-10-21 09:00",
+        EventKind::ApproveSession {
+            check_in,
+            reasons: vec![ReviewReason::LateDelivery],
+            start: None,
+            end: None,
+        },
+    );
+    assert_eq!(hours(&log.sessions()[0]), Some(2.0));
+
+    // A kiosk offline for a week delivers normally.
+    let mut log = Log::new();
+    log.check_in("M1", "2026-10-05 08:00");
+    log.check_out("M1", "2026-10-05 10:00");
+    received_at(&mut log, local("2026-10-12 09:00"));
+    assert_eq!(hours(&log.sessions()[0]), Some(2.0));
+
+    // 0 turns the rule off; a coordinator's entry is judged by its own rules, never this one.
+    let mut log = Log::new();
+    log.check_in("M1", "2026-10-05 08:00");
+    log.check_out("M1", "2026-10-05 10:00");
+    received_at(&mut log, local("2026-11-20 09:00"));
+    let rules = ProgramRules {
+        late_delivery_days: Some(0),
+        ..ProgramRules::default()
+    };
+    let sessions = sessionize(&log.events, &rules, now());
+    assert!(sessions[0].reasons.is_empty(), "{:?}", sessions[0].reasons);
 }

@@ -35,10 +35,11 @@ fn main() {
         .collect();
     let now = Utc::now();
     db.upsert_mentors(&mentors, now).expect("mentors");
-    let hashes: Vec<String> = mentors
+    let texts: Vec<String> = mentors
         .iter()
-        .map(|m| pm_shared::badge_hash(&db.issue_badge(&m.id, now).expect("badge")))
+        .map(|m| db.issue_badge(&m.id, now).expect("badge"))
         .collect();
+    let hashes: Vec<String> = texts.iter().map(|t| pm_shared::badge_hash(t)).collect();
     let (kiosk, token) = db.add_kiosk(&school, "bench").expect("kiosk");
 
     // The events: every mentor in and out, a minute apart.
@@ -48,30 +49,36 @@ fn main() {
         .single()
         .expect("start");
     let events: Vec<Event> = (0..BATCHES * BATCH)
-        .map(|i| Event {
-            id: EventId::from_parts(i as u64, [(i % 251) as u8; 10]),
-            kiosk: kiosk.clone(),
-            series,
-            sequence: i as u64 + 1,
-            mentor: Some(mentors[i % 40].id.clone()),
-            at: start + Duration::minutes(i as i64),
-            time_zone: zone,
-            // Protocol 2: a check-out names the check-in 40 events before it.
-            kind: if (i / 40) % 2 == 0 {
-                EventKind::CheckIn
-            } else {
-                EventKind::CheckOut {
-                    check_in: Some(EventId::from_parts(
-                        (i - 40) as u64,
-                        [((i - 40) % 251) as u8; 10],
-                    )),
-                }
-            },
-            source: Source::BadgeScan {
-                generation: 1,
-                provisional: false,
-                badge_hash: hashes[i % 40].clone(),
-            },
+        .map(|i| {
+            let mut event = Event {
+                id: EventId::from_parts(i as u64, [(i % 251) as u8; 10]),
+                kiosk: kiosk.clone(),
+                series,
+                sequence: i as u64 + 1,
+                mentor: Some(mentors[i % 40].id.clone()),
+                at: start + Duration::minutes(i as i64),
+                time_zone: zone,
+                // Protocol 2: a check-out names the check-in 40 events before it.
+                kind: if (i / 40) % 2 == 0 {
+                    EventKind::CheckIn
+                } else {
+                    EventKind::CheckOut {
+                        check_in: Some(EventId::from_parts(
+                            (i - 40) as u64,
+                            [((i - 40) % 251) as u8; 10],
+                        )),
+                    }
+                },
+                source: Source::BadgeScan {
+                    generation: 1,
+                    provisional: false,
+                    badge_hash: hashes[i % 40].clone(),
+                    proof: None,
+                },
+            };
+            // As a kiosk of protocol 3 sends it: with its scan proof.
+            pm_shared::prove_scan(&mut event, &texts[i % 40]);
+            event
         })
         .collect();
     let bodies: Vec<String> = events

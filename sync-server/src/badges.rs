@@ -30,12 +30,46 @@ pub fn svg(text: &str) -> Result<String, ServerError> {
         .build())
 }
 
+/// Writes a mentor's badge as PNG and SVG into `dir` (see [`private_dir`]): files only their
+/// owner can read, since a badge's text is what proves her presence.
 pub fn write_files(dir: &Path, mentor: &str, text: &str) -> Result<(), ServerError> {
-    std::fs::create_dir_all(dir)?;
+    private_dir(dir)?;
+    let mut png_bytes = std::io::Cursor::new(Vec::new());
     png(text, 10)?
-        .save(dir.join(format!("{mentor}.png")))
+        .write_to(&mut png_bytes, image::ImageFormat::Png)
         .map_err(|e| ServerError::Invalid(e.to_string()))?;
-    std::fs::write(dir.join(format!("{mentor}.svg")), svg(text)?)?;
+    write_private(&dir.join(format!("{mentor}.png")), png_bytes.get_ref())?;
+    write_private(&dir.join(format!("{mentor}.svg")), svg(text)?.as_bytes())?;
+    Ok(())
+}
+
+/// Creates `dir` if needed and makes it its owner's alone (0700).
+pub fn private_dir(dir: &Path) -> Result<(), ServerError> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Writes (or replaces) a file readable and writable by its owner only (0600), whatever
+/// permissions an older copy had.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ServerError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        let file = options.open(path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        std::io::Write::write_all(&mut &file, bytes)?;
+        file.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    std::fs::write(path, bytes)?;
     Ok(())
 }
 

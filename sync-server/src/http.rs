@@ -54,6 +54,9 @@ pub struct AppState {
     metrics: Arc<Metrics>,
     /// SHA-256 of the token `/metrics` asks for (none: open, as on a loopback address).
     metrics_token_hash: Option<String>,
+    trusted_proxies: Arc<Vec<std::net::IpAddr>>,
+    /// Served over TLS (HSTS is sent).
+    tls: bool,
 }
 
 impl AppState {
@@ -70,6 +73,8 @@ impl AppState {
         Self {
             db,
             metrics_token_hash: limits.metrics_token.as_deref().map(crate::db::sha256_hex),
+            trusted_proxies: Arc::new(limits.trusted_proxies.clone()),
+            tls: limits.tls,
             limiter: Arc::new(RateLimiter::new(limits)),
             metrics: Arc::new(Metrics::default()),
         }
@@ -89,6 +94,11 @@ pub struct Limits {
     pub idle: std::time::Duration,
     /// The bearer token `/metrics` asks for, if any.
     pub metrics_token: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (its last hop); any other
+    /// peer is the client itself.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Whether the server speaks TLS itself (set by [`serve_tls`]).
+    pub tls: bool,
     /// Scheduled backups while serving, if any.
     pub backups: Option<crate::backups::BackupPlan>,
 }
@@ -101,12 +111,17 @@ impl Default for Limits {
             header_read: std::time::Duration::from_secs(30),
             idle: std::time::Duration::from_secs(60),
             metrics_token: None,
+            trusted_proxies: Vec::new(),
+            tls: false,
             backups: None,
         }
     }
 }
 
-/// A token bucket per bearer token (by its public id part, never the secret).
+/// Token buckets: one per verified token (by its public id part, never the secret), charged
+/// only once the token checked out; one per client address for requests that fail to
+/// authenticate, so nobody can empty another's bucket by sending its id with a wrong secret, and
+/// guesses are limited however they vary the id.
 pub struct RateLimiter {
     limits: Limits,
     buckets: Mutex<std::collections::HashMap<String, (f64, std::time::Instant)>>,
@@ -117,6 +132,18 @@ impl RateLimiter {
         Self {
             limits,
             buckets: Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// A request that failed to authenticate: logged with its client address and why (never
+    /// the token), charged to that address's bucket, and answered 401, or 429 once the
+    /// address has failed too often.
+    fn refuse(&self, client: Option<std::net::IpAddr>, reason: &'static str) -> Response {
+        let address = client.map_or_else(|| "-".to_owned(), |a| a.to_string());
+        tracing::warn!(client = %address, %reason, "authentication failed");
+        match self.take(&format!("failures:{address}")) {
+            Ok(()) => ApiError::from(ServerError::Unauthorized).into_response(),
+            Err(wait) => too_many(wait),
         }
     }
 
@@ -152,6 +179,24 @@ impl RateLimiter {
 }
 
 struct ApiError(StatusCode, &'static str, String);
+
+/// 429 with how long to wait, in the body and in `Retry-After`.
+fn too_many(wait: u64) -> Response {
+    let mut response = ApiError(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_requests",
+        format!("too many requests: try again in {wait} s"),
+    )
+    .into_response();
+    if let Ok(value) = wait.to_string().parse() {
+        response.headers_mut().insert("retry-after", value);
+    }
+    response
+}
+
+/// The client's address: the peer's, or the last hop a trusted proxy names.
+#[derive(Clone, Copy)]
+struct ClientAddr(std::net::IpAddr);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -225,6 +270,7 @@ impl From<ServerError> for ApiError {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(organizer_page))
+        .route("/organizer.js", get(organizer_script))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -255,7 +301,14 @@ pub fn app(state: AppState) -> Router {
             authenticate_first,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(log_request))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security_headers,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            log_request,
+        ))
         .with_state(state)
 }
 
@@ -265,8 +318,16 @@ struct Principal(String);
 
 /// One log line per request: method, route (ids in paths replaced by their parameter name, so
 /// no mentor id reaches the log), status, time, and who.
-async fn log_request(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+async fn log_request(
+    State(state): State<AppState>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     let started = std::time::Instant::now();
+    let client = client_addr(&request, &state.trusted_proxies);
+    if let Some(addr) = client {
+        request.extensions_mut().insert(ClientAddr(addr));
+    }
     let method = request.method().clone();
     let route = route_of(request.uri().path());
     let response = next.run(request).await;
@@ -281,16 +342,42 @@ async fn log_request(request: axum::extract::Request, next: axum::middleware::Ne
         status = response.status().as_u16(),
         ms = started.elapsed().as_millis() as u64,
         who = %who,
+        client = %client.map_or_else(|| "-".to_owned(), |a| a.to_string()),
         "request"
     );
     response
 }
 
+/// The peer's address, or, when the peer is a trusted proxy, the last hop its
+/// `X-Forwarded-For` names (the one address the proxy itself vouches for).
+fn client_addr(
+    request: &axum::extract::Request,
+    trusted_proxies: &[std::net::IpAddr],
+) -> Option<std::net::IpAddr> {
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())?;
+    if !trusted_proxies.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .last()
+        .and_then(|hop| hop.trim().parse().ok());
+    Some(forwarded.unwrap_or(peer))
+}
+
 /// A request path as its route template: a known route, with ids replaced by their parameter
 /// name, or `(unmatched)`; nothing from a path that might carry a mentor id is logged.
 fn route_of(path: &str) -> &'static str {
-    const STATIC: [&str; 19] = [
+    const STATIC: [&str; 20] = [
         "/",
+        "/organizer.js",
         "/healthz",
         "/readyz",
         "/metrics",
@@ -339,20 +426,26 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// Prometheus metrics (behind the metrics token when one is set).
-async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn metrics(
+    State(state): State<AppState>,
+    client: Option<axum::Extension<ClientAddr>>,
+    headers: HeaderMap,
+) -> Response {
+    let client = client.map(|c| c.0 .0);
+    // The token first: a wrong one is charged to its sender's address, never to the scraper.
+    if let Some(expected) = &state.metrics_token_hash {
+        let verdict = match bearer(&headers) {
+            Ok(given) if &crate::db::sha256_hex(&given) == expected => Ok(()),
+            Ok(_) => Err("wrong metrics token"),
+            Err(_) => Err("no bearer token"),
+        };
+        if let Err(reason) = verdict {
+            return state.limiter.refuse(client, reason);
+        }
+    }
     // Scrapers share one bucket: a flood of scrapes cannot hold the database.
     if let Err(wait) = state.limiter.take("/metrics") {
-        return Err(ApiError(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_requests",
-            format!("too many requests: try again in {wait} s"),
-        ));
-    }
-    if let Some(expected) = &state.metrics_token_hash {
-        let given = bearer(&headers)?;
-        if &crate::db::sha256_hex(&given) != expected {
-            return Err(ServerError::Unauthorized.into());
-        }
+        return too_many(wait);
     }
     let gauges = with_db(&state, |db| {
         let now = Utc::now();
@@ -375,12 +468,15 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
             kiosks_last_seen,
         })
     })
-    .await?;
-    Ok((
-        [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
-        state.metrics.render(&gauges),
-    )
-        .into_response())
+    .await;
+    match gauges {
+        Ok(gauges) => (
+            [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
+            state.metrics.render(&gauges),
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// Every API request shows a valid token before anything else, its body included, is read;
@@ -393,23 +489,17 @@ async fn authenticate_first(
     if !request.uri().path().starts_with("/api/") {
         return next.run(request).await;
     }
+    let client = request.extensions().get::<ClientAddr>().map(|c| c.0);
     let token = match bearer(request.headers()) {
         Ok(t) => t,
-        Err(e) => return e.into_response(),
+        Err(_) => {
+            return state
+                .limiter
+                .refuse(client, "no bearer token")
+                .into_response()
+        }
     };
     let id = token.split('.').next().unwrap_or_default().to_owned();
-    if let Err(wait) = state.limiter.take(&id) {
-        let mut response = ApiError(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_requests",
-            format!("too many requests: try again in {wait} s"),
-        )
-        .into_response();
-        if let Ok(value) = wait.to_string().parse() {
-            response.headers_mut().insert("retry-after", value);
-        }
-        return response;
-    }
     let known = with_db(&state, move |db| {
         match db.authenticate_kiosk(&token) {
             Ok((kiosk, _)) => return Ok(format!("kiosk:{kiosk}")),
@@ -422,25 +512,73 @@ async fn authenticate_first(
     .await;
     match known {
         Ok(who) => {
+            // Charged only now that the token checked out.
+            if let Err(wait) = state.limiter.take(&format!("token:{id}")) {
+                return too_many(wait);
+            }
             let mut response = next.run(request).await;
             response.extensions_mut().insert(Principal(who));
             response
         }
+        Err(ApiError(StatusCode::UNAUTHORIZED, ..)) => state
+            .limiter
+            .refuse(client, "unknown or revoked token")
+            .into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-/// The organizer page: one self-contained file, served by the server itself.
+/// What the page may do: its own script only (no inline script), its own styles, images it
+/// makes itself, requests to this server; never framed, no `<base>`, no plugins.
+const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// The organizer page: one page and its script, served by the server itself.
 async fn organizer_page() -> Response {
     (
         [
             ("content-type", "text/html; charset=utf-8"),
-            ("content-security-policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data: blob:"),
+            ("content-security-policy", PAGE_POLICY),
             ("referrer-policy", "no-referrer"),
+            ("x-frame-options", "DENY"),
         ],
         include_str!("web/organizer.html"),
     )
         .into_response()
+}
+
+async fn organizer_script() -> Response {
+    (
+        [("content-type", "text/javascript; charset=utf-8")],
+        include_str!("web/organizer.js"),
+    )
+        .into_response()
+}
+
+/// Headers every answer carries: no type sniffing; nothing kept in caches (mentor records
+/// are confidential, and a shared computer's cache is not the place for them); under TLS,
+/// HTTPS only from then on (HSTS).
+async fn security_headers(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        "x-content-type-options",
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        "cache-control",
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    if state.tls {
+        headers.insert(
+            "strict-transport-security",
+            axum::http::HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    response
 }
 
 fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
@@ -1170,7 +1308,10 @@ pub async fn serve_with(
     });
     server
         .handle(handle)
-        .serve(app(AppState::with_limits(db, limits)).into_make_service())
+        .serve(
+            app(AppState::with_limits(db, limits))
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
         .await
 }
 
@@ -1207,7 +1348,16 @@ pub async fn serve_tls(
         .header_read_timeout(limits.header_read);
     server
         .handle(handle)
-        .serve(app(AppState::with_limits(db, limits)).into_make_service())
+        .serve(
+            app(AppState::with_limits(
+                db,
+                Limits {
+                    tls: true,
+                    ..limits
+                },
+            ))
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
         .await
 }
 

@@ -20,7 +20,7 @@ struct Cli {
     #[arg(long, global = true, env = "PM_DATABASE_URL", hide_env_values = true)]
     db: Option<String>,
     /// A TOML config file (keys db, listen, tls_cert, tls_key, backup_dir, backup_every, keep,
-    /// metrics_token); flags given on the command line win over it.
+    /// metrics_token, trusted_proxies); flags given on the command line win over it.
     #[arg(long, global = true)]
     config: Option<PathBuf>,
     /// Log lines as text (default) or JSON, on standard error.
@@ -42,6 +42,9 @@ struct ConfigFile {
     backup_every: Option<String>,
     keep: Option<usize>,
     metrics_token: Option<String>,
+    /// Reverse proxies whose X-Forwarded-For names the client.
+    #[serde(default)]
+    trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 fn read_config(path: &std::path::Path) -> anyhow::Result<ConfigFile> {
@@ -95,6 +98,10 @@ enum Command {
         /// A bearer token GET /metrics asks for (default: the config file's; none: open).
         #[arg(long)]
         metrics_token: Option<String>,
+        /// A reverse proxy whose X-Forwarded-For names the client (repeat for several; default:
+        /// the config file's `trusted_proxies`). Failed requests are limited per client.
+        #[arg(long = "trusted-proxy")]
+        trusted_proxies: Vec<std::net::IpAddr>,
     },
     /// Schools.
     School {
@@ -249,6 +256,14 @@ enum ProgramAction {
         /// or refuses.
         #[arg(long, value_parser = ["warn", "refuse"])]
         expired_clearance: Option<String>,
+        /// Badge scans delivered more than N days after they happened go to review as
+        /// late_delivery (default 14; 0 turns it off).
+        #[arg(long)]
+        late_delivery_days: Option<u32>,
+        /// From this day (YYYY-MM-DD) kiosks registered before scan proofs must prove every
+        /// scan too (default: 30 days after this server first ran with scan proofs).
+        #[arg(long)]
+        require_scan_proof_from: Option<chrono::NaiveDate>,
         /// The first period the new period rules judge (default: the current period; for new
         /// --periods, the next day that starts a period under both the old and the new ones).
         /// Closed periods always keep their rules.
@@ -562,6 +577,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             backup_every,
             keep,
             metrics_token,
+            trusted_proxies,
         } => {
             if !(rate_limit > 0.0 && rate_burst >= 1.0) {
                 bail!("--rate-limit must be above 0 and --rate-burst at least 1");
@@ -592,6 +608,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 per_second: rate_limit,
                 burst: rate_burst,
                 metrics_token: metrics_token.or(config.metrics_token),
+                trusted_proxies: if trusted_proxies.is_empty() {
+                    config.trusted_proxies
+                } else {
+                    trusted_proxies
+                },
                 backups,
                 ..http::Limits::default()
             };
@@ -657,6 +678,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     counting,
                     volunteer_rate,
                     expired_clearance,
+                    late_delivery_days,
+                    require_scan_proof_from,
                     from_period,
                 },
         } => {
@@ -690,10 +713,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let changed = sync_server::rules_over_time::set(
                 &mut db,
                 &change,
-                |rules| match expired_clearance.as_deref() {
-                    Some("refuse") => rules.expired_clearance = pm_shared::ExpiredClearance::Refuse,
-                    Some("warn") => rules.expired_clearance = pm_shared::ExpiredClearance::Warn,
-                    _ => {}
+                |rules| {
+                    match expired_clearance.as_deref() {
+                        Some("refuse") => {
+                            rules.expired_clearance = pm_shared::ExpiredClearance::Refuse
+                        }
+                        Some("warn") => rules.expired_clearance = pm_shared::ExpiredClearance::Warn,
+                        _ => {}
+                    }
+                    if let Some(days) = late_delivery_days {
+                        rules.late_delivery_days = Some(days);
+                    }
+                    if let Some(day) = require_scan_proof_from {
+                        rules.require_scan_proof_from = Some(day);
+                    }
                 },
                 from_period.as_deref(),
                 Utc::now(),
@@ -858,7 +891,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 })
                 .collect();
             let sheet_path = out.join("badges.html");
-            std::fs::write(&sheet_path, badges::sheet_html(&sheet))?;
+            badges::private_dir(&out)?;
+            badges::write_private(&sheet_path, badges::sheet_html(&sheet).as_bytes())?;
             println!(
                 "wrote {} badges to {} (printable sheet: {})",
                 printed.len(),

@@ -123,6 +123,14 @@ fn copy(source: &Conn, target: &Conn) -> Result<(), ServerError> {
             )?;
         }
     }
+    // When each upgrade first ran is the source's (the target's own migration just wrote today).
+    for row in source.rows("SELECT name, at FROM upgrades", ())? {
+        let (name, at): (String, String) = (row.get(0)?, row.get(1)?);
+        tx.execute(
+            "INSERT INTO upgrades (name, at) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET at = ?2",
+            [name, at],
+        )?;
+    }
     for table in IDENTITY_TABLES {
         tx.query_row(
             &format!(

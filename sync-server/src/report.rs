@@ -202,11 +202,7 @@ fn rows(
             let mut r = row(&m, school, period, t, paid_on, rules);
             r.today = today.to_string();
             if let Some(t) = t {
-                let mut by_school: BTreeMap<String, i64> = BTreeMap::new();
-                for (kiosk, ms) in &t.stipend_by_kiosk {
-                    let school = kiosk_schools.get(kiosk).unwrap_or(&m.school);
-                    *by_school.entry(school.to_string()).or_insert(0) += ms;
-                }
+                let by_school = earned_by_school(db, &m, t, &kiosk_schools)?;
                 r.hours_by_school = by_school
                     .into_iter()
                     .map(|(s, ms)| {
@@ -226,6 +222,43 @@ fn rows(
         (&a.school_id, &a.mentor_id, &a.period).cmp(&(&b.school_id, &b.mentor_id, &b.period))
     });
     Ok(rows)
+}
+
+/// Her stipend time in a period by the school where it was earned: a kiosk's school, or for an
+/// entry made on the server (no school's kiosk) her school on the day of the session.
+fn earned_by_school(
+    db: &dyn Storage,
+    m: &MentorRecord,
+    t: &PeriodTotals,
+    kiosk_schools: &HashMap<pm_shared::KioskId, SchoolId>,
+) -> Result<BTreeMap<String, i64>, ServerError> {
+    let mut by_school: BTreeMap<String, i64> = BTreeMap::new();
+    let mut history = None;
+    for (kiosk, ms) in &t.stipend_by_kiosk {
+        if let Some(school) = kiosk_schools.get(kiosk) {
+            *by_school.entry(school.to_string()).or_insert(0) += ms;
+            continue;
+        }
+        let mut left = *ms;
+        for (day, per_kiosk) in &t.entered_by_day {
+            let Some(part) = per_kiosk.get(kiosk) else {
+                continue;
+            };
+            if history.is_none() {
+                history = Some(db.membership_history(&m.id)?);
+            }
+            let school = history
+                .as_deref()
+                .and_then(|h| crate::db::school_on(h, *day))
+                .unwrap_or(&m.school);
+            *by_school.entry(school.to_string()).or_insert(0) += part;
+            left -= part;
+        }
+        if left != 0 {
+            *by_school.entry(m.school.to_string()).or_insert(0) += left;
+        }
+    }
+    Ok(by_school)
 }
 
 fn row(
@@ -283,19 +316,33 @@ fn row(
 }
 
 /// A cell a spreadsheet would take for a formula (`=`, `+`, `-`, `@`, tab, carriage return
-/// first) gets a leading `'`, as OWASP advises against CSV injection: a mentor named
-/// `=HYPERLINK(…)` stays a name. A NUL (which only a forged kiosk entry can carry) is written
-/// as U+FFFD: spreadsheet tools cut a cell, or a file, at one.
+/// first) gets a `'` before it, as OWASP advises against CSV injection: a mentor named
+/// `=HYPERLINK(…)` stays a name. The same holds after any character a spreadsheet may be set to
+/// split on (`,` `;` tab `|`, then spaces): under `;` as separator, `x;=1+1` would be two cells,
+/// the second a formula, so it is written `x;'=1+1`. A NUL (which only a forged kiosk entry can
+/// carry) is written as U+FFFD: spreadsheet tools cut a cell, or a file, at one.
 pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
-    let cell: std::borrow::Cow<'_, str> = if cell.contains('\0') {
-        cell.replace('\0', "\u{fffd}").into()
-    } else {
-        cell.into()
-    };
-    match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
-        _ => cell,
+    let starts_formula = |c: char| matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r');
+    let splits = |c: char| matches!(c, ',' | ';' | '\t' | '|');
+    let mut at_start = true;
+    let risky = cell.chars().any(|c| {
+        let risky = c == '\0' || (at_start && starts_formula(c));
+        at_start = splits(c) || (at_start && c == ' ');
+        risky
+    });
+    if !risky {
+        return cell.into();
     }
+    let mut out = String::with_capacity(cell.len() + 4);
+    let mut at_start = true;
+    for c in cell.chars() {
+        if at_start && starts_formula(c) {
+            out.push('\'');
+        }
+        out.push(if c == '\0' { '\u{fffd}' } else { c });
+        at_start = splits(c) || (at_start && c == ' ');
+    }
+    out.into()
 }
 
 /// A CSV writer that makes every project CSV the same way (CRLF, RFC 4180, spreadsheet-safe).
@@ -342,4 +389,28 @@ pub fn to_csv(rows: &[HoursRow]) -> Result<String, ServerError> {
         })
         .collect();
     csv_text(CSV_HEADER, &records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spreadsheet_safe;
+
+    #[test]
+    fn no_cell_reads_as_a_formula_under_any_separator() {
+        for (cell, safe) in [
+            ("Ann Lee", "Ann Lee"),
+            ("12.50", "12.50"),
+            ("2026-10-01T08:00:00-05:00", "2026-10-01T08:00:00-05:00"),
+            ("=1+1", "'=1+1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("x;=1+1", "x;'=1+1"),
+            ("x, -2", "x, '-2"),
+            ("a|+b", "a|'+b"),
+            ("a\t=b", "a\t'=b"),
+            ("a\0b", "a\u{fffd}b"),
+            ("cost - 1", "cost - 1"),
+        ] {
+            assert_eq!(spreadsheet_safe(cell), safe, "{cell:?}");
+        }
+    }
 }

@@ -73,7 +73,12 @@ pub fn build_fresh(
     let current_period = rules.period_of(today).name;
     // Sessionize the school's mentors once, and keep their totals for the reports too.
     let members = db.mentors(Some(school_id))?;
-    let ids: Vec<_> = members.iter().map(|m| m.id.clone()).collect();
+    let mut ids: Vec<_> = members.iter().map(|m| m.id.clone()).collect();
+    // Visitors too: her recent sessions here, and an organizer's void of one, reach this
+    // school's kiosks as they reach her own school's.
+    let visitors = db.visitors_since(school_id, crate::db::visitors_window(now))?;
+    ids.extend(visitors.into_iter().map(|(m, _)| m));
+    let member_ids: std::collections::HashSet<_> = members.iter().map(|m| m.id.clone()).collect();
     let snapshot = db.totals_snapshot(&ids)?;
     let computed = crate::totals::compute(snapshot, &rules, now);
     db.save_totals(&computed.totals)?;
@@ -144,7 +149,7 @@ pub fn build_fresh(
     let review: Vec<ReviewEntry> = computed
         .sessions
         .iter()
-        .filter(|s| here(s) && s.is_review_item(now))
+        .filter(|s| here(s) && member_ids.contains(&s.mentor) && s.is_review_item(now))
         .map(ReviewEntry::from_session)
         .collect();
     // What organizers voided of this school's recent scans and entries (a kiosk's own voids
@@ -185,6 +190,8 @@ pub fn build_fresh(
         // and a kiosk judges only today, by the rules in force today.
         rules: ProgramRules {
             volunteer_hour_rate: None,
+            require_scan_proof_from: None,
+            late_delivery_days: None,
             ..rules.as_of(today)
         },
         current_period,

@@ -117,6 +117,13 @@ pub trait Storage: Send {
     fn mark_badge_verified(&mut self, event: &Event) -> Result<(), ServerError>;
     /// Mentors with events at this school's kiosks (visitors included).
     fn mentors_seen_at(&self, school: &SchoolId) -> Result<Vec<MentorId>, ServerError>;
+    /// Mentors of other schools seen at this school's kiosks since then (see
+    /// [`Db::visitors_since`]).
+    fn visitors_since(
+        &self,
+        school: &SchoolId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(MentorId, i64)>, ServerError>;
     /// An organizer's resolution, recorded as a new event.
     fn append_resolution(
         &mut self,
@@ -293,6 +300,13 @@ impl Storage for Db {
     }
     fn mentors_seen_at(&self, school: &SchoolId) -> Result<Vec<MentorId>, ServerError> {
         Db::mentors_seen_at(self, school)
+    }
+    fn visitors_since(
+        &self,
+        school: &SchoolId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(MentorId, i64)>, ServerError> {
+        Db::visitors_since(self, school, since)
     }
     fn mark_badge_verified(&mut self, event: &Event) -> Result<(), ServerError> {
         Db::mark_badge_verified(self, event)

@@ -152,6 +152,7 @@ fn source() -> impl Strategy<Value = Source> {
                 generation,
                 provisional,
                 badge_hash,
+                proof: None,
             }
         }),
         (prop_oneof![Just("C".to_owned()), text()], text()).prop_map(|(coordinator, reason)| {

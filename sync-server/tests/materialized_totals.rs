@@ -50,6 +50,8 @@ struct World {
     school: SchoolId,
     mentors: Vec<MentorId>,
     hashes: Vec<String>,
+    /// The badge texts, for the scan proofs a kiosk makes.
+    texts: Vec<String>,
     /// Every event id recorded, with its mentor's index.
     ids: Vec<(EventId, u8)>,
     seq: u64,
@@ -98,12 +100,11 @@ impl World {
             now,
         )
         .expect("mentors");
-        let hashes = mentors
+        let texts: Vec<String> = mentors
             .iter()
-            .map(|m| {
-                pm_shared::badge_hash(&db.issue_badge(m, now - Duration::days(30)).expect("badge"))
-            })
+            .map(|m| db.issue_badge(m, now - Duration::days(30)).expect("badge"))
             .collect();
+        let hashes = texts.iter().map(|t| pm_shared::badge_hash(t)).collect();
         let (kiosk, _) = db.add_kiosk(&school, "k").expect("kiosk");
         Self {
             _dir: dir,
@@ -112,6 +113,7 @@ impl World {
             school,
             mentors,
             hashes,
+            texts,
             ids: Vec::new(),
             seq: 0,
             now,
@@ -161,11 +163,12 @@ impl World {
                     generation: 1,
                     provisional: false,
                     badge_hash: self.hashes[usize::from(m)].clone(),
+                    proof: None,
                 }
             };
             let id = EventId::from_parts(self.seq, [pick; 10]);
             self.ids.push((id, m));
-            events.push(Event {
+            let mut event = Event {
                 id,
                 kiosk: self.kiosk.clone(),
                 series: SeriesId::from_parts(0, [1; 10]),
@@ -175,7 +178,9 @@ impl World {
                 time_zone: TimeZone::new("America/Chicago").expect("tz"),
                 kind,
                 source,
-            });
+            };
+            pm_shared::prove_scan(&mut event, &self.texts[usize::from(m)]);
+            events.push(event);
         }
         let batch = UploadBatch {
             protocol: PROTOCOL_VERSION,

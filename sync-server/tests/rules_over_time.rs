@@ -77,17 +77,17 @@ impl World {
                 volunteer_hour_rate: Some(Some("30.00".into())),
                 ..RuleChange::default()
             },
-            |_| {},
+            // The scans below are of fixed past dates, delivered now: not late deliveries here.
+            |rules| rules.late_delivery_days = Some(0),
             None,
             now,
         )
         .expect("rules");
-        let hashes: Vec<String> = mentors
+        let texts: Vec<String> = mentors
             .iter()
-            .map(|m| {
-                pm_shared::badge_hash(&db.issue_badge(m, now - Duration::days(300)).expect("badge"))
-            })
+            .map(|m| db.issue_badge(m, now - Duration::days(300)).expect("badge"))
             .collect();
+        let hashes: Vec<String> = texts.iter().map(|t| pm_shared::badge_hash(t)).collect();
         let (kiosk, _) = db.add_kiosk(&school, "k").expect("kiosk");
         let mut events = Vec::new();
         let mut seq = 0u64;
@@ -108,11 +108,12 @@ impl World {
                 generation: 1,
                 provisional: false,
                 badge_hash: hashes[m].clone(),
+                proof: None,
             };
             seq += 1;
             let check_in = EventId::from_parts(seq, [7; 10]);
             let mut push = |id: EventId, at: DateTime<Utc>, kind: EventKind, seq: u64| {
-                events.push(Event {
+                let mut event = Event {
                     id,
                     kiosk: kiosk.clone(),
                     series: SeriesId::from_parts(0, [1; 10]),
@@ -122,7 +123,9 @@ impl World {
                     time_zone: chicago(),
                     kind,
                     source: source(),
-                })
+                };
+                pm_shared::prove_scan(&mut event, &texts[m]);
+                events.push(event)
             };
             push(check_in, at(day, from), EventKind::CheckIn, seq);
             seq += 1;

@@ -25,6 +25,21 @@ fn badges_are_png_svg_and_a_printable_sheet_and_decode_to_their_text() {
     for file in ["M-1.png", "M-1.svg", "M-2.png", "badges.html"] {
         assert!(site.path(&format!("badges/{file}")).exists(), "{file}");
     }
+    // A badge's text is a key: its files are the owner's alone, in a folder only she opens.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &str| {
+            std::fs::metadata(site.path(p))
+                .expect("metadata")
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode("badges"), 0o700);
+        for file in ["M-1.png", "M-1.svg", "badges.html"] {
+            assert_eq!(mode(&format!("badges/{file}")), 0o600, "{file}");
+        }
+    }
     let sheet = std::fs::read_to_string(site.path("badges/badges.html")).expect("sheet");
     assert!(
         sheet.contains("María López")

@@ -752,3 +752,137 @@ fn control_characters_in_imported_names_are_a_named_broken_line() {
     let ids: Vec<String> = site.column("SELECT id FROM mentors ORDER BY id", &[]);
     assert_eq!(ids, ["M-1", "M-2", "M-3"], "nothing imported");
 }
+
+#[test]
+fn wrong_secrets_cannot_lock_a_kiosk_or_the_scraper_out() {
+    let site = Site::new();
+    let server = Server::start_with(
+        &site,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            // A slow refill, so the burst is spent however slowly this machine runs.
+            "--rate-limit",
+            "0.05",
+            "--rate-burst",
+            "5",
+            "--metrics-token",
+            "scrape-secret-123",
+        ],
+    );
+    let token = site.add_kiosk("room");
+    let id = token.split('.').next().expect("id");
+    // Someone who read the kiosk's id sends it with wrong secrets: refused, then limited.
+    let forged = format!("{id}.WRONGSECRETWRONGSECRET");
+    let statuses: Vec<u16> = (0..8)
+        .map(|_| http(&server.url, "GET", "/api/v1/roster", Some(&forged), b"").0)
+        .collect();
+    assert_eq!(&statuses[..5], &[401; 5], "{statuses:?}");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+    // The real kiosk, from the same address even, is not refused.
+    for _ in 0..3 {
+        let (status, body) = http(&server.url, "GET", "/api/v1/roster", Some(&token), b"");
+        assert_eq!(status, 200, "{body}");
+    }
+    // A new made-up id each time is limited too (by address, not by id).
+    let status = http(
+        &server.url,
+        "GET",
+        "/api/v1/roster",
+        Some("k-madeup.NOPE"),
+        b"",
+    )
+    .0;
+    assert_eq!(status, 429);
+    // A wrong metrics token does not drain the scraper's bucket.
+    for _ in 0..10 {
+        let status = http(&server.url, "GET", "/metrics", Some("not-the-token"), b"").0;
+        assert!(status == 401 || status == 429, "{status}");
+    }
+    let (status, body) = http(
+        &server.url,
+        "GET",
+        "/metrics",
+        Some("scrape-secret-123"),
+        b"",
+    );
+    assert_eq!(status, 200, "{body}");
+    // Each failure is logged with the client's address and why, never with the secret.
+    let log = std::fs::read_to_string(&server.log).expect("log");
+    let failures: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("authentication failed"))
+        .collect();
+    assert!(!failures.is_empty(), "{log}");
+    assert!(
+        failures
+            .iter()
+            .all(|l| l.contains("127.0.0.1") && l.contains("reason")),
+        "{failures:?}"
+    );
+    assert!(!log.contains("WRONGSECRET"), "{log}");
+    assert!(!log.contains("not-the-token"), "{log}");
+}
+
+/// The raw answer to a GET: (lower-cased header lines, body).
+fn raw_get(server: &Server, path: &str) -> (Vec<String>, String) {
+    use std::io::{Read, Write};
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut response = String::new();
+    let _ = s.read_to_string(&mut response);
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (
+        head.lines().map(|l| l.to_ascii_lowercase()).collect(),
+        body.to_owned(),
+    )
+}
+
+#[test]
+fn the_organizer_page_runs_no_inline_script_and_cannot_be_framed() {
+    let site = Site::new();
+    let server = Server::start(&site);
+    let (head, body) = raw_get(&server, "/");
+    let header = |name: &str| {
+        head.iter()
+            .find_map(|l| {
+                l.strip_prefix(&format!("{name}:"))
+                    .map(|v| v.trim().to_owned())
+            })
+            .unwrap_or_default()
+    };
+    let csp = header("content-security-policy");
+    let script_src = csp
+        .split(';')
+        .map(str::trim)
+        .find(|d| d.starts_with("script-src"))
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(script_src, "script-src 'self'", "{csp}");
+    for directive in [
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ] {
+        assert!(csp.contains(directive), "{directive}: {csp}");
+    }
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(header("cache-control"), "no-store");
+    // The page's script is its own file; the page holds none inline.
+    assert!(body.contains("<script src=\"organizer.js\"></script>"));
+    assert_eq!(body.matches("<script").count(), 1, "{body}");
+    let (js_head, js) = raw_get(&server, "/organizer.js");
+    assert!(js_head[0].contains(" 200 "), "{js_head:?}");
+    assert!(js.contains("replace_signin"));
+    // API answers are not kept in caches either.
+    let (api_head, _) = raw_get(&server, "/api/v1/roster");
+    assert!(
+        api_head.iter().any(|l| l == "cache-control: no-store"),
+        "{api_head:?}"
+    );
+}

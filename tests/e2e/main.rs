@@ -4,6 +4,7 @@ mod cli;
 mod hostile;
 mod kiosk_core;
 mod kiosk_ui;
+mod lost_kiosk;
 mod operations;
 mod organizer_page;
 mod placements;

@@ -8,23 +8,28 @@ use e2e_tests::{http, kiosk_id_of, Server, Site};
 fn seed(site: &Site, server: &Server) {
     let token = site.add_kiosk("front");
     let kiosk = kiosk_id_of(&token);
-    let hash: String = site.scalar("SELECT hash FROM badges WHERE mentor = 'M-1'", &[]);
-    let hash2: String = site.scalar("SELECT hash FROM badges WHERE mentor = 'M-2'", &[]);
+    let badge1 = e2e_tests::upload::badge_of(site, "M-1").0;
+    let badge2 = e2e_tests::upload::badge_of(site, "M-2").0;
     let start = chrono::NaiveDate::from_ymd_opt(2026, 9, 1).expect("date");
     let mut events = Vec::new();
     let mut seq = 0u64;
-    let mut push = |mentor: &str, kind: &str, at: String, hash: &str| {
+    // Scans as a kiosk that read the badge sends them: with their proofs.
+    let mut push = |mentor: &str, kind: &str, at: String, badge: &str| {
         seq += 1;
-        events.push(format!(
+        let hash = pm_shared::badge_hash(badge);
+        let json = format!(
             r#"{{"id":"0190a000-0000-7000-8fff-{seq:012}","kiosk":"{kiosk}","series":"0190a000-0000-7000-8000-000000000001","sequence":{seq},"mentor":"{mentor}","at":"{at}","time_zone":"America/Chicago","kind":{{"type":"{kind}"}},"source":{{"type":"badge_scan","generation":1,"provisional":false,"badge_hash":"{hash}"}}}}"#
-        ));
+        );
+        let mut event: pm_shared::Event = serde_json::from_str(&json).expect("event");
+        pm_shared::prove_scan(&mut event, badge);
+        events.push(serde_json::to_string(&event).expect("json"));
     };
     for day in 0..55 {
         let d = start + chrono::Duration::days(day);
-        push("M-1", "check_in", format!("{d}T13:00:00Z"), &hash);
-        push("M-1", "check_out", format!("{d}T15:00:00Z"), &hash);
+        push("M-1", "check_in", format!("{d}T13:00:00Z"), &badge1);
+        push("M-1", "check_out", format!("{d}T15:00:00Z"), &badge1);
     }
-    push("M-2", "check_in", format!("{start}T13:30:00Z"), &hash2);
+    push("M-2", "check_in", format!("{start}T13:30:00Z"), &badge2);
     let body = format!(
         r#"{{"protocol":1,"kiosk":"{kiosk}","kiosk_clock":"{}","events":[{}]}}"#,
         chrono::Utc::now().to_rfc3339(),

@@ -2,28 +2,47 @@
 //! database, two server processes sharing one database, `migrate` from SQLite, and backups
 //! refused with the way to do them.
 
-use e2e_tests::upload::badge_hash;
 use e2e_tests::{http, kiosk_id_of, run, Server, Site};
 
 /// A batch from `kiosk` of check-in/check-out pairs on school days of October 2026, one mentor
 /// per kiosk; event ids unique per (`stream`, sequence).
+/// The mentor's badge text.
+fn badge_text(site: &e2e_tests::Site, mentor: &str) -> String {
+    e2e_tests::upload::badge_of(site, mentor).0
+}
+
+/// The batch with every scan's proof made again (after the test changed its events).
+fn reproved(batch: &str, badge: &str) -> String {
+    let mut batch: pm_shared::protocol::UploadBatch = serde_json::from_str(batch).expect("batch");
+    for event in &mut batch.events {
+        pm_shared::prove_scan(event, badge);
+    }
+    serde_json::to_string(&batch).expect("json")
+}
+
+/// `days` mornings of 2 h for `mentor`, scanned from her badge `badge` (its text: each scan
+/// carries the proof a kiosk that read it makes).
 fn pairs_batch(
     stream: u16,
     kiosk: &str,
     mentor: &str,
-    hash: &str,
+    badge: &str,
     first_day: u32,
     days: u32,
 ) -> String {
+    let hash = pm_shared::badge_hash(badge);
     let series = format!("0190b000-0000-7000-8{stream:03x}-000000000001");
     let mut events = Vec::new();
     for d in first_day..first_day + days {
         for (half, kind, hour) in [(0, "check_in", 13), (1, "check_out", 15)] {
             let seq = u64::from(d) * 2 + half + 1;
             let day = 1 + d % 28;
-            events.push(format!(
+            let json = format!(
                 r#"{{"id":"0190b000-0000-7000-8{stream:03x}-{seq:012}","kiosk":"{kiosk}","series":"{series}","sequence":{seq},"mentor":"{mentor}","at":"2026-10-{day:02}T{hour}:00:00Z","time_zone":"America/Chicago","kind":{{"type":"{kind}"}},"source":{{"type":"badge_scan","generation":1,"provisional":false,"badge_hash":"{hash}"}}}}"#
-            ));
+            );
+            let mut event: pm_shared::Event = serde_json::from_str(&json).expect("event");
+            pm_shared::prove_scan(&mut event, badge);
+            events.push(serde_json::to_string(&event).expect("json"));
         }
     }
     let clock = chrono::Utc::now().to_rfc3339();
@@ -68,8 +87,8 @@ fn admin_commands_work_on_an_empty_postgres_database() {
         "2027-06-30",
     ]);
     let server = Server::start(&site);
-    let hash = badge_hash(&site, "M-1");
-    let body = pairs_batch(1, &kiosk_id_of(&token), "M-1", &hash, 4, 1);
+    let badge = badge_text(&site, "M-1");
+    let body = pairs_batch(1, &kiosk_id_of(&token), "M-1", &badge, 4, 1);
     let (status, ack) = http(
         &server.url,
         "POST",
@@ -189,19 +208,19 @@ fn two_servers_on_one_database_keep_exactly_once() {
     let servers = [Server::start(&site), Server::start(&site)];
     let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
     let mentors = ["M-1", "M-2", "M-3"];
-    let hashes: Vec<String> = mentors.iter().map(|m| badge_hash(&site, m)).collect();
+    let badges: Vec<String> = mentors.iter().map(|m| badge_text(&site, m)).collect();
     let kiosks: Vec<String> = (0..6).map(|k| site.add_kiosk(&format!("k{k}"))).collect();
     const BATCHES: u32 = 4;
     const DAYS: u32 = 5;
     std::thread::scope(|scope| {
         for (k, token) in kiosks.iter().enumerate() {
-            let (urls, hash) = (&urls, &hashes[k % 3]);
+            let (urls, badge) = (&urls, &badges[k % 3]);
             let mentor = mentors[k % 3];
             scope.spawn(move || {
                 for b in 0..BATCHES {
                     let stream = u16::try_from(k).expect("small");
                     let body =
-                        pairs_batch(stream, &kiosk_id_of(token), mentor, hash, b * DAYS, DAYS);
+                        pairs_batch(stream, &kiosk_id_of(token), mentor, badge, b * DAYS, DAYS);
                     // The same batch to both servers at the same moment.
                     std::thread::scope(|both| {
                         for url in urls {
@@ -310,8 +329,11 @@ fn two_servers_on_one_database_keep_exactly_once() {
     // A review item resolved on both servers at the same moment (approve on one, void on the
     // other): one decision is recorded, the other refused.
     let kiosk = kiosk_id_of(&kiosks[0]);
-    let stray = pairs_batch(40, &kiosk, "M-1", &hashes[0], 27, 1)
-        .replace(r#""type":"check_in""#, r#""type":"check_out""#);
+    let stray = reproved(
+        &pairs_batch(40, &kiosk, "M-1", &badges[0], 27, 1)
+            .replace(r#""type":"check_in""#, r#""type":"check_out""#),
+        &badges[0],
+    );
     let (status, ack) = http(
         &urls[0],
         "POST",
@@ -415,7 +437,7 @@ fn commands_starting_at_once_on_an_empty_database_migrate_once() {
         db,
     };
     let versions: Vec<i64> = site.column("SELECT version FROM schema_version", &[]);
-    assert_eq!(versions, [9]);
+    assert_eq!(versions, [11]);
     let schools: Vec<String> = site.column("SELECT id FROM schools ORDER BY id", &[]);
     assert_eq!(schools, ["s0", "s1", "s2", "s3", "s4", "s5"]);
 }
@@ -447,8 +469,8 @@ fn migrate_copies_a_sqlite_server_and_checks_the_copy() {
         let server = Server::start(&site);
         let kiosk = kiosk_id_of(&token);
         for (stream, mentor) in [(1u16, "M-1"), (2, "M-2")] {
-            let hash = badge_hash(&site, mentor);
-            let body = pairs_batch(stream, &kiosk, mentor, &hash, 0, 12);
+            let badge = badge_text(&site, mentor);
+            let body = pairs_batch(stream, &kiosk, mentor, &badge, 0, 12);
             let (status, ack) = http(
                 &server.url,
                 "POST",
@@ -459,9 +481,12 @@ fn migrate_copies_a_sqlite_server_and_checks_the_copy() {
             assert_eq!(status, 200, "{ack}");
         }
         // A mistake for the review queue: a check-out with no check-in.
-        let hash = badge_hash(&site, "M-3");
-        let body = pairs_batch(3, &kiosk, "M-3", &hash, 0, 1)
-            .replace(r#""type":"check_in""#, r#""type":"check_out""#);
+        let badge = badge_text(&site, "M-3");
+        let body = reproved(
+            &pairs_batch(3, &kiosk, "M-3", &badge, 0, 1)
+                .replace(r#""type":"check_in""#, r#""type":"check_out""#),
+            &badge,
+        );
         let (status, ack) = http(
             &server.url,
             "POST",
@@ -546,8 +571,8 @@ fn a_database_over_tls_is_reached_with_its_certificate_verified() {
     let site = Site::with_database(url.clone());
     let token = site.add_kiosk("front");
     let server = Server::start(&site);
-    let hash = badge_hash(&site, "M-1");
-    let body = pairs_batch(1, &kiosk_id_of(&token), "M-1", &hash, 4, 1);
+    let badge = badge_text(&site, "M-1");
+    let body = pairs_batch(1, &kiosk_id_of(&token), "M-1", &badge, 4, 1);
     let (status, ack) = http(
         &server.url,
         "POST",
@@ -677,8 +702,8 @@ fn a_connection_lost_during_commit_replays_uploads_but_never_a_payment() {
     );
     assert_eq!(status, 201, "{body}");
 
-    let hash = badge_hash(&site, "M-1");
-    let batch = pairs_batch(1, &kiosk_id_of(&token), "M-1", &hash, 4, 1);
+    let badge = badge_text(&site, "M-1");
+    let batch = pairs_batch(1, &kiosk_id_of(&token), "M-1", &badge, 4, 1);
     let (status, ack) = http(
         &server.url,
         "POST",

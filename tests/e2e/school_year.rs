@@ -1031,3 +1031,96 @@ fn money_faults_of_a_school_year() {
         .unwrap_or_else(|| panic!("{body}"));
     assert_eq!(front["pending_events"], 0, "{front}");
 }
+
+#[test]
+fn a_visited_kiosk_hears_of_a_void_of_her_visit() {
+    let site = Site::new();
+    let server = Server::start(&site);
+    let jefferson = add_jefferson(&site);
+    site.kiosk_ok(
+        "jroom",
+        &["setup", "--server", &server.url, "--token", &jefferson],
+    );
+    let now = Utc::now();
+    let tz = chicago().tz();
+    let first = (now - Duration::minutes(40))
+        .with_timezone(&tz)
+        .to_rfc3339();
+    let s = site.script("in.csv", &[(&first, "badges/M-1.png")]);
+    let out = site.kiosk_ok("jroom", &["replay", &s]);
+    assert!(out.contains("checked-in M-1"), "{out}");
+    site.kiosk_ok("jroom", &["sync", "--once"]);
+    let check_in: String = site.scalar(
+        "SELECT id FROM events WHERE mentor = 'M-1' ORDER BY at DESC LIMIT 1",
+        &[],
+    );
+    site.server(&[
+        "review",
+        "resolve",
+        &check_in,
+        "--void",
+        "--by",
+        "Olga",
+        "--reason",
+        "scanned by mistake",
+    ]);
+    site.kiosk_ok("jroom", &["sync", "--once"]);
+    let second = now.with_timezone(&tz).to_rfc3339();
+    let s = site.script("again.csv", &[(&second, "badges/M-1.png")]);
+    let out = site.kiosk_ok("jroom", &["replay", &s]);
+    assert!(
+        out.contains("checked-in M-1"),
+        "the visited school's kiosk knows her check-in was voided: {out}"
+    );
+}
+
+#[test]
+fn an_entered_session_is_filed_where_she_was_that_day() {
+    let site = Site::new();
+    let server = Server::start(&site);
+    let date = days_ago(2);
+    let period = period_of(&date);
+    let start = at(&date, 8, 0).to_rfc3339();
+    let end = at(&date, 11, 0).to_rfc3339();
+    site.server(&[
+        "session",
+        "add",
+        "--mentor",
+        "M-3",
+        "--start",
+        &start,
+        "--end",
+        &end,
+        "--category",
+        "classroom",
+        "--by",
+        "Olga",
+        "--reason",
+        "paper sign-in sheet",
+    ]);
+    add_jefferson(&site);
+    site.server(&["mentor", "move", "M-3", "--school", "jefferson"]);
+    let olga = site.add_organizer("Olga", &["--all"]);
+    let (status, body) = http(
+        &server.url,
+        "GET",
+        &format!("/api/v1/overview?period={period}"),
+        Some(&olga),
+        b"",
+    );
+    assert_eq!(status, 200, "{body}");
+    let overview: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let hours_at = |school: &str| {
+        overview["schools"]
+            .as_array()
+            .and_then(|l| l.iter().find(|s| s["school_id"] == school))
+            .map(|s| s["hours"].as_f64().unwrap_or(-1.0))
+    };
+    assert_eq!(hours_at("lincoln"), Some(3.0), "{body}");
+    assert_eq!(hours_at("jefferson"), Some(0.0), "{body}");
+    // The program report files them at the same school.
+    let report = site.server(&["report", "program", "--period", &period, "--format", "csv"]);
+    let classroom = |school: &str| csv_row(&report, school).map(|r| r["classroom_hours"].clone());
+    assert_eq!(classroom("lincoln").as_deref(), Some("3.00"), "{report}");
+    assert_eq!(classroom("jefferson").as_deref(), Some("0.00"), "{report}");
+}

@@ -2,24 +2,29 @@
 
 use e2e_tests::{http, kiosk_id_of, Server, Site};
 
-fn batch_json(kiosk: &str, series: &str, events: &[(u64, &str, &str)], badge_hash: &str) -> String {
-    batch_json_for(0, kiosk, series, events, badge_hash)
+fn batch_json(kiosk: &str, series: &str, events: &[(u64, &str, &str)], badge: &str) -> String {
+    batch_json_for(0, kiosk, series, events, badge)
 }
 
-/// A batch whose event ids are unique per (`stream`, sequence).
+/// A batch whose event ids are unique per (`stream`, sequence): scans of the badge `badge`
+/// (its text), each with the scan proof a kiosk that read it makes.
 fn batch_json_for(
     stream: u16,
     kiosk: &str,
     series: &str,
     events: &[(u64, &str, &str)],
-    badge_hash: &str,
+    badge: &str,
 ) -> String {
+    let badge_hash = pm_shared::badge_hash(badge);
     let events: Vec<String> = events
         .iter()
         .map(|(seq, kind, at)| {
-            format!(
+            let json = format!(
                 r#"{{"id":"0190a000-0000-7000-8{stream:03x}-{seq:012}","kiosk":"{kiosk}","series":"{series}","sequence":{seq},"mentor":"M-1","at":"{at}","time_zone":"America/Chicago","kind":{{"type":"{kind}"}},"source":{{"type":"badge_scan","generation":1,"provisional":false,"badge_hash":"{badge_hash}"}}}}"#
-            )
+            );
+            let mut event: pm_shared::Event = serde_json::from_str(&json).expect("event");
+            pm_shared::prove_scan(&mut event, badge);
+            serde_json::to_string(&event).expect("json")
         })
         .collect();
     // The kiosk's clock is right: the server compares it with its own.
@@ -30,8 +35,9 @@ fn batch_json_for(
     )
 }
 
-fn badge_hash_of_m1(site: &Site) -> String {
-    e2e_tests::upload::badge_hash(site, "M-1")
+/// M-1's badge text.
+fn badge_of_m1(site: &Site) -> String {
+    e2e_tests::upload::badge_of(site, "M-1").0
 }
 
 #[test]
@@ -40,7 +46,7 @@ fn the_same_batch_three_times_is_stored_once() {
     let server = Server::start(&site);
     let token = site.add_kiosk("front");
     let kiosk = kiosk_id_of(&token);
-    let hash = badge_hash_of_m1(&site);
+    let badge = badge_of_m1(&site);
     let series = "0190a000-0000-7000-8000-00000000aaaa";
     let body = batch_json(
         &kiosk,
@@ -49,7 +55,7 @@ fn the_same_batch_three_times_is_stored_once() {
             (1, "check_in", "2026-10-05T13:00:00Z"),
             (2, "check_out", "2026-10-05T15:00:00Z"),
         ],
-        &hash,
+        &badge,
     );
     let mut acks = Vec::new();
     for _ in 0..3 {
@@ -84,13 +90,13 @@ fn bad_requests_get_a_clear_4xx_and_store_nothing() {
     let other = site.add_kiosk("back");
     let kiosk = kiosk_id_of(&token);
     let other_kiosk = kiosk_id_of(&other);
-    let hash = badge_hash_of_m1(&site);
+    let badge = badge_of_m1(&site);
     let series = "0190a000-0000-7000-8000-00000000aaaa";
     let good = batch_json(
         &kiosk,
         series,
         &[(1, "check_in", "2026-10-05T13:00:00Z")],
-        &hash,
+        &badge,
     );
     let cases: Vec<(&str, Option<&str>, String, u16)> = vec![
         ("no token", None, good.clone(), 401),
@@ -166,7 +172,7 @@ fn unverifiable_scans_are_set_aside_not_counted() {
     let token = site.add_kiosk("front");
     let kiosk = kiosk_id_of(&token);
     let series = "0190a000-0000-7000-8000-00000000aaaa";
-    let forged = pm_shared::badge_hash("PM1:M-1:1:AAAAAAAAAAAAAAAA");
+    let forged = "PM1:M-1:1:AAAAAAAAAAAAAAAA";
     let body = batch_json(
         &kiosk,
         series,
@@ -174,7 +180,7 @@ fn unverifiable_scans_are_set_aside_not_counted() {
             (1, "check_in", "2026-10-05T13:00:00Z"),
             (2, "check_out", "2026-10-05T15:00:00Z"),
         ],
-        &forged,
+        forged,
     );
     let (status, ack) = http(
         &server.url,
@@ -198,7 +204,7 @@ fn unverifiable_scans_are_set_aside_not_counted() {
 }
 
 /// `count` alternating check-ins and check-outs of M-1, a minute apart, in batches of 500.
-fn batches(stream: u16, kiosk: &str, count: u64, badge_hash: &str) -> Vec<String> {
+fn batches(stream: u16, kiosk: &str, count: u64, badge: &str) -> Vec<String> {
     let series = format!("0190a000-0000-7000-8000-{:012}", 1_000 + u64::from(stream));
     let start = chrono::DateTime::parse_from_rfc3339("2026-09-01T13:00:00Z").expect("start");
     let events: Vec<(u64, &str, String)> = (1..=count)
@@ -220,7 +226,7 @@ fn batches(stream: u16, kiosk: &str, count: u64, badge_hash: &str) -> Vec<String
         .map(|chunk| {
             let refs: Vec<(u64, &str, &str)> =
                 chunk.iter().map(|(s, k, a)| (*s, *k, a.as_str())).collect();
-            batch_json_for(stream, kiosk, &series, &refs, badge_hash)
+            batch_json_for(stream, kiosk, &series, &refs, badge)
         })
         .collect()
 }
@@ -231,8 +237,8 @@ fn sigkill_in_the_middle_of_ingest_then_a_resend_stores_every_event_once() {
     let server = Server::start(&site);
     let token = site.add_kiosk("front");
     let kiosk = kiosk_id_of(&token);
-    let hash = badge_hash_of_m1(&site);
-    let all = batches(1, &kiosk, 60_000, &hash);
+    let badge = badge_of_m1(&site);
+    let all = batches(1, &kiosk, 60_000, &badge);
     let url = server.url.clone();
     let addr = server.listen_addr();
     // Send from another thread; kill the server while it works.
@@ -298,12 +304,12 @@ fn sigkill_in_the_middle_of_ingest_then_a_resend_stores_every_event_once() {
 fn twenty_kiosks_sending_five_thousand_events_each_at_once() {
     let site = Site::new();
     let server = Server::start(&site);
-    let hash = badge_hash_of_m1(&site);
+    let badge = badge_of_m1(&site);
     let senders: Vec<_> = (0..20u16)
         .map(|i| {
             let token = site.add_kiosk(&format!("kiosk-{i}"));
             let kiosk = kiosk_id_of(&token);
-            let all = batches(i + 1, &kiosk, 5_000, &hash);
+            let all = batches(i + 1, &kiosk, 5_000, &badge);
             let url = server.url.clone();
             std::thread::spawn(move || {
                 for body in &all {
@@ -491,8 +497,8 @@ fn an_online_backup_restores_to_the_same_report() {
     let server = Server::start(&site);
     let token = site.add_kiosk("front");
     let kiosk = kiosk_id_of(&token);
-    let hash = badge_hash_of_m1(&site);
-    for body in batches(1, &kiosk, 1_000, &hash) {
+    let badge = badge_of_m1(&site);
+    for body in batches(1, &kiosk, 1_000, &badge) {
         assert_eq!(
             http(
                 &server.url,
@@ -654,6 +660,16 @@ fn the_server_speaks_tls_with_a_certificate_and_plain_http_only_on_loopback() {
         .call()
         .expect("https request");
     assert_eq!(response.status().as_u16(), 200);
+    // Browsers are told to use HTTPS from now on.
+    assert!(
+        response
+            .headers()
+            .get("strict-transport-security")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("max-age=")),
+        "{:?}",
+        response.headers()
+    );
     let body = response.body_mut().read_to_string().expect("body");
     assert!(body.contains("Lincoln Elementary"), "{body}");
 
@@ -687,7 +703,7 @@ fn random_and_hostile_requests_never_get_a_5xx_or_stop_the_server() {
         kiosk.split('.').next().unwrap_or_default(),
         "0190a000-0000-7000-8000-00000000aaaa",
         &[(1, "check_in", "2026-10-05T13:00:00Z")],
-        &badge_hash_of_m1(&site),
+        &badge_of_m1(&site),
     );
     // Deterministic garbage: truncations and byte flips of a good batch, and random bytes.
     let mut bodies: Vec<Vec<u8>> = Vec::new();

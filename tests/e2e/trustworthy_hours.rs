@@ -271,6 +271,7 @@ fn the_review_queue_ends_from_the_cli_and_the_api() {
             generation: 1,
             provisional: true,
             badge_hash: "x".into(),
+            proof: None,
         },
     );
     let ack = k.send(vec![

@@ -29,15 +29,20 @@ pub fn at(date: &str, h: u32, m: u32) -> DateTime<Utc> {
 
 /// The badge hash the server issued for a mentor.
 pub fn badge_hash(site: &Site, mentor: &str) -> String {
-    let db = site.open_db();
-    let id = pm_shared::MentorId::new(mentor).expect("mentor id");
-    let (_, _, hash) = sync_server::storage::Storage::current_badge(&db, &id)
-        .expect("badge")
-        .expect("issued");
-    hash
+    badge_of(site, mentor).1
 }
 
-/// A kiosk speaking to the server over HTTP with hand-made events (protocol 2).
+/// The mentor's current badge: (text, hash).
+pub fn badge_of(site: &Site, mentor: &str) -> (String, String) {
+    let db = site.open_db();
+    let id = pm_shared::MentorId::new(mentor).expect("mentor id");
+    let (_, text, hash) = sync_server::storage::Storage::current_badge(&db, &id)
+        .expect("badge")
+        .expect("issued");
+    (text, hash)
+}
+
+/// A kiosk speaking to the server over HTTP with hand-made events (the current protocol).
 pub struct Uploader {
     url: String,
     token: String,
@@ -81,11 +86,28 @@ impl Uploader {
         }
     }
 
+    /// A badge scan as a kiosk that read her badge makes it: with its scan proof.
     pub fn scan(&mut self, site: &Site, mentor: &str, at: DateTime<Utc>, kind: EventKind) -> Event {
+        let (text, _) = badge_of(site, mentor);
+        let mut event = self.unproven_scan(site, mentor, at, kind);
+        pm_shared::prove_scan(&mut event, &text);
+        event
+    }
+
+    /// A badge scan with the badge's hash but no proof: what a kiosk's disk and roster alone
+    /// can make.
+    pub fn unproven_scan(
+        &mut self,
+        site: &Site,
+        mentor: &str,
+        at: DateTime<Utc>,
+        kind: EventKind,
+    ) -> Event {
         let source = Source::BadgeScan {
             generation: 1,
             provisional: false,
             badge_hash: badge_hash(site, mentor),
+            proof: None,
         };
         self.event(Some(mentor), at, kind, source)
     }
@@ -105,7 +127,7 @@ impl Uploader {
     /// Posts the events with the kiosk's clock reading `kiosk_clock`; returns the ack's JSON.
     pub fn send_at(&self, events: Vec<Event>, kiosk_clock: DateTime<Utc>) -> String {
         let batch = UploadBatch {
-            protocol: 2,
+            protocol: pm_shared::protocol::PROTOCOL_VERSION,
             kiosk: self.kiosk.clone(),
             kiosk_clock,
             events,

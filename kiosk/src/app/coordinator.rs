@@ -11,7 +11,7 @@ use pm_shared::ReviewEntry;
 
 use super::desk::{category_of, floor_to, fold, initials, reason_text, Desk, Draft};
 use super::Request;
-use crate::engine::{local_date, Direction, ItemResolution};
+use crate::engine::{local_date, Direction, ItemResolution, Span};
 use crate::ui::{
     self, ClearanceRow, KioskState, MentorRow, Panel, ReviewRow, Screen, Tab, TodayRow,
 };
@@ -173,9 +173,11 @@ impl Desk {
                 ""
             }
             Request::ToggleAttendee(id) => {
+                // She came at the times set now; a tap again takes her off.
                 if let Ok(mentor) = MentorId::new(id) {
-                    if !self.attendees.remove(&mentor) {
-                        self.attendees.insert(mentor);
+                    if self.attendees.remove(&mentor).is_none() {
+                        self.attendees
+                            .insert(mentor, (self.group_start, self.group_end));
                     }
                 }
                 ""
@@ -264,20 +266,27 @@ impl Desk {
         let oldest = i64::from(self.engine.rules().coordinator_entry_max_age_days).max(1) - 1;
         let day = local_date(self.group_start, zone) + Duration::days(days);
         let day = day.clamp(today - Duration::days(oldest), today);
-        let moved = |t: DateTime<Utc>| {
-            let clock = zone.local(t).time();
-            day.and_time(clock)
-                .and_local_timezone(zone.tz())
-                .earliest()
-                .map(|t| t.to_utc())
+        let moved = |(start, end): (DateTime<Utc>, DateTime<Utc>)| {
+            let on_day = |t: DateTime<Utc>| {
+                day.and_time(zone.local(t).time())
+                    .and_local_timezone(zone.tz())
+                    .earliest()
+                    .map(|t| t.to_utc())
+            };
+            let (mut start, mut end) = match (on_day(start), on_day(end)) {
+                (Some(s), Some(e)) => (s, e),
+                _ => (start, end),
+            };
+            if end > now {
+                end = floor_to(now, 15);
+                start = start.min(end - Duration::hours(1));
+            }
+            (start, end)
         };
-        if let (Some(start), Some(end)) = (moved(self.group_start), moved(self.group_end)) {
-            self.group_start = start;
-            self.group_end = end;
-        }
-        if self.group_end > now {
-            self.group_end = floor_to(now, 15);
-            self.group_start = self.group_start.min(self.group_end - Duration::hours(1));
+        (self.group_start, self.group_end) = moved((self.group_start, self.group_end));
+        // Everyone already tapped moves with the day, keeping her own times.
+        for span in self.attendees.values_mut() {
+            *span = moved(*span);
         }
     }
 
@@ -294,10 +303,18 @@ impl Desk {
         if self.attendees.is_empty() {
             return "need-attendees";
         }
-        if self.group_end <= self.group_start || self.group_end > now {
+        if self
+            .attendees
+            .values()
+            .any(|(start, end)| end <= start || *end > now)
+        {
             return "bad-time";
         }
-        let attendees: Vec<MentorId> = self.attendees.iter().cloned().collect();
+        let attendees: Vec<(MentorId, Span)> = self
+            .attendees
+            .iter()
+            .map(|(m, span)| (m.clone(), *span))
+            .collect();
         let zone = self.engine.time_zone();
         let reason = if local_date(self.group_start, zone) == local_date(now, zone) {
             format!("group session: {category}")
@@ -309,14 +326,10 @@ impl Desk {
                 None => return "need-reason",
             }
         };
-        match self.engine.record_group_session(
-            &attendees,
-            category,
-            (self.group_start, self.group_end),
-            coordinator,
-            &reason,
-            now,
-        ) {
+        match self
+            .engine
+            .record_group_session(&attendees, category, coordinator, &reason, now)
+        {
             Ok(_) => {
                 self.attendees.clear();
                 "saved"
@@ -430,18 +443,24 @@ impl Desk {
             .map(|m| MentorRow {
                 id: m.id.as_str().into(),
                 name: m.name.as_str().into(),
-                hours: if with_hours {
-                    ui::format_hours(
+                // The Mentors tab shows her hours; the Group tab, an attendee's own times.
+                hours: match self.attendees.get(&m.id) {
+                    _ if with_hours => ui::format_hours(
                         self.engine
                             .period_time(&m.id, now)
                             .unwrap_or_else(|_| Duration::milliseconds(m.period_time_ms)),
                     )
-                    .into()
-                } else {
-                    SharedString::default()
+                    .into(),
+                    Some((start, end)) if self.tab == Tab::Group => format!(
+                        "{}–{}",
+                        ui::local_clock(*start, self.engine.time_zone()),
+                        ui::local_clock(*end, self.engine.time_zone())
+                    )
+                    .into(),
+                    _ => SharedString::default(),
                 },
                 in_now: in_now.contains(&m.id),
-                selected: self.attendees.contains(&m.id),
+                selected: self.attendees.contains_key(&m.id),
             })
             .collect();
         mentors.sort_by_key(|m| fold(&m.name));

@@ -1,7 +1,7 @@
 //! The desk: everything behind the screen, on its own thread. It owns the engine, the PIN
 //! gate and the coordinator's open dialog, and watches the wall clock for jumps.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
@@ -53,7 +53,9 @@ pub(super) struct Desk {
     pub(super) draft: Draft,
     pub(super) group_start: DateTime<Utc>,
     pub(super) group_end: DateTime<Utc>,
-    pub(super) attendees: BTreeSet<MentorId>,
+    /// The group tab's attendees, each with the span she was tapped with (a paper sheet's
+    /// mentors may have come and gone at different times).
+    pub(super) attendees: BTreeMap<MentorId, crate::engine::Span>,
     /// Today's sessions as last shown: the Today list's keys refer to these.
     pub(super) today: Vec<Session>,
     /// The review items as last shown: the Needs review list's keys refer to these.
@@ -151,7 +153,7 @@ impl Desk {
             draft: Draft::None,
             group_start: now,
             group_end: now,
-            attendees: BTreeSet::new(),
+            attendees: BTreeMap::new(),
             today: Vec::new(),
             review: Vec::new(),
             clock_reading: None,

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use pm_shared::{Event, EventKind, HourCategory, MentorId, ReviewEntry, Session, Source};
 
-use super::{new_event_id, to_millis, Confirmation, Engine, ScanOutcome};
+use super::{new_event_id, to_millis, Confirmation, Engine, ScanOutcome, Span};
 use crate::store::NewEvent;
 use crate::KioskError;
 
@@ -55,7 +55,7 @@ impl Engine {
             coordinator: coordinator.trim().to_owned(),
             reason: reason.trim().to_owned(),
         };
-        match self.toggle(mentor.clone(), source, false, at, &rules)? {
+        match self.toggle(mentor.clone(), source, None, false, at, &rules)? {
             ScanOutcome::Recorded(c) => Ok(c),
             _ => Err(KioskError::TooSoon),
         }
@@ -96,11 +96,12 @@ impl Engine {
     /// A group session (training, a workshop) for several mentors in one step: one event per
     /// attendee sharing a group id, committed together or not at all.
     #[allow(clippy::too_many_arguments)]
+    /// Records a group session, or a paper sheet's day, in one transaction: each attendee with
+    /// her own span (attendees with the same span are one group). All or nothing.
     pub fn record_group_session(
         &mut self,
-        attendees: &[MentorId],
+        attendees: &[(MentorId, Span)],
         category: HourCategory,
-        (start, end): (DateTime<Utc>, DateTime<Utc>),
         coordinator: &str,
         reason: &str,
         at: DateTime<Utc>,
@@ -112,30 +113,34 @@ impl Engine {
                 "a group session needs at least one attendee".into(),
             ));
         }
-        let (start, end) = (to_millis(start), to_millis(end));
-        // The cap of the day it happened (a past day may lie in a period with other rules).
-        let cap = self
-            .rules()
-            .on(self.time_zone().local_date(start))
-            .session_cap();
-        if end <= start || end > at || end - start > cap {
-            return Err(KioskError::Invalid(
-                "a group session must end after it starts, not in the future, within the session cap"
-                    .into(),
-            ));
-        }
-        let group = new_event_id(at).0;
         let zone = self.time_zone();
+        let mut unique: Vec<(&MentorId, Span)> = attendees
+            .iter()
+            .map(|(m, (start, end))| (m, (to_millis(*start), to_millis(*end))))
+            .collect();
+        unique.sort();
+        unique.dedup_by(|a, b| a.0 == b.0);
+        let mut groups = std::collections::BTreeMap::new();
+        for (_, (start, end)) in &unique {
+            // The cap of the day it happened (a past day may lie in a period with other rules).
+            let cap = self.rules().on(zone.local_date(*start)).session_cap();
+            if end <= start || *end > at || *end - *start > cap {
+                return Err(KioskError::Invalid(
+                    "a group session must end after it starts, not in the future, within the session cap"
+                        .into(),
+                ));
+            }
+            groups
+                .entry((*start, *end))
+                .or_insert_with(|| new_event_id(at).0);
+        }
         let source = Source::Coordinator {
             coordinator: coordinator.trim().to_owned(),
             reason: reason.trim().to_owned(),
         };
-        let mut unique: Vec<&MentorId> = attendees.iter().collect();
-        unique.sort();
-        unique.dedup();
         let news = unique
             .into_iter()
-            .map(|mentor| NewEvent {
+            .map(|(mentor, (start, end))| NewEvent {
                 id: new_event_id(at),
                 kiosk: self.kiosk.clone(),
                 mentor: mentor.clone(),
@@ -145,7 +150,7 @@ impl Engine {
                     category,
                     start,
                     end,
-                    group: Some(group),
+                    group: groups.get(&(start, end)).copied(),
                 },
                 source: source.clone(),
             })

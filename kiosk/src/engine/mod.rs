@@ -147,6 +147,9 @@ pub(crate) fn to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(Duration::milliseconds(1)).unwrap_or(t)
 }
 
+/// A time span: (start, end).
+pub type Span = (DateTime<Utc>, DateTime<Utc>);
+
 pub(crate) fn new_event_id(at: DateTime<Utc>) -> EventId {
     EventId::from_parts(
         u64::try_from(at.timestamp_millis()).unwrap_or(0),
@@ -264,17 +267,21 @@ impl Engine {
             generation: claim.generation,
             provisional,
             badge_hash: claim.hash,
+            proof: None,
         };
-        self.toggle(mentor, source, provisional, at, &rules)
+        self.toggle(mentor, source, Some(text), provisional, at, &rules)
     }
 
     /// Records the mentor's next check-in or check-out by the one toggle rule, from a badge or
     /// from the coordinator, and returns what to show (nothing is recorded when she checked in
     /// or out less than the minimum session ago).
+    /// A badge scan's proof is made here, from the text read (`badge_text`), once the event is
+    /// complete and before it is stored: the text itself is never stored.
     fn toggle(
         &mut self,
         mentor: MentorId,
-        source: Source,
+        mut source: Source,
+        badge_text: Option<&str>,
         provisional: bool,
         at: DateTime<Utc>,
         rules: &ProgramRules,
@@ -311,8 +318,32 @@ impl Engine {
                 Direction::Out,
             ),
         };
+        let id = new_event_id(at);
+        if let (
+            Some(text),
+            Source::BadgeScan {
+                generation,
+                provisional,
+                badge_hash,
+                proof,
+            },
+        ) = (badge_text, &mut source)
+        {
+            let claim = pm_shared::ScanClaim {
+                id,
+                kiosk: &self.kiosk,
+                mentor: &mentor,
+                at,
+                time_zone: zone,
+                kind: &kind,
+                generation: *generation,
+                provisional: *provisional,
+                badge_hash,
+            };
+            *proof = pm_shared::scan_proof(text, &claim);
+        }
         let event = self.store.append(NewEvent {
-            id: new_event_id(at),
+            id,
             kiosk: self.kiosk.clone(),
             mentor: mentor.clone(),
             at,

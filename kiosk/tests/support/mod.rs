@@ -110,6 +110,7 @@ pub fn seeded_engine(dir: &std::path::Path) -> Engine {
                 generation: 1,
                 provisional: false,
                 badge_hash: badge_hash(&badge("M-3")),
+                proof: None,
             },
         })
         .expect("seed");

@@ -98,10 +98,14 @@ pub enum ReviewReason {
     /// Classroom time a coordinator entered after the fact: classroom time is what badges
     /// prove, so an organizer confirms it.
     CoordinatorClassroom,
+    /// A badge scan delivered to the server long after it happened (more than the program's
+    /// `late_delivery_days`): a copy of a kiosk's disk could claim weeks of backdated scans,
+    /// so an organizer looks before it counts.
+    LateDelivery,
 }
 
 impl ReviewReason {
-    pub const ALL: [ReviewReason; 12] = [
+    pub const ALL: [ReviewReason; 13] = [
         ReviewReason::Open,
         ReviewReason::CheckOutWithoutCheckIn,
         ReviewReason::OverCap,
@@ -114,6 +118,7 @@ impl ReviewReason {
         ReviewReason::ClosedTwice,
         ReviewReason::SetAside,
         ReviewReason::CoordinatorClassroom,
+        ReviewReason::LateDelivery,
     ];
 
     /// Reasons an organizer's approval settles. The others need new times (open, no check-in,
@@ -128,6 +133,7 @@ impl ReviewReason {
                 | ReviewReason::Overlap
                 | ReviewReason::ClosedTwice
                 | ReviewReason::CoordinatorClassroom
+                | ReviewReason::LateDelivery
         )
     }
     pub fn as_str(self) -> &'static str {
@@ -144,6 +150,7 @@ impl ReviewReason {
             ReviewReason::ClosedTwice => "closed_twice",
             ReviewReason::SetAside => "set_aside",
             ReviewReason::CoordinatorClassroom => "coordinator_classroom",
+            ReviewReason::LateDelivery => "late_delivery",
         }
     }
     /// What the code means, in plain words (English; the page and kiosk translate).
@@ -163,6 +170,7 @@ impl ReviewReason {
             ReviewReason::CoordinatorClassroom => {
                 "classroom time a coordinator entered: an organizer confirms it"
             }
+            ReviewReason::LateDelivery => "delivered to the server long after it happened",
         }
     }
 }
@@ -297,6 +305,11 @@ pub struct PeriodTotals {
     /// organizer's entry under the server's kiosk id).
     #[serde(default)]
     pub stipend_by_kiosk: BTreeMap<KioskId, i64>,
+    /// The part of `stipend_by_kiosk` from entered sessions, by school-local date: an entry
+    /// made on the server belongs to no school's kiosk, so a report files it under the school
+    /// she belonged to that day.
+    #[serde(default)]
+    pub entered_by_day: BTreeMap<NaiveDate, BTreeMap<KioskId, i64>>,
     /// The school-local date the stipend threshold was crossed.
     pub eligible_on: Option<NaiveDate>,
 }
@@ -315,6 +328,7 @@ impl PeriodTotals {
             set_aside: 0,
             kiosks: Vec::new(),
             stipend_by_kiosk: BTreeMap::new(),
+            entered_by_day: BTreeMap::new(),
             eligible_on: None,
         }
     }
@@ -371,6 +385,13 @@ pub fn period_totals(
             // is not a day or a session of its own.
             if rules.on(s.local_date).counts_toward_stipend(s.category) && d > Duration::zero() {
                 *t.stipend_by_kiosk.entry(s.kiosk.clone()).or_insert(0) += d.num_milliseconds();
+                if s.entered {
+                    *t.entered_by_day
+                        .entry(s.local_date)
+                        .or_default()
+                        .entry(s.kiosk.clone())
+                        .or_insert(0) += d.num_milliseconds();
+                }
                 counted.entry(key).or_default().push(s);
             }
         }

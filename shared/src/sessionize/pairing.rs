@@ -422,6 +422,18 @@ impl<'a> MentorTimeline<'a> {
         reasons
     }
 
+    /// A badge scan the server received more than `late_delivery_days` after it happened.
+    fn delivered_late(&self, o: &Observed) -> bool {
+        let received = o.delivery.and_then(|d| d.received_at);
+        match (received, self.cx.rules.late_delivery()) {
+            (Some(received), Some(limit)) => {
+                matches!(o.event.source, crate::Source::BadgeScan { .. })
+                    && received.signed_duration_since(o.event.at) > limit
+            }
+            _ => false,
+        }
+    }
+
     fn skewed(&self, o: Option<&Observed>) -> bool {
         o.is_some_and(|o| {
             self.cx
@@ -475,6 +487,9 @@ impl<'a> MentorTimeline<'a> {
         }
         if !d.extra_closings.is_empty() {
             base.push(ReviewReason::ClosedTwice);
+        }
+        if !entered && recorded.iter().any(|o| self.delivered_late(o)) {
+            base.push(ReviewReason::LateDelivery);
         }
 
         // Resolutions naming this session (its item, or an arrival absorbed into it): the

@@ -42,15 +42,14 @@ pub fn schools(db: &mut Db, count: usize, offset: usize) -> Vec<School> {
             .collect();
         db.upsert_mentors(&mentors, first_day - Duration::days(7))
             .expect("mentors");
-        let hashes: Vec<String> = mentors
+        let texts: Vec<String> = mentors
             .iter()
             .map(|m| {
-                pm_shared::badge_hash(
-                    &db.issue_badge(&m.id, first_day - Duration::days(7))
-                        .expect("badge"),
-                )
+                db.issue_badge(&m.id, first_day - Duration::days(7))
+                    .expect("badge")
             })
             .collect();
+        let hashes: Vec<String> = texts.iter().map(|t| pm_shared::badge_hash(t)).collect();
         let (kiosk, token) = db.add_kiosk(&school, "parent room").expect("kiosk");
         let mut events = Vec::with_capacity(MENTORS_PER_SCHOOL * EVENTS_PER_MENTOR);
         let mut sequence = 0u64;
@@ -74,7 +73,7 @@ pub fn schools(db: &mut Db, count: usize, offset: usize) -> Vec<School> {
                     ),
                 ] {
                     sequence += 1;
-                    events.push(Event {
+                    let mut event = Event {
                         id: id(sequence),
                         kiosk: kiosk.clone(),
                         series: SeriesId::from_parts(s as u64, [9; 10]),
@@ -87,8 +86,12 @@ pub fn schools(db: &mut Db, count: usize, offset: usize) -> Vec<School> {
                             generation: 1,
                             provisional: false,
                             badge_hash: hashes[m].clone(),
+                            proof: None,
                         },
-                    });
+                    };
+                    // As a kiosk of protocol 3 sends it: with its scan proof.
+                    pm_shared::prove_scan(&mut event, &texts[m]);
+                    events.push(event);
                 }
             }
         }

@@ -61,7 +61,7 @@ pub(super) fn select_events(
 ) -> Result<Vec<StoredEvent>, ServerError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT e.body, e.badge_verified, e.clock_offset_ms, e.set_aside_reason,
-                COALESCE(e.delivered_through, e.sequence), e.kiosk = '{SERVER_KIOSK}'
+                COALESCE(e.delivered_through, e.sequence), e.kiosk = '{SERVER_KIOSK}', e.received_at
          FROM events e {filter}"
     ))?;
     let rows = stmt.query_map(params, |r| {
@@ -72,16 +72,20 @@ pub(super) fn select_events(
             r.get::<_, Option<String>>(3)?,
             r.get::<_, u64>(4)?,
             r.get::<_, bool>(5)?,
+            r.get::<_, String>(6)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (body, verified, offset, set_aside, through, by_server) = row?;
+        let (body, verified, offset, set_aside, through, by_server, received_at) = row?;
         let event: Event = serde_json::from_str(&body).map_err(corrupt)?;
         // Organizers' resolutions are the server's own: no kiosk clock to read.
         let delivery = (!by_server).then_some(Delivery {
             offset_ms: offset,
             through_sequence: through,
+            received_at: DateTime::parse_from_rfc3339(&received_at)
+                .ok()
+                .map(|t| t.to_utc()),
         });
         out.push(StoredEvent {
             observed: Observed {

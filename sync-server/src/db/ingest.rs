@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::sql::{params, Conn, OptionalExtension, TxKind};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use pm_shared::protocol::{
     SeriesConflict, SetAside, UploadAck, UploadBatch, OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION,
 };
@@ -30,6 +30,8 @@ pub mod reason {
     pub const END_BEFORE_START: &str = "end_before_start";
     pub const TEXT_TOO_LONG: &str = "text_too_long";
     pub const TEXT_UNREADABLE: &str = "text_unreadable";
+    /// A badge scan without a valid scan proof from a kiosk that must prove its scans.
+    pub const SCAN_UNPROVEN: &str = "scan_unproven";
     pub const AT_OUT_OF_RANGE: &str = "instant_out_of_range:at";
     pub const START_OUT_OF_RANGE: &str = "instant_out_of_range:start";
     pub const END_OUT_OF_RANGE: &str = "instant_out_of_range:end";
@@ -123,7 +125,9 @@ impl Db {
         let rules = self.rules()?;
         let tx = self.conn.begin(TxKind::Write)?;
         let received_at = ts(now);
+        let proof_required = scan_proof_required(&tx, &lineage, &rules, now)?;
         let mut verifier = Verifier::new(school, rules, now);
+        verifier.badges.proof_required = proof_required;
         let mut changed: HashSet<&MentorId> = HashSet::new();
         for event in &batch.events {
             let id = event.id.to_string();
@@ -179,6 +183,12 @@ impl Db {
         for mentor in changed {
             mark_changed(&tx, mentor)?;
         }
+        if verifier.badges.proven && !proof_required {
+            // It proves its scans now: an unproven one from it (or its lineage) is never
+            // accepted again.
+            tx.prepare_cached("UPDATE kiosks SET proof_required = 1 WHERE id = ?1")?
+                .execute([kiosk.as_str()])?;
+        }
         // This upload's clock reading, for every series it brought something new in.
         let fresh: HashSet<SeriesId> = batch
             .events
@@ -199,6 +209,45 @@ impl Db {
         Ok(ack)
     }
 }
+
+/// Whether every badge scan of this upload must carry a valid proof: a kiosk of its lineage
+/// was registered with proofs or has sent a proven scan, or the program's date for kiosks
+/// registered before proofs has come (by default 30 days after this server first ran them).
+fn scan_proof_required(
+    conn: &Conn,
+    lineage: &[KioskId],
+    rules: &pm_shared::ProgramRules,
+    now: DateTime<Utc>,
+) -> Result<bool, ServerError> {
+    for k in lineage {
+        let required: Option<i64> = conn
+            .prepare_cached("SELECT proof_required FROM kiosks WHERE id = ?1")?
+            .query_row([k.as_str()], |r| r.get(0))
+            .optional()?;
+        if required.unwrap_or(0) != 0 {
+            return Ok(true);
+        }
+    }
+    let from = match rules.require_scan_proof_from {
+        Some(day) => Some(day),
+        None => scan_proof_default_from(conn)?,
+    };
+    Ok(from.is_some_and(|day| now.date_naive() >= day))
+}
+
+/// 30 days after this server first ran with scan proofs.
+pub(super) fn scan_proof_default_from(conn: &Conn) -> Result<Option<NaiveDate>, ServerError> {
+    let since: Option<String> = conn
+        .prepare_cached("SELECT at FROM upgrades WHERE name = 'scan_proof'")?
+        .query_row((), |r| r.get(0))
+        .optional()?;
+    Ok(since
+        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| t.date_naive() + chrono::Duration::days(SCAN_PROOF_GRACE_DAYS)))
+}
+
+/// Days kiosks registered before scan proofs may still send unproven scans, by default.
+pub const SCAN_PROOF_GRACE_DAYS: i64 = 30;
 
 /// Stores a kiosk-level event (a clock check); whether it was new.
 fn store_kiosk_event(tx: &Conn, event: &Event, received_at: &str) -> Result<bool, ServerError> {
@@ -355,11 +404,19 @@ impl<'a> Verifier<'a> {
     }
 }
 
-/// The badges this server issued, looked up once per batch: (mentor, generation) → (hash
-/// issued, earliest issue time of a later generation).
+/// (hash and text issued, earliest issue time of a later generation) of one badge generation.
+type Issued = (Option<(String, String)>, Option<String>);
+
+/// The badges this server issued, looked up once per batch.
 #[derive(Default)]
 struct BadgeBook {
-    badges: HashMap<(MentorId, u32), (Option<String>, Option<String>)>,
+    /// (mentor, generation) → what was issued.
+    badges: HashMap<(MentorId, u32), Issued>,
+    /// Every scan without a valid proof is set aside (this kiosk's lineage has proven scans,
+    /// was registered with proofs, or the program's date for the others has come).
+    proof_required: bool,
+    /// A scan of this batch carried a valid proof: the lineage proves its scans from now on.
+    proven: bool,
 }
 
 impl BadgeBook {
@@ -373,19 +430,27 @@ impl BadgeBook {
         let Source::BadgeScan {
             generation,
             badge_hash,
+            proof,
             ..
         } = &event.source
         else {
             return Ok((true, None));
         };
+        if proof.as_ref().is_some_and(|p| p.len() > 128) {
+            return Ok((false, Some(reason::TEXT_TOO_LONG)));
+        }
         if badge_hash.len() > 128 {
             return Ok((false, Some(reason::TEXT_TOO_LONG)));
         }
         let key = (mentor.clone(), *generation);
         if !self.badges.contains_key(&key) {
-            let issued: Option<String> = conn
-                .prepare_cached("SELECT hash FROM badges WHERE mentor = ?1 AND generation = ?2")?
-                .query_row(params![mentor.as_str(), generation], |r| r.get(0))
+            let issued: Option<(String, String)> = conn
+                .prepare_cached(
+                    "SELECT hash, text FROM badges WHERE mentor = ?1 AND generation = ?2",
+                )?
+                .query_row(params![mentor.as_str(), generation], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .optional()?;
             let replaced_at: Option<String> = conn
                 .prepare_cached(
@@ -397,10 +462,25 @@ impl BadgeBook {
         let (issued, replaced_at) = self.badges.get(&key).cloned().unwrap_or_default();
         let replaced_before_scan = replaced_at.is_some_and(|at| at <= ts(event.at));
         Ok(match issued {
-            Some(hash) if &hash == badge_hash && replaced_before_scan => {
+            Some((hash, _)) if &hash == badge_hash && replaced_before_scan => {
                 (false, Some(reason::BADGE_REPLACED))
             }
-            Some(hash) if &hash == badge_hash => (true, None),
+            Some((hash, text)) if &hash == badge_hash => {
+                // Only the badge (read at the kiosk) and this server can make a proof; a wrong
+                // one is never accepted, a missing one only where proofs are not required yet.
+                let proven = match (proof, pm_shared::ScanClaim::of(event)) {
+                    (Some(p), Some(claim)) => pm_shared::verify_scan_proof(&text, &claim, p),
+                    _ => false,
+                };
+                if proven {
+                    self.proven = true;
+                    (true, None)
+                } else if proof.is_some() || self.proof_required {
+                    (false, Some(reason::SCAN_UNPROVEN))
+                } else {
+                    (true, None)
+                }
+            }
             Some(_) => (false, Some(reason::BADGE_MISMATCH)),
             None => (false, Some(reason::NO_SUCH_BADGE)),
         })

@@ -23,6 +23,7 @@ use crate::ServerError;
 
 pub use events::{series_of, CachedTotals, ComputedTotals, StoredEvent, TotalsSnapshot};
 pub use payments::{normalize_amount, Payment};
+pub use people::visitors_window;
 pub use placements::KioskStatus;
 pub use postgres::{is_postgres_url, redacted_url, PgPool};
 
@@ -163,6 +164,21 @@ CREATE TABLE kiosk_health (
     "
 UPDATE mentor_totals_state SET changed = changed + 1;
 DELETE FROM roster_cache;
+",
+    // 10: entered hours by day (filed where she was that day), visitors' recent sessions in
+    // the visited school's roster (found by kiosk and instant).
+    "
+CREATE INDEX events_by_kiosk ON events (kiosk, at);
+UPDATE mentor_totals_state SET changed = changed + 1;
+DELETE FROM roster_cache;
+",
+    // 11: scan proofs. A kiosk registered from now on, or one that has sent a proven scan,
+    // must prove every scan; kiosks registered before must from a date (by default 30 days
+    // after this step ran, which `upgrades` remembers).
+    "
+ALTER TABLE kiosks ADD COLUMN proof_required INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE upgrades (name TEXT PRIMARY KEY, at TEXT NOT NULL);
+INSERT INTO upgrades (name, at) VALUES ('scan_proof', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
 ",
 ];
 
@@ -488,9 +504,11 @@ impl Db {
         rules.validate()?;
         let text = serde_json::to_string(rules).map_err(corrupt)?;
         let old = self.rules()?;
-        // Only what decides hours makes totals stale (the volunteer rate decides none).
+        // Only what decides hours makes totals stale (the volunteer rate and the date scan
+        // proofs are required from decide none).
         let hours_rules = |r: &ProgramRules| ProgramRules {
             volunteer_hour_rate: None,
+            require_scan_proof_from: None,
             ..r.clone()
         };
         let stale = hours_rules(&old) != hours_rules(rules);

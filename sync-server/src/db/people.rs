@@ -11,6 +11,12 @@ use super::{
 };
 use crate::ServerError;
 
+/// From when a visitor's scans at a school's kiosks reach its roster: the roster's recent days,
+/// with two days' margin for time zones.
+pub fn visitors_window(now: DateTime<Utc>) -> DateTime<Utc> {
+    now - chrono::Duration::days(crate::roster::RECENT_DAYS + 2)
+}
+
 /// Since always: the first membership of a mentor imported into a school.
 const SINCE_ALWAYS: &str = "0001-01-01";
 
@@ -70,8 +76,9 @@ impl Db {
         self.school(school)?;
         let id = KioskId::new(format!("k-{}", random_base32(5).to_ascii_lowercase()))?;
         let token = format!("{id}.{}", random_base32(20));
+        // Registered by a server that checks scan proofs: it must prove every scan.
         self.conn.execute(
-            "INSERT INTO kiosks (id, school, name, token_hash) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO kiosks (id, school, name, token_hash, proof_required) VALUES (?1, ?2, ?3, ?4, 1)",
             params![id.as_str(), school.as_str(), name, sha256_hex(&token)],
         )?;
         Ok((id, token))
@@ -437,6 +444,33 @@ impl Db {
         Ok(out)
     }
 
+    /// Mentors of other schools with events at this school's kiosks since `since` (visitors
+    /// whose recent sessions the school's kiosks must see as the server decided them), each
+    /// with her change counter.
+    pub fn visitors_since(
+        &self,
+        school: &SchoolId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(MentorId, i64)>, ServerError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT e.mentor, COALESCE(s.changed, 0) FROM events e
+             JOIN kiosks k ON k.id = e.kiosk
+             JOIN mentors m ON m.id = e.mentor
+             LEFT JOIN mentor_totals_state s ON s.mentor = e.mentor
+             WHERE k.school = ?1 AND e.at >= ?2 AND m.school <> ?1
+             ORDER BY e.mentor",
+        )?;
+        let rows = stmt.query_map(params![school.as_str(), ts(since)], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, changed) = row?;
+            out.push((MentorId::new(id)?, changed));
+        }
+        Ok(out)
+    }
+
     /// Every mentor who ever belonged to this school.
     pub fn mentors_ever_at(&self, school: &SchoolId) -> Result<Vec<MentorId>, ServerError> {
         let mut stmt = self.conn.prepare_cached(
@@ -667,6 +701,7 @@ impl Db {
             }
             Ok(lines.join(";"))
         };
+        let now_instant = now;
         let now = ts(now);
         let stale_flags = self
             .conn
@@ -701,6 +736,11 @@ impl Db {
             stale_flags,
             joined("SELECT name, pin_hash FROM coordinators WHERE school = ?1 ORDER BY name")?,
             joined("SELECT id FROM kiosks WHERE school = ?1 ORDER BY id")?,
+            self.visitors_since(school, visitors_window(now_instant))?
+                .iter()
+                .map(|(m, changed)| format!("{m}:{changed}"))
+                .collect::<Vec<_>>()
+                .join(","),
             today.to_string(),
         ];
         Ok(sha256_hex(&parts.join("\n")))

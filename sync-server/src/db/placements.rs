@@ -29,6 +29,10 @@ pub struct KioskStatus {
     pub last_scan: Option<String>,
     /// Not heard from in more than 24 hours (or never).
     pub silent: bool,
+    /// Every badge scan it sends must carry a scan proof (registered with proofs, or it has
+    /// sent a proven scan). `false`: an older kiosk that may still send unproven scans until
+    /// the program's date (`program set --require-scan-proof-from`).
+    pub proves_scans: bool,
 }
 
 impl Db {
@@ -154,7 +158,8 @@ impl Db {
         now: DateTime<Utc>,
     ) -> Result<Vec<KioskStatus>, ServerError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT k.id, k.name, k.school, k.revoked, h.received_at, h.report, h.offset_ms
+            "SELECT k.id, k.name, k.school, k.revoked, h.received_at, h.report, h.offset_ms,
+                    k.proof_required
              FROM kiosks k LEFT JOIN kiosk_health h ON h.kiosk = k.id ORDER BY k.school, k.name, k.id",
         )?;
         let rows = stmt.query_map((), |r| {
@@ -166,11 +171,12 @@ impl Db {
                 r.get::<_, Option<String>>(4)?,
                 r.get::<_, Option<String>>(5)?,
                 r.get::<_, Option<i64>>(6)?,
+                r.get::<_, i64>(7)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (kiosk, name, school, revoked, received_at, report, offset_ms) = row?;
+            let (kiosk, name, school, revoked, received_at, report, offset_ms, proves) = row?;
             if schools.is_some_and(|list| !list.iter().any(|s| s.as_str() == school)) {
                 continue;
             }
@@ -185,6 +191,7 @@ impl Db {
                 name,
                 school_id: school,
                 revoked,
+                proves_scans: proves != 0,
                 silent: heard.is_none_or(|t| now - t > chrono::Duration::hours(24)),
                 last_sync: received_at,
                 pending_events: health.as_ref().map(|h| h.pending_events),

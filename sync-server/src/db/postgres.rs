@@ -13,7 +13,7 @@ use super::Db;
 use crate::ServerError;
 
 /// Schema versions as SQLite numbers them: a database made here starts at SQLite's latest.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 11;
 
 const SCHEMA: &str = r#"
 CREATE TABLE program (singleton BIGINT PRIMARY KEY CHECK (singleton = 1), rules TEXT NOT NULL);
@@ -44,6 +44,7 @@ CREATE TABLE events (
     delivered_through BIGINT, item TEXT COLLATE "C", coordinator TEXT COLLATE "C",
     UNIQUE (kiosk, series, sequence));
 CREATE INDEX events_by_mentor ON events (mentor, at);
+CREATE INDEX events_by_kiosk ON events (kiosk, at);
 CREATE INDEX events_by_item ON events (item) WHERE item IS NOT NULL;
 CREATE INDEX events_set_aside ON events (set_aside_reason) WHERE set_aside_reason IS NOT NULL;
 CREATE INDEX events_by_coordinator ON events (kiosk) WHERE coordinator IS NOT NULL;
@@ -250,10 +251,19 @@ pub fn migrate(conn: &Conn) -> Result<(), ServerError> {
         tx.execute_batch(SCHEMA)?;
     }
     // Later versions: each step appended here, as SQLite's MIGRATIONS are.
-    if (1..9).contains(&version) {
-        // 9: every stored total and roster computed again (see SQLite's step 9).
+    if (1..10).contains(&version) {
+        // 9 and 10: every stored total and roster computed again (see SQLite's steps 9, 10).
         tx.execute_batch(
-            "UPDATE mentor_totals_state SET changed = changed + 1; DELETE FROM roster_cache;",
+            "CREATE INDEX IF NOT EXISTS events_by_kiosk ON events (kiosk, at);
+             UPDATE mentor_totals_state SET changed = changed + 1; DELETE FROM roster_cache;",
+        )?;
+    }
+    if (0..11).contains(&version) {
+        // 11: scan proofs (see SQLite's step 11).
+        tx.execute_batch(
+            "ALTER TABLE kiosks ADD COLUMN proof_required BIGINT NOT NULL DEFAULT 0;
+             CREATE TABLE upgrades (name TEXT COLLATE \"C\" PRIMARY KEY, at TEXT COLLATE \"C\" NOT NULL);
+             INSERT INTO upgrades (name, at) VALUES ('scan_proof', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'));",
         )?;
     }
     tx.execute("DELETE FROM schema_version", ())?;
