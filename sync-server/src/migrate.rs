@@ -26,6 +26,7 @@ pub const TABLES: &[&str] = &[
     "kiosk_health",
     "events",
     "kiosk_events",
+    "series_owners",
     "clock_readings",
     "mentor_totals_state",
     "mentor_totals",

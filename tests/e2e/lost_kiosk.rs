@@ -260,3 +260,52 @@ fn scans_delivered_late_wait_for_an_organizer() {
     k.send(vec![j, p]);
     assert_eq!(standing(&site, "M-3", &period).0, "1.00");
 }
+
+#[test]
+fn a_kiosk_cannot_write_into_another_kiosks_series() {
+    let site = Site::new();
+    let server = Server::start(&site);
+    let first = site.add_kiosk("front");
+    let second = site.add_kiosk("back");
+    let mut a = Uploader::new(&server, &first, 1);
+    let date = days_ago(1);
+    let i = a.scan(&site, "M-1", at(&date, 8, 0), EventKind::CheckIn);
+    let o = a.scan(
+        &site,
+        "M-1",
+        at(&date, 10, 0),
+        EventKind::CheckOut {
+            check_in: Some(i.id),
+        },
+    );
+    a.send(vec![i, o]);
+    let period = period_of(&date);
+    assert_eq!(standing(&site, "M-1", &period).0, "2.00");
+    // The second kiosk writes clock events into the first one's series (same series id):
+    // refused whole, nothing stored, the first kiosk's sessions untouched.
+    let mut b = Uploader::new(&server, &second, 1);
+    b.sequence = 10;
+    let jump = b.clock(at(&date, 9, 0), EventKind::ClockJump { delta_ms: 86_400_000 });
+    let batch = pm_shared::protocol::UploadBatch {
+        protocol: pm_shared::protocol::PROTOCOL_VERSION,
+        kiosk: b.kiosk.clone(),
+        kiosk_clock: Utc::now(),
+        events: vec![jump],
+    };
+    let (status, body) = http(
+        &server.url,
+        "POST",
+        "/api/v1/events",
+        Some(&second),
+        serde_json::to_string(&batch).expect("json").as_bytes(),
+    );
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("another kiosk"), "{body}");
+    let stored: i64 = site.scalar("SELECT COUNT(*) FROM kiosk_events", &[]);
+    assert_eq!(stored, 0);
+    assert_eq!(standing(&site, "M-1", &period).0, "2.00");
+    // Its own series is its own.
+    let mut own = Uploader::new(&server, &second, 2);
+    let scan = own.scan(&site, "M-2", at(&date, 8, 0), EventKind::CheckIn);
+    own.send(vec![scan]);
+}

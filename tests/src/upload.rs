@@ -46,9 +46,10 @@ pub fn badge_of(site: &Site, mentor: &str) -> (String, String) {
 pub struct Uploader {
     url: String,
     token: String,
-    kiosk: KioskId,
+    pub kiosk: KioskId,
     series: SeriesId,
-    sequence: u64,
+    /// The last sequence number used in its series.
+    pub sequence: u64,
 }
 
 impl Uploader {

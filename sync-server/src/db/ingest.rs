@@ -125,14 +125,20 @@ impl Db {
         let rules = self.rules()?;
         let tx = self.conn.begin(TxKind::Write)?;
         let received_at = ts(now);
+        claim_series(&tx, batch, &lineage)?;
         let proof_required = scan_proof_required(&tx, &lineage, &rules, now)?;
         let mut verifier = Verifier::new(school, rules, now);
         verifier.badges.proof_required = proof_required;
-        let mut changed: HashSet<&MentorId> = HashSet::new();
+        let mut changed: HashSet<MentorId> = HashSet::new();
         for event in &batch.events {
             let id = event.id.to_string();
             let Some(mentor) = &event.mentor else {
                 let fresh = store_kiosk_event(&tx, event, &received_at)?;
+                if fresh {
+                    // What it says of the kiosk's clock may change verdicts on the sessions
+                    // recorded around it: their totals are computed again.
+                    changed.extend(judged_by(&tx, event)?);
+                }
                 record(&tx, &mut ack, event, fresh, None)?;
                 continue;
             };
@@ -172,7 +178,7 @@ impl Db {
                     },
                 ])?;
             if inserted == 1 {
-                changed.insert(mentor);
+                changed.insert(mentor.clone());
             }
             record(&tx, &mut ack, event, inserted == 1, set_aside)?;
         }
@@ -180,7 +186,7 @@ impl Db {
         // on each other in a circle.
         let mut changed: Vec<_> = changed.into_iter().collect();
         changed.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
-        for mentor in changed {
+        for mentor in &changed {
             mark_changed(&tx, mentor)?;
         }
         if verifier.badges.proven && !proof_required {
@@ -208,6 +214,67 @@ impl Db {
         tx.commit()?;
         Ok(ack)
     }
+}
+
+/// Each series belongs to the kiosk that first used it (and the kiosks that replaced it): the
+/// clock checks in a series judge every event of it, so no other kiosk may write there. A
+/// series new to the server is claimed by the kiosk of its first event.
+fn claim_series(conn: &Conn, batch: &UploadBatch, lineage: &[KioskId]) -> Result<(), ServerError> {
+    let mut seen: HashSet<SeriesId> = HashSet::new();
+    for e in &batch.events {
+        if !seen.insert(e.series) {
+            continue;
+        }
+        let owner: Option<String> = conn
+            .prepare_cached("SELECT kiosk FROM series_owners WHERE series = ?1")?
+            .query_row([e.series.to_string()], |r| r.get(0))
+            .optional()?;
+        match owner {
+            Some(owner) if !lineage.iter().any(|k| k.as_str() == owner) => {
+                return Err(ServerError::Forbidden(format!(
+                    "series {} belongs to another kiosk: a kiosk writes only its own series",
+                    e.series
+                )))
+            }
+            Some(_) => {}
+            None => {
+                conn.prepare_cached(
+                    "INSERT INTO series_owners (series, kiosk) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![e.series.to_string(), e.kiosk.as_str()])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The mentors whose events a kiosk-level event helps judge: those recorded in its series
+/// between the kiosk-level events before and after it.
+fn judged_by(conn: &Conn, event: &Event) -> Result<Vec<MentorId>, ServerError> {
+    let series = event.series.to_string();
+    let before: Option<i64> = conn
+        .prepare_cached(
+            "SELECT MAX(sequence) FROM kiosk_events WHERE series = ?1 AND sequence < ?2",
+        )?
+        .query_row(params![series, event.sequence], |r| r.get(0))?;
+    let after: Option<i64> = conn
+        .prepare_cached(
+            "SELECT MIN(sequence) FROM kiosk_events WHERE series = ?1 AND sequence > ?2",
+        )?
+        .query_row(params![series, event.sequence], |r| r.get(0))?;
+    let rows = conn.rows(
+        "SELECT DISTINCT mentor FROM events
+         WHERE kiosk = ?1 AND series = ?2 AND sequence > ?3 AND sequence < ?4",
+        params![
+            event.kiosk.as_str(),
+            series,
+            before.unwrap_or(0),
+            after.unwrap_or(i64::MAX)
+        ],
+    )?;
+    rows.iter()
+        .map(|r| MentorId::new(r.get::<_, String>(0)?).map_err(ServerError::from))
+        .collect()
 }
 
 /// Whether every badge scan of this upload must carry a valid proof: a kiosk of its lineage

@@ -179,6 +179,12 @@ DELETE FROM roster_cache;
 ALTER TABLE kiosks ADD COLUMN proof_required INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE upgrades (name TEXT PRIMARY KEY, at TEXT NOT NULL);
 INSERT INTO upgrades (name, at) VALUES ('scan_proof', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+CREATE TABLE series_owners (series TEXT PRIMARY KEY, kiosk TEXT NOT NULL);
+INSERT INTO series_owners (series, kiosk)
+    SELECT series, MIN(kiosk) FROM (
+        SELECT series, kiosk FROM events WHERE kiosk <> 'server'
+        UNION ALL SELECT series, kiosk FROM kiosk_events)
+    GROUP BY series;
 ",
 ];
 

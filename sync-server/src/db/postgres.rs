@@ -263,7 +263,13 @@ pub fn migrate(conn: &Conn) -> Result<(), ServerError> {
         tx.execute_batch(
             "ALTER TABLE kiosks ADD COLUMN proof_required BIGINT NOT NULL DEFAULT 0;
              CREATE TABLE upgrades (name TEXT COLLATE \"C\" PRIMARY KEY, at TEXT COLLATE \"C\" NOT NULL);
-             INSERT INTO upgrades (name, at) VALUES ('scan_proof', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'));",
+             INSERT INTO upgrades (name, at) VALUES ('scan_proof', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'));
+             CREATE TABLE series_owners (series TEXT COLLATE \"C\" PRIMARY KEY, kiosk TEXT COLLATE \"C\" NOT NULL);
+             INSERT INTO series_owners (series, kiosk)
+                 SELECT series, MIN(kiosk) FROM (
+                     SELECT series, kiosk FROM events WHERE kiosk <> 'server'
+                     UNION ALL SELECT series, kiosk FROM kiosk_events) AS s
+                 GROUP BY series;",
         )?;
     }
     tx.execute("DELETE FROM schema_version", ())?;
