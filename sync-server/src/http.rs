@@ -54,6 +54,8 @@ pub struct AppState {
     metrics: Arc<Metrics>,
     /// SHA-256 of the token `/metrics` asks for (none: open, as on a loopback address).
     metrics_token_hash: Option<String>,
+    /// No token set: whether `/metrics` answers anyway (a loopback listener).
+    metrics_open: bool,
     trusted_proxies: Arc<Vec<std::net::IpAddr>>,
     /// Served over TLS (HSTS is sent).
     tls: bool,
@@ -73,6 +75,7 @@ impl AppState {
         Self {
             db,
             metrics_token_hash: limits.metrics_token.as_deref().map(crate::db::sha256_hex),
+            metrics_open: limits.metrics_open,
             trusted_proxies: Arc::new(limits.trusted_proxies.clone()),
             tls: limits.tls,
             limiter: Arc::new(RateLimiter::new(limits)),
@@ -92,8 +95,19 @@ pub struct Limits {
     pub header_read: std::time::Duration,
     /// How long a connection may sit without a byte moving either way.
     pub idle: std::time::Duration,
+    /// How long a new connection may take to send its first complete request.
+    pub first_request: std::time::Duration,
+    /// How long a connection may live, whatever it does (a keep-alive connection that asks
+    /// something every 25 s included).
+    pub lifetime: std::time::Duration,
+    /// Open connections at most, in all (one more is accepted and closed at once).
+    pub max_connections: usize,
+    /// Open connections at most from one client address.
+    pub max_connections_per_address: usize,
     /// The bearer token `/metrics` asks for, if any.
     pub metrics_token: Option<String>,
+    /// Whether `/metrics` may answer without a token: only on a loopback listener.
+    pub metrics_open: bool,
     /// Reverse proxies whose `X-Forwarded-For` names the client (its last hop); any other
     /// peer is the client itself.
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -110,12 +124,55 @@ impl Default for Limits {
             burst: 100.0,
             header_read: std::time::Duration::from_secs(30),
             idle: std::time::Duration::from_secs(60),
+            first_request: std::time::Duration::from_secs(10),
+            lifetime: std::time::Duration::from_secs(600),
+            max_connections: crate::net::ConnectionLimits::default_total(),
+            max_connections_per_address: 256,
             metrics_token: None,
+            metrics_open: true,
             trusted_proxies: Vec::new(),
             tls: false,
             backups: None,
         }
     }
+}
+
+impl Limits {
+    fn connections(&self) -> crate::net::ConnectionLimits {
+        crate::net::ConnectionLimits {
+            total: self.max_connections,
+            per_address: self.max_connections_per_address,
+            idle: self.idle,
+            lifetime: self.lifetime,
+        }
+    }
+
+    /// Header limits for HTTP/1 and HTTP/2 alike: a request's headers within the header
+    /// timeout (HTTP/1) and at most 100 headers (HTTP/1) or 16 KiB of them (HTTP/2), at most
+    /// 64 requests at once on one HTTP/2 connection.
+    fn apply(
+        &self,
+        builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    ) {
+        builder
+            .http1()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(self.header_read)
+            .max_headers(100);
+        builder
+            .http2()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .max_header_list_size(16 * 1024)
+            .max_concurrent_streams(64)
+            .keep_alive_interval(None);
+    }
+}
+
+/// A connection that could not be accepted (the system out of files, one past the caps):
+/// logged with the client's address, never fatal.
+fn log_accept_error(client: Option<&std::net::SocketAddr>, error: &std::io::Error) {
+    let client = client.map_or_else(|| "-".to_owned(), |a| a.ip().to_string());
+    tracing::debug!(%client, %error, "connection not accepted");
 }
 
 /// Token buckets: one per verified token (by its public id part, never the secret), charged
@@ -442,6 +499,11 @@ async fn metrics(
         if let Err(reason) = verdict {
             return state.limiter.refuse(client, reason);
         }
+    } else if !state.metrics_open {
+        return state.limiter.refuse(
+            client,
+            "metrics need a token on a listener that is not loopback",
+        );
     }
     // Scrapers share one bucket: a flood of scrapes cannot hold the database.
     if let Err(wait) = state.limiter.take("/metrics") {
@@ -1293,13 +1355,11 @@ pub async fn serve_with(
     limits: Limits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let mut server =
-        axum_server::from_tcp(listener.into_std()?)?.acceptor(crate::net::IdleTimeout(limits.idle));
-    server
-        .http_builder()
-        .http1()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(limits.header_read);
+    let mut server = axum_server::from_tcp(listener.into_std()?)?
+        .acceptor(crate::net::Guard::new(limits.connections()))
+        .first_request_timeout(limits.first_request)
+        .accept_error_handler(log_accept_error);
+    limits.apply(server.http_builder());
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
     tokio::spawn(async move {
@@ -1339,13 +1399,12 @@ pub async fn serve_tls(
         stopper.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
     });
     let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config)
-        .acceptor(crate::net::IdleTimeout(limits.idle));
-    let mut server = axum_server::bind(addr).acceptor(acceptor);
-    server
-        .http_builder()
-        .http1()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(limits.header_read);
+        .acceptor(crate::net::Guard::new(limits.connections()));
+    let mut server = axum_server::bind(addr)
+        .acceptor(acceptor)
+        .first_request_timeout(limits.first_request)
+        .accept_error_handler(log_accept_error);
+    limits.apply(server.http_builder());
     server
         .handle(handle)
         .serve(

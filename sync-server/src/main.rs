@@ -20,7 +20,8 @@ struct Cli {
     #[arg(long, global = true, env = "PM_DATABASE_URL", hide_env_values = true)]
     db: Option<String>,
     /// A TOML config file (keys db, listen, tls_cert, tls_key, backup_dir, backup_every, keep,
-    /// metrics_token, trusted_proxies); flags given on the command line win over it.
+    /// metrics_token, trusted_proxies, max_connections, max_connections_per_address); flags
+    /// given on the command line win over it.
     #[arg(long, global = true)]
     config: Option<PathBuf>,
     /// Log lines as text (default) or JSON, on standard error.
@@ -45,6 +46,8 @@ struct ConfigFile {
     /// Reverse proxies whose X-Forwarded-For names the client.
     #[serde(default)]
     trusted_proxies: Vec<std::net::IpAddr>,
+    max_connections: Option<usize>,
+    max_connections_per_address: Option<usize>,
 }
 
 fn read_config(path: &std::path::Path) -> anyhow::Result<ConfigFile> {
@@ -102,6 +105,14 @@ enum Command {
         /// the config file's `trusted_proxies`). Failed requests are limited per client.
         #[arg(long = "trusted-proxy")]
         trusted_proxies: Vec<std::net::IpAddr>,
+        /// Open connections at most (default: min(4096, the open-file soft limit - 100), or the
+        /// config file's max_connections); one more is accepted and closed at once.
+        #[arg(long)]
+        max_connections: Option<usize>,
+        /// Open connections at most from one client address (default 256, or the config
+        /// file's max_connections_per_address).
+        #[arg(long)]
+        max_connections_per_address: Option<usize>,
     },
     /// Schools.
     School {
@@ -578,6 +589,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             keep,
             metrics_token,
             trusted_proxies,
+            max_connections,
+            max_connections_per_address,
         } => {
             if !(rate_limit > 0.0 && rate_burst >= 1.0) {
                 bail!("--rate-limit must be above 0 and --rate-burst at least 1");
@@ -608,6 +621,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 per_second: rate_limit,
                 burst: rate_burst,
                 metrics_token: metrics_token.or(config.metrics_token),
+                metrics_open: listen.ip().is_loopback(),
                 trusted_proxies: if trusted_proxies.is_empty() {
                     config.trusted_proxies
                 } else {
@@ -615,6 +629,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 },
                 backups,
                 ..http::Limits::default()
+            };
+            let limits = http::Limits {
+                max_connections: max_connections
+                    .or(config.max_connections)
+                    .unwrap_or(limits.max_connections)
+                    .max(1),
+                max_connections_per_address: max_connections_per_address
+                    .or(config.max_connections_per_address)
+                    .unwrap_or(limits.max_connections_per_address)
+                    .max(1),
+                ..limits
             };
             let announce = move |url: String| {
                 if json_logs {

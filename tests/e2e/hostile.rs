@@ -886,3 +886,62 @@ fn the_organizer_page_runs_no_inline_script_and_cannot_be_framed() {
         "{api_head:?}"
     );
 }
+
+/// Whether the server closes this connection within `within` (EOF or a reset), reading nothing.
+fn closed_within(s: &mut std::net::TcpStream, within: std::time::Duration) -> bool {
+    use std::io::Read;
+    s.set_read_timeout(Some(within)).expect("timeout");
+    let mut buf = [0u8; 64];
+    match s.read(&mut buf) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+#[test]
+fn idle_connections_cannot_use_up_the_server() {
+    use std::time::Duration as Std;
+    let site = Site::new();
+    let server = Server::start_with(
+        &site,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--max-connections",
+            "40",
+            "--max-connections-per-address",
+            "20",
+        ],
+    );
+    let organizer = site.add_organizer("Olga", &["--all"]);
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    // Twenty idle connections from one address: the next one is accepted and closed at once.
+    let mut idle: Vec<std::net::TcpStream> = (0..20)
+        .map(|_| std::net::TcpStream::connect(&addr).expect("connect"))
+        .collect();
+    std::thread::sleep(Std::from_millis(300));
+    let mut extra = std::net::TcpStream::connect(&addr).expect("connect");
+    assert!(
+        closed_within(&mut extra, Std::from_secs(5)),
+        "one past the cap is closed"
+    );
+    // Give some back: a real request is served again.
+    idle.truncate(10);
+    std::thread::sleep(Std::from_millis(300));
+    let (status, _) = http(&server.url, "GET", "/api/v1/reviews", Some(&organizer), b"");
+    assert_eq!(status, 200);
+    // A connection that never sends a request is closed within the first-request time (10 s).
+    let started = std::time::Instant::now();
+    assert!(closed_within(&mut idle[0], Std::from_secs(20)));
+    assert!(
+        started.elapsed() < Std::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    let log = std::fs::read_to_string(&server.log).expect("log");
+    assert!(log.contains("connection refused"), "{log}");
+}

@@ -285,7 +285,12 @@ fn a_kiosk_cannot_write_into_another_kiosks_series() {
     // refused whole, nothing stored, the first kiosk's sessions untouched.
     let mut b = Uploader::new(&server, &second, 1);
     b.sequence = 10;
-    let jump = b.clock(at(&date, 9, 0), EventKind::ClockJump { delta_ms: 86_400_000 });
+    let jump = b.clock(
+        at(&date, 9, 0),
+        EventKind::ClockJump {
+            delta_ms: 86_400_000,
+        },
+    );
     let batch = pm_shared::protocol::UploadBatch {
         protocol: pm_shared::protocol::PROTOCOL_VERSION,
         kiosk: b.kiosk.clone(),
