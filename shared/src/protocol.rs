@@ -81,6 +81,8 @@ pub struct UploadAck {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetAside {
     pub id: EventId,
+    /// `set_aside` (protocol 3: the reason stays on the server, for organizers; older servers
+    /// sent the reason code).
     pub reason: String,
 }
 

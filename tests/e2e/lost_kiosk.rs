@@ -314,3 +314,43 @@ fn a_kiosk_cannot_write_into_another_kiosks_series() {
     let scan = own.scan(&site, "M-2", at(&date, 8, 0), EventKind::CheckIn);
     own.send(vec![scan]);
 }
+
+#[test]
+fn a_kiosk_is_told_set_aside_never_why() {
+    let site = Site::new();
+    let server = Server::start(&site);
+    let token = site.add_kiosk("front");
+    let mut k = Uploader::new(&server, &token, 1);
+    let now = Utc::now();
+    let entry = |k: &mut Uploader, mentor: &str| {
+        k.coordinator(
+            mentor,
+            now,
+            EventKind::AddSession {
+                category: pm_shared::HourCategory::Workshop,
+                start: now - Duration::hours(2),
+                end: now - Duration::hours(1),
+                group: None,
+            },
+        )
+    };
+    // An id nobody has, and the forged scan of a real mentor: the same answer for both, so
+    // a stolen token cannot sort real ids from made-up ones.
+    let unknown = entry(&mut k, "M-99");
+    let forged = k.unproven_scan(&site, "M-1", now, EventKind::CheckIn);
+    let ack = k.send(vec![unknown.clone(), forged.clone()]);
+    let value: serde_json::Value = serde_json::from_str(&ack).expect("ack");
+    let reasons: Vec<&str> = value["set_aside"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|s| s["reason"].as_str())
+        .collect();
+    assert_eq!(reasons, ["set_aside", "set_aside"], "{ack}");
+    assert!(!ack.contains("unknown_mentor") && !ack.contains("scan_unproven"));
+    // The server keeps why, for organizers.
+    assert_eq!(
+        set_aside_reasons(&site, &[&unknown, &forged]),
+        ["unknown_mentor", "scan_unproven"]
+    );
+}

@@ -190,7 +190,10 @@ fn unverifiable_scans_are_set_aside_not_counted() {
         body.as_bytes(),
     );
     assert_eq!(status, 200);
-    assert!(ack.contains("badge_mismatch"), "{ack}");
+    assert!(
+        e2e_tests::upload::server_reasons(&site, &ack).contains("badge_mismatch"),
+        "{ack}"
+    );
     assert_eq!(
         site.server_event_count(),
         2,

@@ -161,3 +161,23 @@ fn rand_bytes(sequence: u64, series: SeriesId) -> [u8; 10] {
 fn serde_json_string<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("json")
 }
+
+/// The reasons the server stored for the events an upload's acknowledgement lists as set
+/// aside (the kiosk itself is told only `set_aside`), joined by commas.
+pub fn server_reasons(site: &Site, ack: &str) -> String {
+    let ack: serde_json::Value = serde_json::from_str(ack).expect("ack");
+    ack["set_aside"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["id"].as_str())
+        .map(|id| {
+            site.scalar::<Option<String>>(
+                "SELECT set_aside_reason FROM events WHERE id = ?1",
+                &[id],
+            )
+            .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}

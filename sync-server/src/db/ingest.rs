@@ -30,6 +30,8 @@ pub mod reason {
     pub const END_BEFORE_START: &str = "end_before_start";
     pub const TEXT_TOO_LONG: &str = "text_too_long";
     pub const TEXT_UNREADABLE: &str = "text_unreadable";
+    /// What a kiosk's acknowledgement says of every set-aside event, whatever the reason.
+    pub const SET_ASIDE: &str = "set_aside";
     /// A badge scan without a valid scan proof from a kiosk that must prove its scans.
     pub const SCAN_UNPROVEN: &str = "scan_unproven";
     pub const AT_OUT_OF_RANGE: &str = "instant_out_of_range:at";
@@ -348,9 +350,11 @@ fn record(
 ) -> Result<(), ServerError> {
     if inserted {
         match set_aside {
-            Some(reason) => ack.set_aside.push(SetAside {
+            // The kiosk is told only that it was set aside: the reason stays on the server, so
+            // a kiosk's token cannot tell an unknown mentor id from another school's.
+            Some(_) => ack.set_aside.push(SetAside {
                 id: event.id,
-                reason: reason.to_owned(),
+                reason: reason::SET_ASIDE.to_owned(),
             }),
             None => ack.stored.push(event.id),
         }
