@@ -147,6 +147,11 @@ fn rows(
     let paid = db.paid_on()?;
     let kiosk_schools = db.kiosk_schools()?;
     let placements = db.placements(None)?;
+    // Who ever belonged to the organizer's schools: to the others (visitors) she is an id.
+    let mut ever: HashSet<MentorId> = HashSet::new();
+    for s in scope.unwrap_or_default() {
+        ever.extend(db.mentors_ever_at(s)?);
+    }
     let mut schools: HashMap<SchoolId, School> = HashMap::new();
     let mut periods_of: HashMap<String, BTreeSet<String>> = HashMap::new();
     if *choice == PeriodChoice::All {
@@ -211,9 +216,15 @@ fn rows(
                     })
                     .collect();
             }
-            if let Some(p) = placements.get(&m.id) {
+            // Where she is placed now is for her school's organizers only.
+            if let Some(p) = placements.get(&m.id).filter(|_| here) {
                 r.teacher = p.teacher.clone().unwrap_or_default();
                 r.classroom = p.classroom.clone().unwrap_or_default();
+            }
+            if scope.is_some() && !here && !ever.contains(&m.id) {
+                r.mentor_name = String::new();
+                r.school_id = String::new();
+                r.school_name = String::new();
             }
             rows.push(r);
         }

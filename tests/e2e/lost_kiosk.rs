@@ -354,3 +354,73 @@ fn a_kiosk_is_told_set_aside_never_why() {
         ["unknown_mentor", "scan_unproven"]
     );
 }
+
+fn add_jefferson(site: &Site) -> String {
+    site.server(&[
+        "school",
+        "add",
+        "--id",
+        "jefferson",
+        "--name",
+        "Jefferson Elementary",
+        "--timezone",
+        "America/Chicago",
+    ]);
+    let out = site.server(&["kiosk", "add", "--school", "jefferson", "--name", "J room"]);
+    out.lines().last().unwrap_or_default().trim().to_owned()
+}
+
+#[test]
+fn organizers_see_only_what_their_schools_may_know() {
+    let site = Site::new();
+    let server = Server::start(&site);
+    let lincoln = site.add_kiosk("front");
+    let jefferson = add_jefferson(&site);
+    let date = days_ago(2);
+    let period = period_of(&date);
+    // M-1 worked at Lincoln, then moved to Jefferson and was placed there.
+    let mut l = Uploader::new(&server, &lincoln, 1);
+    let i = l.scan(&site, "M-1", at(&date, 8, 0), EventKind::CheckIn);
+    let o = l.scan(
+        &site,
+        "M-1",
+        at(&date, 10, 0),
+        EventKind::CheckOut {
+            check_in: Some(i.id),
+        },
+    );
+    l.send(vec![i, o]);
+    site.server(&["mentor", "move", "M-1", "--school", "jefferson"]);
+    site.server(&["mentor", "place", "M-1", "--teacher", "Mr. Park", "--classroom", "4"]);
+    // M-2 of Lincoln visits Jefferson's kiosk once.
+    let mut j = Uploader::new(&server, &jefferson, 2);
+    let visit = j.scan(&site, "M-2", at(&date, 9, 0), EventKind::CheckIn);
+    j.send(vec![visit]);
+    let olga = site.add_organizer("Olga", &["--school", "lincoln"]);
+    let jo = site.add_organizer("Jo", &["--school", "jefferson"]);
+    let get = |token: &str, path: &str| {
+        let (status, body) = http(&server.url, "GET", path, Some(token), b"");
+        assert_eq!(status, 200, "{path}: {body}");
+        body
+    };
+    // Her old school sees her hours there, not where she is placed now.
+    let page: serde_json::Value =
+        serde_json::from_str(&get(&olga, "/api/v1/mentors/M-1")).expect("json");
+    assert_eq!(page["teacher"], "", "{page}");
+    for row in page["periods"].as_array().expect("periods") {
+        assert_eq!((row["teacher"].as_str(), row["classroom"].as_str()), (Some(""), Some("")));
+    }
+    let csv = get(&olga, &format!("/api/v1/reports/hours?period={period}&format=csv"));
+    assert!(!csv.contains("Mr. Park"), "{csv}");
+    // Her new school does.
+    let csv = get(&jo, &format!("/api/v1/reports/hours?period={period}&format=csv"));
+    assert!(csv.contains("Mr. Park"), "{csv}");
+    // The visited school's organizer sees the visitor's id only: no name, school or language.
+    assert!(!csv.contains("Ann Lee"), "{csv}");
+    let page: serde_json::Value =
+        serde_json::from_str(&get(&jo, "/api/v1/mentors/M-2")).expect("json");
+    assert_eq!(
+        (page["name"].as_str(), page["school_id"].as_str(), page["language"].as_str()),
+        (Some(""), Some(""), Some(""))
+    );
+}
