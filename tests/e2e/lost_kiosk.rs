@@ -391,7 +391,15 @@ fn organizers_see_only_what_their_schools_may_know() {
     );
     l.send(vec![i, o]);
     site.server(&["mentor", "move", "M-1", "--school", "jefferson"]);
-    site.server(&["mentor", "place", "M-1", "--teacher", "Mr. Park", "--classroom", "4"]);
+    site.server(&[
+        "mentor",
+        "place",
+        "M-1",
+        "--teacher",
+        "Mr. Park",
+        "--classroom",
+        "4",
+    ]);
     // M-2 of Lincoln visits Jefferson's kiosk once.
     let mut j = Uploader::new(&server, &jefferson, 2);
     let visit = j.scan(&site, "M-2", at(&date, 9, 0), EventKind::CheckIn);
@@ -408,19 +416,32 @@ fn organizers_see_only_what_their_schools_may_know() {
         serde_json::from_str(&get(&olga, "/api/v1/mentors/M-1")).expect("json");
     assert_eq!(page["teacher"], "", "{page}");
     for row in page["periods"].as_array().expect("periods") {
-        assert_eq!((row["teacher"].as_str(), row["classroom"].as_str()), (Some(""), Some("")));
+        assert_eq!(
+            (row["teacher"].as_str(), row["classroom"].as_str()),
+            (Some(""), Some(""))
+        );
     }
-    let csv = get(&olga, &format!("/api/v1/reports/hours?period={period}&format=csv"));
+    let csv = get(
+        &olga,
+        &format!("/api/v1/reports/hours?period={period}&format=csv"),
+    );
     assert!(!csv.contains("Mr. Park"), "{csv}");
     // Her new school does.
-    let csv = get(&jo, &format!("/api/v1/reports/hours?period={period}&format=csv"));
+    let csv = get(
+        &jo,
+        &format!("/api/v1/reports/hours?period={period}&format=csv"),
+    );
     assert!(csv.contains("Mr. Park"), "{csv}");
     // The visited school's organizer sees the visitor's id only: no name, school or language.
     assert!(!csv.contains("Ann Lee"), "{csv}");
     let page: serde_json::Value =
         serde_json::from_str(&get(&jo, "/api/v1/mentors/M-2")).expect("json");
     assert_eq!(
-        (page["name"].as_str(), page["school_id"].as_str(), page["language"].as_str()),
+        (
+            page["name"].as_str(),
+            page["school_id"].as_str(),
+            page["language"].as_str()
+        ),
         (Some(""), Some(""), Some(""))
     );
 }

@@ -111,27 +111,38 @@ pub fn is_postgres_url(spec: &str) -> bool {
     spec.starts_with("postgres://") || spec.starts_with("postgresql://")
 }
 
-/// The URL with any password replaced, fit for messages and logs.
+/// The URL with any password replaced, fit for messages and logs. Parsed as a URL (the
+/// password in the user part, or a `password` parameter however it is percent-encoded or
+/// cased); what does not parse is not shown at all.
 pub fn redacted_url(spec: &str) -> String {
-    let Some((scheme, rest)) = spec.split_once("://") else {
+    if !is_postgres_url(spec) {
         return spec.to_owned();
+    }
+    let Ok(mut url) = url::Url::parse(spec) else {
+        return "postgres://(a URL that does not parse)".to_owned();
     };
-    let rest = match rest.rsplit_once('@') {
-        Some((user, host)) => match user.split_once(':') {
-            Some((name, _)) => format!("{name}:***@{host}"),
-            None => rest.to_owned(),
-        },
-        None => rest.to_owned(),
-    };
-    // A password given as a query parameter too.
-    let rest = match rest.split_once("password=") {
-        Some((before, after)) => {
-            let tail = after.find('&').map_or("", |i| &after[i..]);
-            format!("{before}password=***{tail}")
-        }
-        None => rest,
-    };
-    format!("{scheme}://{rest}")
+    if url.password().is_some() && url.set_password(Some("***")).is_err() {
+        return "postgres://(a URL with a password)".to_owned();
+    }
+    if url.query().is_some() {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let secret = k.eq_ignore_ascii_case("password");
+                (
+                    k.into_owned(),
+                    if secret {
+                        "***".to_owned()
+                    } else {
+                        v.into_owned()
+                    },
+                )
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    // The URL parser writes `***` in the user part percent-encoded; say it plainly.
+    url.to_string().replace("%2A%2A%2A", "***")
 }
 
 /// Where and how to connect: the parsed URL, and TLS when it asks for it.
@@ -463,6 +474,19 @@ mod tests {
             redacted_url("postgres://db/pm?user=pm&password=x&sslmode=disable"),
             "postgres://db/pm?user=pm&password=***&sslmode=disable"
         );
+        // However it is written: percent-encoded, upper case, in the user part.
+        for spec in [
+            "postgres://db/pm?pass%77ord=s3cret",
+            "postgres://db/pm?PASSWORD=s3cret",
+            "postgres://pm:s%33cret@db/pm",
+            "postgresql://pm:s3cret@db/pm?password=s3cret&password=s3cret",
+        ] {
+            let shown = redacted_url(spec);
+            assert!(
+                !shown.contains("s3cret") && !shown.contains("s%33cret"),
+                "{spec} -> {shown}"
+            );
+        }
     }
 
     fn tls(spec: &str) -> bool {
