@@ -6,8 +6,11 @@ use pm_shared::{check_pin, verify_pin, Coordinator};
 
 /// Wrong PINs in a row before the keypad locks.
 pub const MAX_WRONG_PINS: u32 = 5;
-/// How long the keypad stays locked after too many wrong PINs.
+/// How long the keypad stays locked after too many wrong PINs; each lockout that follows
+/// without a right PIN between doubles it, up to [`MAX_LOCKOUT`].
 pub const LOCKOUT: Duration = Duration::minutes(5);
+/// The longest lockout.
+pub const MAX_LOCKOUT: Duration = Duration::hours(24);
 /// Coordinator mode closes itself after this long without a touch.
 pub const IDLE_LOCK: Duration = Duration::minutes(2);
 
@@ -30,6 +33,8 @@ pub enum PinVerdict {
 pub struct PinGate {
     wrong_in_a_row: u32,
     locked_until: Option<DateTime<Utc>>,
+    /// Lockouts since the last right PIN: each makes the next one longer.
+    lockouts: u32,
     session: Option<(String, DateTime<Utc>)>,
 }
 
@@ -40,8 +45,19 @@ impl PinGate {
         Self {
             wrong_in_a_row,
             locked_until,
+            lockouts: 0,
             session: None,
         }
+    }
+
+    /// The lockouts since the last right PIN, kept across a restart too.
+    pub fn with_lockouts(mut self, lockouts: u32) -> Self {
+        self.lockouts = lockouts;
+        self
+    }
+
+    pub fn lockouts(&self) -> u32 {
+        self.lockouts
     }
 
     /// What to keep across a restart: wrong PINs in a row, and the lockout's end if any.
@@ -72,6 +88,7 @@ impl PinGate {
         }
         if let Some(c) = coordinators.iter().find(|c| verify_pin(pin, &c.pin_hash)) {
             self.wrong_in_a_row = 0;
+            self.lockouts = 0;
             self.session = Some((c.name.clone(), now));
             return PinVerdict::Unlocked {
                 coordinator: c.name.clone(),
@@ -79,7 +96,10 @@ impl PinGate {
         }
         self.wrong_in_a_row += 1;
         if self.wrong_in_a_row >= MAX_WRONG_PINS {
-            let until = now + LOCKOUT;
+            // Someone guessing online waits longer each time: 5, 10, 20 minutes, … a day.
+            let doubling = 2i32.saturating_pow(self.lockouts.min(16));
+            let until = now + (LOCKOUT * doubling).min(MAX_LOCKOUT);
+            self.lockouts = self.lockouts.saturating_add(1);
             self.locked_until = Some(until);
             PinVerdict::LockedOut { until }
         } else {
@@ -199,6 +219,41 @@ mod tests {
             again.try_unlock("246810", &c, t(1)),
             PinVerdict::LockedOut { .. }
         ));
+    }
+
+    #[test]
+    fn each_lockout_is_longer_until_a_right_pin() {
+        let c = coordinators();
+        let mut gate = PinGate::default();
+        let mut now = t(0);
+        let mut lengths = Vec::new();
+        for _ in 0..3 {
+            let mut verdict = PinVerdict::NoCoordinators;
+            for _ in 0..MAX_WRONG_PINS {
+                verdict = gate.try_unlock("111111", &c, now);
+            }
+            let PinVerdict::LockedOut { until } = verdict else {
+                panic!("{verdict:?}");
+            };
+            lengths.push(until - now);
+            now = until;
+        }
+        assert_eq!(
+            lengths,
+            [
+                Duration::minutes(5),
+                Duration::minutes(10),
+                Duration::minutes(20)
+            ]
+        );
+        // Kept across a restart; a right PIN starts over.
+        let mut again = PinGate::restored(0, None).with_lockouts(gate.lockouts());
+        assert_eq!(again.lockouts(), 3);
+        assert!(matches!(
+            again.try_unlock("246810", &c, now),
+            PinVerdict::Unlocked { .. }
+        ));
+        assert_eq!(again.lockouts(), 0);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::store::NewEvent;
 use crate::KioskError;
 
 /// The demo coordinator's PIN (printed when the demo starts).
-pub const DEMO_PIN: &str = "123456";
+pub const DEMO_PIN: &str = "51627384";
 pub const DEMO_COORDINATOR: &str = "Demo Coordinator";
 /// Frames per second the simulated camera plays at.
 pub const DEMO_FPS: f64 = 10.0;

@@ -27,6 +27,10 @@ pub enum DomainError {
     InvalidRules(String),
     #[error("a coordinator PIN is 6 to 12 digits")]
     InvalidPin,
+    #[error("a new coordinator PIN is 8 to 12 digits")]
+    PinTooShort,
+    #[error("that PIN is too easy to guess (one digit repeated, or a run like 12345678): choose another")]
+    TrivialPin,
     #[error("badge secret must be at least {min} bytes, got {got}")]
     BadgeSecretTooShort { min: usize, got: usize },
 }

@@ -26,7 +26,7 @@ pub use badge::{
 pub use error::DomainError;
 pub use event::{Delivery, Event, EventKind, Observed, Source};
 pub use ids::{EventId, KioskId, Language, MentorId, SchoolId, SeriesId, TimeZone};
-pub use pin::{check_pin, hash_pin, verify_pin, MIN_PIN_DIGITS};
+pub use pin::{check_new_pin, check_pin, hash_pin, verify_pin, MIN_NEW_PIN_DIGITS, MIN_PIN_DIGITS};
 pub use placement::{
     clearance_notice, Clearance, ClearanceKind, ClearanceStatus, ExpiredClearance, Placement,
     EXPIRING_WITHIN_DAYS, MAX_PLACEMENT_TEXT,
@@ -36,7 +36,7 @@ pub use roster::{
 };
 pub use rules::{
     money_cents, money_text, HourCategory, MonthDay, Period, PeriodName, PeriodScheme,
-    ProgramRules, DEFAULT_LATE_DELIVERY_DAYS,
+    ProgramRules, DEFAULT_EXPOSED_PIN_GRACE_DAYS, DEFAULT_LATE_DELIVERY_DAYS,
 };
 pub use rules_in_force::{EarlierRules, InForce, PeriodRules, RuleChange, Stretch, Today};
 pub use scan_proof::{prove_scan, scan_proof, verify_scan_proof, ScanClaim, SCAN_PROOF_INFO};

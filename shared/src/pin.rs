@@ -8,6 +8,24 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use crate::DomainError;
 
 pub const MIN_PIN_DIGITS: usize = 6;
+/// Digits in a PIN set from now on (shorter ones set before keep working, listed as weak).
+pub const MIN_NEW_PIN_DIGITS: usize = 8;
+
+/// Checks a PIN being set (new or changed): 8 to 12 digits, and not one anyone would try
+/// first: one digit repeated (`00000000`), or a run up or down (`12345678`, `87654321`).
+pub fn check_new_pin(pin: &str) -> Result<(), DomainError> {
+    if pin.len() < MIN_NEW_PIN_DIGITS || pin.len() > 12 || !pin.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(DomainError::PinTooShort);
+    }
+    let digits: Vec<i16> = pin.bytes().map(|b| i16::from(b - b'0')).collect();
+    let steps: Vec<i16> = digits.windows(2).map(|w| w[1] - w[0]).collect();
+    let trivial = steps.iter().all(|s| *s == steps[0]) && matches!(steps[0], -1..=1);
+    if trivial {
+        return Err(DomainError::TrivialPin);
+    }
+    Ok(())
+}
 
 fn hasher() -> Result<Argon2<'static>, DomainError> {
     // OWASP's Argon2id minimum: 19 MiB, 2 iterations, 1 lane.
@@ -56,6 +74,23 @@ mod tests {
         assert!(!verify_pin("482914", &hash));
         assert!(!verify_pin("482913", "not a hash"));
         assert_ne!(hash, hash_pin("482913", &[8; 16]).expect("hash"), "salted");
+    }
+
+    #[test]
+    fn new_pins_are_eight_digits_and_not_trivial() {
+        for pin in [
+            "00000000", "77777777", "12345678", "23456789", "87654321", "3210987",
+        ] {
+            assert!(check_new_pin(pin).is_err(), "{pin}");
+        }
+        assert!(
+            check_new_pin("482913").is_err(),
+            "six digits are no longer enough"
+        );
+        assert!(check_new_pin("4829 1375").is_err());
+        for pin in ["48291375", "13572468", "112233445566"] {
+            assert!(check_new_pin(pin).is_ok(), "{pin}");
+        }
     }
 
     #[test]

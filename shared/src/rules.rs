@@ -297,6 +297,10 @@ pub struct ProgramRules {
     /// (`late_delivery`); 0 turns it off. `None`: 14. Server-side only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub late_delivery_days: Option<u32>,
+    /// Days a coordinator PIN that was on a lost kiosk (`kiosk add --replaces`) keeps working
+    /// before kiosks refuse it until it is set again. `None`: 3. Server-side only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exposed_pin_grace_days: Option<u32>,
     /// The period rules (periods, threshold, counting categories, cap, volunteer rate) in force
     /// before the ones above, oldest first (see `rules_in_force`). Empty: the rules above judge
     /// every period.
@@ -325,10 +329,14 @@ impl Default for ProgramRules {
             expired_clearance: crate::ExpiredClearance::Warn,
             require_scan_proof_from: None,
             late_delivery_days: None,
+            exposed_pin_grace_days: None,
             earlier: Vec::new(),
         }
     }
 }
+
+/// Days an exposed coordinator PIN keeps working, by default.
+pub const DEFAULT_EXPOSED_PIN_GRACE_DAYS: u32 = 3;
 
 /// How late a scan may be delivered before it needs an organizer's look, by default.
 pub const DEFAULT_LATE_DELIVERY_DAYS: u32 = 14;

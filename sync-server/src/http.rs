@@ -346,6 +346,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/coordinator-entries", get(get_entries))
         .route("/api/v1/reviews/{item}", post(post_review))
         .route("/api/v1/sessions", post(post_sessions))
+        .route("/api/v1/coordinators", get(get_coordinators))
+        .route("/api/v1/coordinators/pin", post(post_coordinator_pin))
         .fallback(|| async {
             ApiError(
                 StatusCode::NOT_FOUND,
@@ -432,7 +434,7 @@ fn client_addr(
 /// A request path as its route template: a known route, with ids replaced by their parameter
 /// name, or `(unmatched)`; nothing from a path that might carry a mentor id is logged.
 fn route_of(path: &str) -> &'static str {
-    const STATIC: [&str; 20] = [
+    const STATIC: [&str; 22] = [
         "/",
         "/organizer.js",
         "/healthz",
@@ -450,6 +452,8 @@ fn route_of(path: &str) -> &'static str {
         "/api/v1/reviews",
         "/api/v1/coordinator-entries",
         "/api/v1/sessions",
+        "/api/v1/coordinators",
+        "/api/v1/coordinators/pin",
         "/favicon.ico",
         "/robots.txt",
         "/api/v1",
@@ -856,6 +860,81 @@ async fn get_kiosks(
     })
     .await?;
     Ok(Json(rows).into_response())
+}
+
+/// The coordinators of her schools and the state of their PINs (weak, exposed on a lost
+/// kiosk, refused by the kiosks).
+async fn get_coordinators(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers)?;
+    let rows = with_db(&state, move |db| {
+        let scope = db.authenticate_organizer(&token)?;
+        let cutoff = crate::db::exposed_cutoff(&db.rules()?, Utc::now());
+        let rows: Vec<serde_json::Value> = db
+            .coordinator_statuses(scope.schools.as_deref())?
+            .into_iter()
+            .map(|c| {
+                let refused = c
+                    .exposed_at
+                    .as_deref()
+                    .is_some_and(|at| at <= crate::db::ts(cutoff).as_str());
+                serde_json::json!({
+                    "school_id": c.school_id,
+                    "name": c.name,
+                    "weak": c.weak,
+                    "exposed_at": c.exposed_at,
+                    "refused": refused,
+                })
+            })
+            .collect();
+        Ok(rows)
+    })
+    .await?;
+    Ok(Json(rows).into_response())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PinReset {
+    school: String,
+    name: String,
+    pin: String,
+}
+
+/// An organizer sets a coordinator's new PIN (8+ digits, not trivial), for her schools.
+async fn post_coordinator_pin(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers)?;
+    let reset: PinReset = parse_json(&body, "PIN reset")?;
+    pm_shared::check_new_pin(&reset.pin).map_err(ServerError::from)?;
+    let school = pm_shared::SchoolId::new(&reset.school).map_err(ServerError::from)?;
+    let salt: [u8; 16] = rand::random();
+    // Slow on purpose (Argon2id): done before the database is touched.
+    let hash = tokio::task::spawn_blocking(move || pm_shared::hash_pin(&reset.pin, &salt))
+        .await
+        .map_err(|e| ServerError::Corrupt(e.to_string()))?
+        .map_err(ServerError::from)?;
+    let name = reset.name;
+    with_db(&state, move |db| {
+        let scope = db.authenticate_organizer(&token)?;
+        if scope
+            .schools
+            .as_ref()
+            .is_some_and(|list| !list.contains(&school))
+        {
+            return Err(ServerError::Forbidden(format!(
+                "no access to school {school}"
+            )));
+        }
+        db.set_coordinator_pin(&school, &name, &hash)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// The Overview: per school this period, hours per week, progress bands, clearances.

@@ -275,6 +275,10 @@ enum ProgramAction {
         /// scan too (default: 30 days after this server first ran with scan proofs).
         #[arg(long)]
         require_scan_proof_from: Option<chrono::NaiveDate>,
+        /// Days a PIN that was on a lost kiosk (kiosk add --replaces) keeps working before the
+        /// kiosks refuse it until it is set again (default 3).
+        #[arg(long)]
+        exposed_pin_grace_days: Option<u32>,
         /// The first period the new period rules judge (default: the current period; for new
         /// --periods, the next day that starts a period under both the old and the new ones).
         /// Closed periods always keep their rules.
@@ -399,21 +403,24 @@ enum CoordinatorAction {
         school: String,
         #[arg(long)]
         name: String,
-        /// 6 or more digits; stored only as a salted Argon2id hash. `-` reads it from standard
-        /// input (keeps it out of the shell's history).
+        /// 8 to 12 digits, not one digit repeated nor a run like 12345678; stored only as a
+        /// salted Argon2id hash. `-` reads it from standard input (keeps it out of the shell's
+        /// history).
         #[arg(long)]
         pin: String,
     },
-    /// A new PIN for a coordinator.
+    /// A new PIN for a coordinator (clears "weak" and "exposed").
     SetPin {
         #[arg(long)]
         school: String,
         #[arg(long)]
         name: String,
-        /// 6 or more digits, or `-` to read it from standard input.
+        /// 8 to 12 digits, not trivial, or `-` to read it from standard input.
         #[arg(long)]
         pin: String,
     },
+    /// Every coordinator and the state of her PIN (TSV: school, name, ok | weak | exposed).
+    List,
     /// A coordinator leaves: her PIN stops working at the next roster pull.
     Remove {
         #[arg(long)]
@@ -705,6 +712,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     expired_clearance,
                     late_delivery_days,
                     require_scan_proof_from,
+                    exposed_pin_grace_days,
                     from_period,
                 },
         } => {
@@ -752,6 +760,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     if let Some(day) = require_scan_proof_from {
                         rules.require_scan_proof_from = Some(day);
                     }
+                    if let Some(days) = exposed_pin_grace_days {
+                        rules.exposed_pin_grace_days = Some(days);
+                    }
                 },
                 from_period.as_deref(),
                 Utc::now(),
@@ -783,8 +794,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 },
         } => {
             let replaces = replaces.map(KioskId::new).transpose()?;
-            let (id, token) =
-                db.add_replacing_kiosk(&SchoolId::new(school)?, &name, replaces.as_ref())?;
+            let school = SchoolId::new(school)?;
+            let (id, token) = db.add_replacing_kiosk(&school, &name, replaces.as_ref())?;
+            if replaces.is_some() {
+                let exposed: Vec<String> = db
+                    .coordinator_statuses(Some(std::slice::from_ref(&school)))?
+                    .into_iter()
+                    .filter(|c| c.exposed_at.is_some())
+                    .map(|c| c.name)
+                    .collect();
+                let days = db
+                    .rules()?
+                    .exposed_pin_grace_days
+                    .unwrap_or(pm_shared::DEFAULT_EXPOSED_PIN_GRACE_DAYS);
+                if !exposed.is_empty() {
+                    eprintln!(
+                        "warning: the lost kiosk held the PIN hashes of {}: set a new PIN for each (coordinator set-pin); kiosks refuse the old ones after {days} days",
+                        exposed.join(", ")
+                    );
+                }
+            }
             println!("kiosk {id} added; its token (shown once, stored only hashed):");
             println!("{token}");
         }
@@ -949,18 +978,38 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Coordinator {
             action: CoordinatorAction::Add { school, name, pin },
         } => {
+            let pin = secret(&pin)?;
+            pm_shared::check_new_pin(&pin)?;
             let salt: [u8; 16] = rand::random();
-            let hash = pm_shared::hash_pin(&secret(&pin)?, &salt)?;
+            let hash = pm_shared::hash_pin(&pin, &salt)?;
             db.add_coordinator(&SchoolId::new(school)?, &name, &hash, Utc::now())?;
             println!("coordinator {name:?} can unlock coordinator mode after the kiosks' next roster sync");
         }
         Command::Coordinator {
             action: CoordinatorAction::SetPin { school, name, pin },
         } => {
+            let pin = secret(&pin)?;
+            pm_shared::check_new_pin(&pin)?;
             let salt: [u8; 16] = rand::random();
-            let hash = pm_shared::hash_pin(&secret(&pin)?, &salt)?;
+            let hash = pm_shared::hash_pin(&pin, &salt)?;
             db.set_coordinator_pin(&SchoolId::new(school)?, &name, &hash)?;
             println!("{name:?}'s new PIN works after the kiosks' next roster sync");
+        }
+        Command::Coordinator {
+            action: CoordinatorAction::List,
+        } => {
+            let cutoff = sync_server::db::exposed_cutoff(&db.rules()?, Utc::now());
+            for c in db.coordinator_statuses(None)? {
+                let state = match (&c.exposed_at, c.weak) {
+                    (Some(at), _) if at.as_str() <= sync_server::db::ts(cutoff).as_str() => {
+                        format!("exposed {at}: refused by the kiosks, set a new PIN")
+                    }
+                    (Some(at), _) => format!("exposed {at}: set a new PIN"),
+                    (None, true) => "weak (set before 8 digits): set a new PIN".to_owned(),
+                    (None, false) => "ok".to_owned(),
+                };
+                println!("{}\t{}\t{state}", c.school_id, c.name);
+            }
         }
         Command::Coordinator {
             action: CoordinatorAction::Remove { school, name },

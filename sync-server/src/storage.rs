@@ -38,7 +38,24 @@ pub trait Storage: Send {
         &self,
         mentor: &MentorId,
     ) -> Result<Option<(u32, String, String)>, ServerError>;
-    fn coordinators(&self, school: &SchoolId) -> Result<Vec<Coordinator>, ServerError>;
+    /// The coordinators whose PINs the school's kiosks accept (see [`Db::coordinators`]).
+    fn coordinators(
+        &self,
+        school: &SchoolId,
+        exposed_before: DateTime<Utc>,
+    ) -> Result<Vec<Coordinator>, ServerError>;
+    /// Every coordinator of these schools and the state of her PIN.
+    fn coordinator_statuses(
+        &self,
+        schools: Option<&[SchoolId]>,
+    ) -> Result<Vec<crate::db::CoordinatorStatus>, ServerError>;
+    /// Sets a coordinator's PIN (hashed by the caller).
+    fn set_coordinator_pin(
+        &self,
+        school: &SchoolId,
+        name: &str,
+        pin_hash: &str,
+    ) -> Result<(), ServerError>;
     /// Placed mentors' teacher and classroom (of one school, or all).
     fn placements(
         &self,
@@ -198,8 +215,26 @@ impl Storage for Db {
     ) -> Result<HashMap<MentorId, Vec<Clearance>>, ServerError> {
         Db::clearances(self, school)
     }
-    fn coordinators(&self, school: &SchoolId) -> Result<Vec<Coordinator>, ServerError> {
-        Db::coordinators(self, school)
+    fn coordinators(
+        &self,
+        school: &SchoolId,
+        exposed_before: DateTime<Utc>,
+    ) -> Result<Vec<Coordinator>, ServerError> {
+        Db::coordinators(self, school, exposed_before)
+    }
+    fn coordinator_statuses(
+        &self,
+        schools: Option<&[SchoolId]>,
+    ) -> Result<Vec<crate::db::CoordinatorStatus>, ServerError> {
+        Db::coordinator_statuses(self, schools)
+    }
+    fn set_coordinator_pin(
+        &self,
+        school: &SchoolId,
+        name: &str,
+        pin_hash: &str,
+    ) -> Result<(), ServerError> {
+        Db::set_coordinator_pin(self, school, name, pin_hash)
     }
     fn save_kiosk_health(
         &self,

@@ -118,7 +118,7 @@ fn coordinator_entries_are_checked_listed_and_voidable() {
         "--name",
         "Ms. Rivera",
         "--pin",
-        "246810",
+        "24681357",
     ]);
     let token = site.add_kiosk("front");
     let olga = site.add_organizer("Olga", &["--all"]);
@@ -456,7 +456,7 @@ fn a_move_entered_late_lets_her_new_school_hours_count_and_kiosks_stay_in_their_
         "--name",
         "Ms. Vega",
         "--pin",
-        "246810",
+        "24681357",
     ]);
     site.server(&[
         "coordinator",
@@ -466,7 +466,7 @@ fn a_move_entered_late_lets_her_new_school_hours_count_and_kiosks_stay_in_their_
         "--name",
         "Ms. Rivera",
         "--pin",
-        "135790",
+        "13579024",
     ]);
     let mut l = Uploader::new(&server, &lincoln, 1);
     let before = l.scan(&site, "M-1", at("2026-09-15", 8, 0), EventKind::CheckIn);
@@ -725,7 +725,7 @@ fn a_refused_push_never_stops_the_roster_pull() {
         "--name",
         "Ms. Rivera",
         "--pin",
-        "246810",
+        "24681357",
     ]);
     let second = site.add_kiosk("second");
     site.kiosk_ok(

@@ -92,7 +92,7 @@ fn the_demo_kiosk_opens_its_window_and_checks_mentors_in_by_itself() {
         "demo data in {}",
         dir.display()
     );
-    assert!(banner.contains("coordinator PIN 123456"), "{banner}");
+    assert!(banner.contains("coordinator PIN 51627384"), "{banner}");
 
     // The demo camera shows María's badge about 3 s in and Ann's about 8 s in.
     wait_for(&mut kiosk, "María and Ann checked in by badge", || {

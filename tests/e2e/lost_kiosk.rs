@@ -445,3 +445,107 @@ fn organizers_see_only_what_their_schools_may_know() {
         (Some(""), Some(""), Some(""))
     );
 }
+
+#[test]
+fn a_lost_kiosks_pins_are_exposed_then_refused_until_set_again() {
+    let site = Site::new();
+    let server = Server::start(&site);
+    let old = site.add_kiosk("front");
+    site.server(&[
+        "coordinator",
+        "add",
+        "--school",
+        "lincoln",
+        "--name",
+        "Carmen",
+        "--pin",
+        "48291375",
+    ]);
+    let roster_has_carmen = |token: &str| {
+        let (status, body) = http(
+            &server.url,
+            "GET",
+            "/api/v1/roster?protocol=3",
+            Some(token),
+            b"",
+        );
+        assert_eq!(status, 200, "{body}");
+        body.contains("Carmen")
+    };
+    assert!(roster_has_carmen(&old));
+    // The kiosk is stolen: its replacement is registered, and organizers are told at once.
+    let kiosk = e2e_tests::kiosk_id_of(&old);
+    let out = e2e_tests::run(
+        "sync-server",
+        &[
+            "--db",
+            site.db.as_str(),
+            "kiosk",
+            "add",
+            "--school",
+            "lincoln",
+            "--name",
+            "front again",
+            "--replaces",
+            &kiosk,
+        ],
+        site.dir.path(),
+    );
+    assert!(out.status.success());
+    let told = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        told.contains("Carmen") && told.contains("set-pin"),
+        "{told}"
+    );
+    let new = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    assert!(site.server(&["coordinator", "list"]).contains("exposed"));
+    let olga = site.add_organizer("Olga", &["--school", "lincoln"]);
+    let (_, body) = http(&server.url, "GET", "/api/v1/coordinators", Some(&olga), b"");
+    let list: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(list[0]["name"], "Carmen", "{body}");
+    assert!(list[0]["exposed_at"].is_string(), "{body}");
+    assert_eq!(list[0]["refused"], false, "within the grace period: {body}");
+    // Within the grace period her PIN still opens the kiosk; after it, the kiosks refuse it.
+    assert!(roster_has_carmen(&new));
+    site.server(&["program", "set", "--exposed-pin-grace-days", "0"]);
+    assert!(
+        !roster_has_carmen(&new),
+        "refused once the grace period is over"
+    );
+    // The organizer sets a new PIN from the page's API: a weak one is refused, a good one
+    // brings her back.
+    let (status, body) = http(
+        &server.url,
+        "POST",
+        "/api/v1/coordinators/pin",
+        Some(&olga),
+        br#"{"school":"lincoln","name":"Carmen","pin":"11111111"}"#,
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = http(
+        &server.url,
+        "POST",
+        "/api/v1/coordinators/pin",
+        Some(&olga),
+        br#"{"school":"lincoln","name":"Carmen","pin":"59173824"}"#,
+    );
+    assert_eq!(status, 204, "{body}");
+    assert!(roster_has_carmen(&new));
+    assert!(site.server(&["coordinator", "list"]).contains("\tok"));
+    // Another school's organizer cannot.
+    add_jefferson(&site);
+    let jo = site.add_organizer("Jo", &["--school", "jefferson"]);
+    let (status, _) = http(
+        &server.url,
+        "POST",
+        "/api/v1/coordinators/pin",
+        Some(&jo),
+        br#"{"school":"lincoln","name":"Carmen","pin":"59173824"}"#,
+    );
+    assert_eq!(status, 403);
+}

@@ -350,7 +350,7 @@ fn seed_workplace(site: &Site, server: &Server) -> String {
         "--name",
         "Ms. Rivera",
         "--pin",
-        "246810",
+        "24681357",
     ]);
     let front = site.add_kiosk("front");
     site.add_kiosk("hallway");

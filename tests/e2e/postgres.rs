@@ -66,7 +66,7 @@ fn admin_commands_work_on_an_empty_postgres_database() {
         "--name",
         "Ana",
         "--pin",
-        "482913",
+        "48291375",
     ]);
     site.server(&[
         "mentor",

@@ -124,7 +124,7 @@ fn add_coordinator(site: &Site, school: &str) {
         "--name",
         "Ms. Rivera",
         "--pin",
-        "246813",
+        "24681379",
     ]);
 }
 

@@ -571,6 +571,26 @@ fn coordinator_pins_are_stored_hashed_and_reach_the_kiosk() {
         site.dir.path(),
     );
     assert!(!out.status.success(), "a 4-digit PIN is refused");
+    // Eight digits at least for a new PIN, and none anyone would try first.
+    for pin in ["482913", "00000000", "12345678", "87654321"] {
+        let out = e2e_tests::run(
+            "sync-server",
+            &[
+                "--db",
+                site.db.as_str(),
+                "coordinator",
+                "add",
+                "--school",
+                "lincoln",
+                "--name",
+                "Carmen",
+                "--pin",
+                pin,
+            ],
+            site.dir.path(),
+        );
+        assert!(!out.status.success(), "{pin} is refused");
+    }
     site.server(&[
         "coordinator",
         "add",
@@ -579,7 +599,7 @@ fn coordinator_pins_are_stored_hashed_and_reach_the_kiosk() {
         "--name",
         "Carmen",
         "--pin",
-        "482913",
+        "48291375",
     ]);
     if sync_server::db::is_postgres_url(&site.db) {
         let stored: Vec<String> = site.column(
@@ -588,13 +608,13 @@ fn coordinator_pins_are_stored_hashed_and_reach_the_kiosk() {
             &[],
         );
         assert!(
-            !stored.is_empty() && stored.iter().all(|row| !row.contains("482913")),
+            !stored.is_empty() && stored.iter().all(|row| !row.contains("48291375")),
             "the PIN itself is not stored: {stored:?}"
         );
     } else {
         let raw = std::fs::read(site.path("server.db")).expect("read db");
         assert!(
-            !raw.windows(6).any(|w| w == b"482913"),
+            !raw.windows(8).any(|w| w == b"48291375"),
             "the PIN itself is not stored"
         );
     }
@@ -618,11 +638,11 @@ fn coordinator_pins_are_stored_hashed_and_reach_the_kiosk() {
     let roster = store.roster().expect("roster").expect("pulled").roster;
     assert_eq!(roster.coordinators.len(), 1);
     assert!(pm_shared::verify_pin(
-        "482913",
+        "48291375",
         &roster.coordinators[0].pin_hash
     ));
     assert!(!pm_shared::verify_pin(
-        "482914",
+        "48291376",
         &roster.coordinators[0].pin_hash
     ));
 }

@@ -170,7 +170,7 @@ fn overlapping_time_is_counted_once() {
         "--name",
         "Ms. Rivera",
         "--pin",
-        "246810",
+        "24681357",
     ]);
     let server = Server::start(&site);
     // Three days ago at the school: coordinators' entries older than 14 days are set aside.

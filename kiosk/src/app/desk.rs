@@ -138,6 +138,11 @@ impl Desk {
             setting("pin_locked_until")
                 .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
                 .map(|t| t.to_utc()),
+        )
+        .with_lockouts(
+            setting("pin_lockouts")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0),
         );
         Self {
             engine,
@@ -356,6 +361,7 @@ impl Desk {
         let verdict = self.gate.try_unlock(pin, &coordinators, now);
         // Failures survive a restart: switching the kiosk off does not reset the lockout.
         let (wrong, until) = self.gate.failures();
+        let lockouts = self.gate.lockouts();
         let store = self.engine.store_mut();
         let saved = store
             .set_setting("pin_wrong", &wrong.to_string())
@@ -364,7 +370,8 @@ impl Desk {
                     "pin_locked_until",
                     &until.map(|t| t.to_rfc3339()).unwrap_or_default(),
                 )
-            });
+            })
+            .and_then(|()| store.set_setting("pin_lockouts", &lockouts.to_string()));
         if let Err(e) = saved {
             eprintln!("kiosk: PIN failures not saved: {e}");
         }

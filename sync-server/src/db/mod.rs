@@ -24,6 +24,26 @@ use crate::ServerError;
 pub use events::{series_of, CachedTotals, ComputedTotals, StoredEvent, TotalsSnapshot};
 pub use payments::{normalize_amount, Payment};
 pub use people::visitors_window;
+
+/// A coordinator and the state of her PIN, for organizers.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CoordinatorStatus {
+    pub school_id: String,
+    pub name: String,
+    /// Set before PINs had 8 digits: organizers are asked to set a new one.
+    pub weak: bool,
+    /// When a kiosk holding it was replaced as lost (RFC 3339); kiosks refuse it once the
+    /// grace period is over, until it is set again.
+    pub exposed_at: Option<String>,
+}
+
+/// PINs exposed before this instant are refused by the kiosks (the grace period is over).
+pub fn exposed_cutoff(rules: &ProgramRules, now: DateTime<Utc>) -> DateTime<Utc> {
+    let days = rules
+        .exposed_pin_grace_days
+        .unwrap_or(pm_shared::DEFAULT_EXPOSED_PIN_GRACE_DAYS);
+    now - chrono::Duration::days(i64::from(days))
+}
 pub use placements::KioskStatus;
 pub use postgres::{is_postgres_url, redacted_url, PgPool};
 
@@ -179,6 +199,9 @@ DELETE FROM roster_cache;
 ALTER TABLE kiosks ADD COLUMN proof_required INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE upgrades (name TEXT PRIMARY KEY, at TEXT NOT NULL);
 INSERT INTO upgrades (name, at) VALUES ('scan_proof', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+ALTER TABLE coordinators ADD COLUMN weak INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE coordinators ADD COLUMN exposed_at TEXT;
+UPDATE coordinators SET weak = 1;
 CREATE TABLE series_owners (series TEXT PRIMARY KEY, kiosk TEXT NOT NULL);
 INSERT INTO series_owners (series, kiosk)
     SELECT series, MIN(kiosk) FROM (
@@ -201,7 +224,9 @@ pub(crate) fn random_base32(bytes: usize) -> String {
     data_encoding::BASE32_NOPAD.encode(&secret)
 }
 
-pub(crate) fn ts(t: DateTime<Utc>) -> String {
+/// An instant as the database stores it (RFC 3339, milliseconds, `Z`): stored texts compare
+/// in time order.
+pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
@@ -515,6 +540,7 @@ impl Db {
         let hours_rules = |r: &ProgramRules| ProgramRules {
             volunteer_hour_rate: None,
             require_scan_proof_from: None,
+            exposed_pin_grace_days: None,
             ..r.clone()
         };
         let stale = hours_rules(&old) != hours_rules(rules);

@@ -127,6 +127,11 @@ impl Db {
             "UPDATE kiosks SET revoked = 1 WHERE id = ?1",
             [old.as_str()],
         )?;
+        // The lost kiosk held every PIN hash of the school: each is exposed from now on.
+        tx.execute(
+            "UPDATE coordinators SET exposed_at = ?2 WHERE school = ?1 AND exposed_at IS NULL",
+            params![school.as_str(), ts(chrono::Utc::now())],
+        )?;
         tx.commit()?;
         Ok((id, token))
     }
@@ -211,8 +216,8 @@ impl Db {
         }
         let tx = self.conn.transaction()?;
         tx.execute(
-            "INSERT INTO coordinators (school, name, pin_hash) VALUES (?1, ?2, ?3)
-             ON CONFLICT (school, name) DO UPDATE SET pin_hash = ?3",
+            "INSERT INTO coordinators (school, name, pin_hash, weak, exposed_at) VALUES (?1, ?2, ?3, 0, NULL)
+             ON CONFLICT (school, name) DO UPDATE SET pin_hash = ?3, weak = 0, exposed_at = NULL",
             params![school.as_str(), name, pin_hash],
         )?;
         let open: bool = tx.query_row(
@@ -237,11 +242,37 @@ impl Db {
         name: &str,
         pin_hash: &str,
     ) -> Result<(), ServerError> {
+        // A PIN set again is neither weak nor exposed any more.
         let n = self.conn.execute(
-            "UPDATE coordinators SET pin_hash = ?3 WHERE school = ?1 AND name = ?2",
+            "UPDATE coordinators SET pin_hash = ?3, weak = 0, exposed_at = NULL WHERE school = ?1 AND name = ?2",
             params![school.as_str(), name.trim(), pin_hash],
         )?;
         found(n, "coordinator", name)
+    }
+
+    /// Every coordinator of these schools (`None`: all) and the state of her PIN.
+    pub fn coordinator_statuses(
+        &self,
+        schools: Option<&[SchoolId]>,
+    ) -> Result<Vec<super::CoordinatorStatus>, ServerError> {
+        let rows = self.conn.rows(
+            "SELECT school, name, weak, exposed_at FROM coordinators ORDER BY school, name",
+            (),
+        )?;
+        let mut out = Vec::new();
+        for r in rows {
+            let school: String = r.get(0)?;
+            if schools.is_some_and(|list| !list.iter().any(|s| s.as_str() == school)) {
+                continue;
+            }
+            out.push(super::CoordinatorStatus {
+                school_id: school,
+                name: r.get(1)?,
+                weak: r.get::<_, i64>(2)? != 0,
+                exposed_at: r.get(3)?,
+            });
+        }
+        Ok(out)
     }
 
     /// A coordinator leaves: her PIN stops working at the kiosks' next roster pull, and entries
@@ -266,14 +297,18 @@ impl Db {
         Ok(())
     }
 
+    /// The coordinators whose PINs the school's kiosks accept: all but those exposed (on a
+    /// lost kiosk) before `exposed_before` and not set since.
     pub fn coordinators(
         &self,
         school: &SchoolId,
+        exposed_before: DateTime<Utc>,
     ) -> Result<Vec<pm_shared::Coordinator>, ServerError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT name, pin_hash FROM coordinators WHERE school = ?1 ORDER BY name")?;
-        let rows = stmt.query_map([school.as_str()], |r| {
+        let mut stmt = self.conn.prepare(
+            "SELECT name, pin_hash FROM coordinators
+             WHERE school = ?1 AND (exposed_at IS NULL OR exposed_at > ?2) ORDER BY name",
+        )?;
+        let rows = stmt.query_map(params![school.as_str(), ts(exposed_before)], |r| {
             Ok(pm_shared::Coordinator {
                 name: r.get(0)?,
                 pin_hash: r.get(1)?,
@@ -702,6 +737,10 @@ impl Db {
             Ok(lines.join(";"))
         };
         let now_instant = now;
+        let exposed_before = match self.rules() {
+            Ok(rules) => super::exposed_cutoff(&rules, now),
+            Err(e) => return Err(e),
+        };
         let now = ts(now);
         let stale_flags = self
             .conn
@@ -734,7 +773,11 @@ impl Db {
                  WHERE m.school = ?1 ORDER BY m.id",
             )?,
             stale_flags,
-            joined("SELECT name, pin_hash FROM coordinators WHERE school = ?1 ORDER BY name")?,
+            self.coordinators(school, exposed_before)?
+                .iter()
+                .map(|c| format!("{:?}:{}", c.name, c.pin_hash))
+                .collect::<Vec<_>>()
+                .join(","),
             joined("SELECT id FROM kiosks WHERE school = ?1 ORDER BY id")?,
             self.visitors_since(school, visitors_window(now_instant))?
                 .iter()

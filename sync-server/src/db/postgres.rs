@@ -275,6 +275,9 @@ pub fn migrate(conn: &Conn) -> Result<(), ServerError> {
             "ALTER TABLE kiosks ADD COLUMN proof_required BIGINT NOT NULL DEFAULT 0;
              CREATE TABLE upgrades (name TEXT COLLATE \"C\" PRIMARY KEY, at TEXT COLLATE \"C\" NOT NULL);
              INSERT INTO upgrades (name, at) VALUES ('scan_proof', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'));
+             ALTER TABLE coordinators ADD COLUMN weak BIGINT NOT NULL DEFAULT 0;
+             ALTER TABLE coordinators ADD COLUMN exposed_at TEXT COLLATE \"C\";
+             UPDATE coordinators SET weak = 1;
              CREATE TABLE series_owners (series TEXT COLLATE \"C\" PRIMARY KEY, kiosk TEXT COLLATE \"C\" NOT NULL);
              INSERT INTO series_owners (series, kiosk)
                  SELECT series, MIN(kiosk) FROM (

@@ -48,6 +48,9 @@ const STRINGS = {
     cat_classroom: "classroom", cat_training: "training", cat_workshop: "workshop", cat_community: "community",
     f_all: "Everyone", f_to_pay: "Eligible, not paid", f_eligible: "Eligible", f_progress: "Working toward it", f_review: "Needs review", f_inactive: "Inactive", f_none: "No classroom",
     kiosks_hint: "What each kiosk reported at its last sync. A kiosk not heard from in 24 hours is marked.", last_sync: "Last sync", waiting: "Events waiting", clock_offset: "Clock offset", app_version: "Version", camera: "Camera", last_scan: "Last scan",
+    pins: "Coordinator PINs", pins_hint: "PINs set before they had 8 digits, and PINs that were on a lost kiosk, need a new one: tell the coordinator her new PIN.",
+    pin_weak: "weak PIN (fewer than 8 digits): set a new one", pin_exposed: "was on a lost kiosk ({0}): set a new PIN", pin_refused: "was on a lost kiosk: the kiosks refuse it until a new one is set",
+    set_pin: "Set new PIN", new_pin_for: "New PIN for {0} (8 digits or more)", pin_saved: "New PIN saved for {0}: the kiosks take it at their next sync.", pin_not_saved: "The PIN was not saved: {0}", no_coordinators: "No coordinators yet.",
     scan_proof: "Scan proof", proves_scans: "proves every scan", unproven_scans: "may send unproven scans: update this kiosk",
     silent: "Silent for more than 24 hours", never: "never", cam_ok: "working", "cam_not-working": "not working", cam_unknown: "unknown", seconds: "{0} s", no_kiosks: "No kiosks yet.", revoked: "revoked",
     program_report: "Program report for funders", program_hint: "Per school and in all: active mentors, who reached the threshold, hours by category, days, stipends paid and the in-kind value of the hours. A period, or a span of dates.",
@@ -102,6 +105,9 @@ const STRINGS = {
     cat_classroom: "salón", cat_training: "capacitación", cat_workshop: "taller", cat_community: "comunidad",
     f_all: "Todas", f_to_pay: "Con derecho, sin pagar", f_eligible: "Con derecho", f_progress: "En camino", f_review: "Por revisar", f_inactive: "Inactivas", f_none: "Sin salón",
     kiosks_hint: "Lo que cada quiosco informó en su última sincronización. Se marca el quiosco del que no se sabe nada en 24 horas.", last_sync: "Última sincronización", waiting: "Registros en espera", clock_offset: "Desfase del reloj", app_version: "Versión", camera: "Cámara", last_scan: "Último escaneo",
+    pins: "PIN de coordinadoras", pins_hint: "Los PIN anteriores a los 8 dígitos, y los que estaban en un quiosco perdido, necesitan uno nuevo: dígale a la coordinadora su PIN nuevo.",
+    pin_weak: "PIN débil (menos de 8 dígitos): ponga uno nuevo", pin_exposed: "estaba en un quiosco perdido ({0}): ponga un PIN nuevo", pin_refused: "estaba en un quiosco perdido: los quioscos lo rechazan hasta que se ponga uno nuevo",
+    set_pin: "Poner PIN nuevo", new_pin_for: "PIN nuevo para {0} (8 dígitos o más)", pin_saved: "PIN nuevo guardado para {0}: los quioscos lo reciben en su próxima sincronización.", pin_not_saved: "No se guardó el PIN: {0}", no_coordinators: "Todavía no hay coordinadoras.",
     scan_proof: "Prueba de escaneo", proves_scans: "prueba cada escaneo", unproven_scans: "puede enviar escaneos sin prueba: actualice este quiosco",
     silent: "Sin noticias desde hace más de 24 horas", never: "nunca", cam_ok: "funciona", "cam_not-working": "no funciona", cam_unknown: "desconocida", seconds: "{0} s", no_kiosks: "Todavía no hay quioscos.", revoked: "revocado",
     program_report: "Informe del programa para financiadores", program_hint: "Por escuela y en total: mentoras activas, quiénes alcanzaron la meta, horas por categoría, días, estipendios pagados y el valor en especie de las horas. Un período o un rango de fechas.",
@@ -521,6 +527,28 @@ function renderEntries(entries) {
   if (!entries.length) emptyRow(table, "no_entries", 8);
 }
 
+function renderPins(list) {
+  const table = $("pins"); header(table, ["school", "coordinator", "status", "actions"]);
+  for (const c of list) {
+    const state = c.refused ? "⚠ " + t("pin_refused") : c.exposed_at ? "⚠ " + t("pin_exposed", dayTime(c.exposed_at)) : c.weak ? "⚠ " + t("pin_weak") : "✓";
+    const tr = el("tr"); tr.dataset.coordinator = c.name;
+    tr.append(el("td", c.school_id), el("td", c.name), el("td", state, state === "✓" ? "" : "flag"));
+    const acts = el("div", undefined, "acts");
+    const pin = el("input"); pin.type = "password"; pin.inputMode = "numeric"; pin.autocomplete = "new-password";
+    pin.setAttribute("aria-label", t("new_pin_for", c.name));
+    const b = el("button", t("set_pin")); b.type = "button"; b.setAttribute("aria-label", `${t("set_pin")}: ${c.name}`);
+    b.addEventListener("click", async () => {
+      if (b.disabled) return; b.disabled = true;
+      try { await post("/api/v1/coordinators/pin", { school: c.school_id, name: c.name, pin: pin.value }); pin.value = ""; $("notice").textContent = t("pin_saved", c.name); load(); }
+      catch (err) { $("error").textContent = t("pin_not_saved", err.message); }
+      b.disabled = false;
+    });
+    acts.append(pin, b);
+    const td = el("td"); td.append(acts); tr.append(td); table.append(tr);
+  }
+  if (!list.length) emptyRow(table, "no_coordinators", 4);
+}
+
 // --- Reports --------------------------------------------------------------------------------
 
 const PROGRAM_COLUMNS = ["active_mentors", "reached_threshold", "classroom_hours", "training_hours", "workshop_hours", "community_hours", "days", "avg_hours_per_mentor", "stipends_paid", "stipend_amount", "in_kind_value"];
@@ -560,6 +588,7 @@ async function load() {
       api("/api/v1/kiosks").then((r) => r.json()),
       api("/api/v1/stipends?format=json").then((r) => r.json()),
     ]);
+    renderPins(await (await api("/api/v1/coordinators")).json());
     const names = new Map(all.map((r) => [r.mentor_id, r.mentor_name]));
     mentorRows = rows;
     renderSchools(overview); renderCharts(overview); renderClearances(overview.clearances);
