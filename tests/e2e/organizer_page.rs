@@ -795,3 +795,67 @@ fn the_page_enters_time_after_the_fact_and_decides_only_what_was_seen() {
     browser.eval("document.getElementById('enter-section').scrollIntoView(); return true;");
     browser.screenshot(&shots.join("organizer-enter-time-es.png"));
 }
+
+/// The Coordinator PINs table: a lost kiosk's PINs shown as exposed, a new one set from the
+/// page, in English and Spanish.
+#[test]
+fn the_page_lists_exposed_pins_and_sets_a_new_one() {
+    use e2e_tests::webdriver::Browser;
+
+    let site = Site::new();
+    let server = Server::start(&site);
+    let old = site.add_kiosk("front");
+    site.server(&[
+        "coordinator",
+        "add",
+        "--school",
+        "lincoln",
+        "--name",
+        "Carmen",
+        "--pin",
+        "48291375",
+    ]);
+    site.server(&[
+        "kiosk",
+        "add",
+        "--school",
+        "lincoln",
+        "--name",
+        "front again",
+        "--replaces",
+        &kiosk_id_of(&old),
+    ]);
+    let organizer = site.add_organizer("Olga", &["--school", "lincoln"]);
+    let browser = Browser::start(1280, 1600);
+    browser.goto(&format!("{}/#token={organizer}", server.url));
+    browser.wait_for("document.body.dataset.loaded");
+    let row = "#pins tr[data-coordinator='Carmen']";
+    assert!(
+        browser.text(row).contains("was on a lost kiosk"),
+        "{}",
+        browser.text(row)
+    );
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("../screenshots");
+    browser.eval("document.getElementById('kiosks-section').scrollIntoView(); return true;");
+    browser.screenshot(&shots.join("organizer-pins-en.png"));
+    // Spanish: the same table, in her language.
+    browser.eval(
+        "const s = document.getElementById('lang'); s.value = 'es'; s.dispatchEvent(new Event('change')); return true;",
+    );
+    browser.wait_for(&format!(
+        "(document.querySelector(\"{row}\") || {{}}).innerText?.includes('quiosco perdido')"
+    ));
+    browser.eval("document.getElementById('kiosks-section').scrollIntoView(); return true;");
+    browser.screenshot(&shots.join("organizer-pins-es.png"));
+    // A trivial PIN is refused and said; a good one is saved.
+    browser.type_into(&format!("{row} input"), "11111111");
+    browser.click(&format!("{row} button"));
+    browser.wait_for("document.getElementById('error').innerText.length > 0");
+    browser.type_into(&format!("{row} input"), "59173824");
+    browser.click(&format!("{row} button"));
+    browser.wait_for("document.getElementById('notice').innerText.includes('Carmen')");
+    browser.wait_for(&format!(
+        "(document.querySelector(\"{row}\") || {{}}).innerText?.includes('✓')"
+    ));
+    assert!(site.server(&["coordinator", "list"]).contains("Carmen\tok"));
+}

@@ -184,7 +184,8 @@ function signOut(message) {
 function header(table, keys) {
   table.replaceChildren();
   const tr = el("tr");
-  for (const k of keys) { const th = el("th", k ? t(k) : "", /hours|days|sessions|amount|waiting|offset|credited|threshold|^p_|mentors_n/.test(k) ? "num" : ""); th.scope = "col"; tr.append(th); }
+  // Each heading keeps its key, so a change of language retranslates tables that stay.
+  for (const k of keys) { const th = el("th", k ? t(k) : "", /hours|days|sessions|amount|waiting|offset|credited|threshold|^p_|mentors_n/.test(k) ? "num" : ""); th.scope = "col"; if (k) th.dataset.i18n = k; tr.append(th); }
   table.append(tr);
 }
 function emptyRow(table, key, span) { const tr = el("tr"); const td = el("td", t(key), "empty"); td.colSpan = span; tr.append(td); table.append(tr); }
@@ -613,7 +614,7 @@ function enterLine() {
   fillSelect(who, [["", "—"], ...enterMentors.map((m) => [m.mentor_id, m.mentor_name || m.mentor_id])], false);
   const start = el("input"); start.type = "time"; start.className = "enter-start"; start.setAttribute("aria-label", t("line_for", t("start"), n));
   const end = el("input"); end.type = "time"; end.className = "enter-end"; end.setAttribute("aria-label", t("line_for", t("end"), n));
-  const remove = el("button", t("remove_line")); remove.type = "button";
+  const remove = el("button", t("remove_line")); remove.type = "button"; remove.dataset.i18n = "remove_line";
   const tr = row(table, [el("td"), el("td"), el("td"), el("td")]);
   tr.cells[0].append(who); tr.cells[1].append(start); tr.cells[2].append(end); tr.cells[3].append(remove);
   remove.addEventListener("click", () => { tr.remove(); if ($("enter-lines").rows.length === 1) enterLine(); });
