@@ -9,8 +9,9 @@ pub const MAX_WRONG_PINS: u32 = 5;
 /// How long the keypad stays locked after too many wrong PINs; each lockout that follows
 /// without a right PIN between doubles it, up to [`MAX_LOCKOUT`].
 pub const LOCKOUT: Duration = Duration::minutes(5);
-/// The longest lockout.
-pub const MAX_LOCKOUT: Duration = Duration::hours(24);
+/// The longest lockout: long enough to make guessing hopeless, short enough that someone
+/// locking the keypad on purpose keeps the coordinator out for an hour at most.
+pub const MAX_LOCKOUT: Duration = Duration::hours(1);
 /// Coordinator mode closes itself after this long without a touch.
 pub const IDLE_LOCK: Duration = Duration::minutes(2);
 
@@ -96,7 +97,7 @@ impl PinGate {
         }
         self.wrong_in_a_row += 1;
         if self.wrong_in_a_row >= MAX_WRONG_PINS {
-            // Someone guessing online waits longer each time: 5, 10, 20 minutes, … a day.
+            // Someone guessing online waits longer each time: 5, 10, 20, 40 minutes, then an hour.
             let doubling = 2i32.saturating_pow(self.lockouts.min(16));
             let until = now + (LOCKOUT * doubling).min(MAX_LOCKOUT);
             self.lockouts = self.lockouts.saturating_add(1);

@@ -41,9 +41,25 @@ impl Rig {
     }
 
     fn with_camera(camera: Option<Arc<ScannerStats>>) -> Self {
+        Self::with(camera, None)
+    }
+
+    /// A kiosk whose roster is `roster` instead of the usual one.
+    fn with_roster(roster: pm_shared::Roster) -> Self {
+        Self::with(None, Some(roster))
+    }
+
+    fn with(camera: Option<Arc<ScannerStats>>, roster: Option<pm_shared::Roster>) -> Self {
         i_slint_backend_testing::init_no_event_loop();
         let dir = tempfile::tempdir().expect("dir");
-        let engine = seeded_engine(dir.path());
+        let mut engine = seeded_engine(dir.path());
+        if let Some(roster) = roster {
+            engine
+                .store_mut()
+                .save_roster(&roster, local(TODAY, 9, 0))
+                .expect("roster");
+            engine.refresh_roster().expect("refresh");
+        }
         let ui = MainWindow::new().expect("window");
         ui.window().set_size(slint::LogicalSize::new(1280.0, 800.0));
         ui.show().expect("show");
@@ -573,6 +589,36 @@ fn the_coordinator_enters_a_past_day_from_a_paper_sheet() {
         rig.click("day later");
     }
     rig.wait_text("Today");
+}
+
+#[test]
+fn a_coordinator_taps_her_name_then_her_pin_is_checked_against_hers_alone() {
+    let mut roster = roster();
+    roster.version = "two coordinators".into();
+    roster.coordinators.push(pm_shared::Coordinator {
+        name: "Mr. Okafor".into(),
+        pin_hash: pm_shared::hash_pin("97531864", &[6; 16]).expect("pin"),
+    });
+    let rig = Rig::with_roster(roster);
+    rig.click("Coordinator");
+    rig.wait_text("Tap your name, then enter your PIN.");
+    // No name yet: not a try.
+    rig.enter_pin(PIN);
+    rig.wait_text("Tap your name, then enter your PIN.");
+    assert_eq!(rig.screen(), Screen::Pin);
+    // Her PIN under another's name is wrong.
+    rig.click("coordinator Mr. Okafor");
+    rig.enter_pin(PIN);
+    rig.wait_text("Wrong PIN. 4 tries left.");
+    rig.click("coordinator Ms. Rivera");
+    rig.enter_pin(PIN);
+    rig.wait_for("coordinator mode", |ui| {
+        ui.global::<KioskState>().get_screen() == Screen::Coordinator
+    });
+    assert_eq!(
+        rig.ui.global::<KioskState>().get_coordinator_name(),
+        "Ms. Rivera"
+    );
 }
 
 #[test]

@@ -263,12 +263,18 @@ fn every_screen_in_english_and_spanish() {
         });
         state.set_pin("1234".into());
         shots.push(render(&window, &format!("pin-{lang}")));
-        send(Request::Unlock("111111".into()));
+        send(Request::Unlock {
+            name: "Ms. Rivera".into(),
+            pin: "111111".into(),
+        });
         wait("wrong PIN", &|ui| {
             ui.global::<KioskState>().get_pin_message() == "wrong"
         });
         shots.push(render(&window, &format!("pin-wrong-{lang}")));
-        send(Request::Unlock(support::PIN.into()));
+        send(Request::Unlock {
+            name: "Ms. Rivera".into(),
+            pin: support::PIN.into(),
+        });
         wait("coordinator mode", &|ui| {
             ui.global::<KioskState>().get_screen() == Screen::Coordinator
                 && ui.global::<KioskState>().get_today_rows().row_count() == 3

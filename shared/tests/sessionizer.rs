@@ -1606,3 +1606,27 @@ fn scans_delivered_weeks_late_wait_for_an_organizer() {
     let sessions = sessionize(&log.events, &rules, now());
     assert!(sessions[0].reasons.is_empty(), "{:?}", sessions[0].reasons);
 }
+
+#[test]
+fn a_coordinators_new_times_do_not_settle_a_late_delivery() {
+    let mut log = Log::new();
+    let check_in = log.check_in("M1", "2026-10-05 08:00");
+    log.check_out("M1", "2026-10-05 10:00");
+    received_at(&mut log, local("2026-10-20 09:00"));
+    log.correct(
+        "M1",
+        "2026-10-21 09:00",
+        EventKind::SetTimes {
+            item: check_in,
+            start: Some(local("2026-10-05 08:00")),
+            end: Some(local("2026-10-05 10:00")),
+        },
+    );
+    let sessions = log.sessions();
+    assert!(
+        sessions[0].reasons.contains(&ReviewReason::LateDelivery),
+        "{:?}",
+        sessions[0].reasons
+    );
+    assert_eq!(hours(&sessions[0]), None);
+}

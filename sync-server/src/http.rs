@@ -142,6 +142,7 @@ impl Limits {
         crate::net::ConnectionLimits {
             total: self.max_connections,
             per_address: self.max_connections_per_address,
+            proxies: self.trusted_proxies.clone(),
             idle: self.idle,
             lifetime: self.lifetime,
         }
@@ -177,8 +178,10 @@ fn log_accept_error(client: Option<&std::net::SocketAddr>, error: &std::io::Erro
 
 /// Token buckets: one per verified token (by its public id part, never the secret), charged
 /// only once the token checked out; one per client address for requests that fail to
-/// authenticate, so nobody can empty another's bucket by sending its id with a wrong secret, and
-/// guesses are limited however they vary the id.
+/// authenticate, so nobody can empty another's bucket by sending its id with a wrong secret,
+/// and a stream of failures from one address, however it varies the id, is answered 429 and
+/// logged. (Each request still costs one token look-up: a valid token is never refused because
+/// of its address; tokens carry 100+ random bits, so guessing is not the danger.)
 pub struct RateLimiter {
     limits: Limits,
     buckets: Mutex<std::collections::HashMap<String, (f64, std::time::Instant)>>,
@@ -254,6 +257,10 @@ fn too_many(wait: u64) -> Response {
 /// The client's address: the peer's, or the last hop a trusted proxy names.
 #[derive(Clone, Copy)]
 struct ClientAddr(std::net::IpAddr);
+
+/// Present when the request came through a trusted reverse proxy.
+#[derive(Clone, Copy)]
+struct ViaProxy;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -387,6 +394,13 @@ async fn log_request(
     if let Some(addr) = client {
         request.extensions_mut().insert(ClientAddr(addr));
     }
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    if peer.is_some_and(|p| state.trusted_proxies.contains(&p)) {
+        request.extensions_mut().insert(ViaProxy);
+    }
     let method = request.method().clone();
     let route = route_of(request.uri().path());
     let response = next.run(request).await;
@@ -490,9 +504,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
 async fn metrics(
     State(state): State<AppState>,
     client: Option<axum::Extension<ClientAddr>>,
+    via: Option<axum::Extension<ViaProxy>>,
     headers: HeaderMap,
 ) -> Response {
     let client = client.map(|c| c.0 .0);
+    // A request a reverse proxy forwards comes from anywhere, whatever our listener is.
+    let through_proxy = via.is_some();
     // The token first: a wrong one is charged to its sender's address, never to the scraper.
     if let Some(expected) = &state.metrics_token_hash {
         let verdict = match bearer(&headers) {
@@ -503,10 +520,10 @@ async fn metrics(
         if let Err(reason) = verdict {
             return state.limiter.refuse(client, reason);
         }
-    } else if !state.metrics_open {
+    } else if !state.metrics_open || through_proxy {
         return state.limiter.refuse(
             client,
-            "metrics need a token on a listener that is not loopback",
+            "metrics need a token on a listener that is not loopback, or through a proxy",
         );
     }
     // Scrapers share one bucket: a flood of scrapes cannot hold the database.
@@ -913,24 +930,28 @@ async fn post_coordinator_pin(
     let reset: PinReset = parse_json(&body, "PIN reset")?;
     pm_shared::check_new_pin(&reset.pin).map_err(ServerError::from)?;
     let school = pm_shared::SchoolId::new(&reset.school).map_err(ServerError::from)?;
+    // Only an organizer of that school, and only then the (deliberately slow) hash: a kiosk's
+    // token, or anyone else's, never makes the server spend Argon2id's memory.
+    let allowed = school.clone();
+    let organizer = token.clone();
+    with_db(&state, move |db| {
+        let scope = db.authenticate_organizer(&organizer)?;
+        match scope.schools {
+            Some(list) if !list.contains(&allowed) => Err(ServerError::Forbidden(format!(
+                "no access to school {allowed}"
+            ))),
+            _ => Ok(()),
+        }
+    })
+    .await?;
     let salt: [u8; 16] = rand::random();
-    // Slow on purpose (Argon2id): done before the database is touched.
     let hash = tokio::task::spawn_blocking(move || pm_shared::hash_pin(&reset.pin, &salt))
         .await
         .map_err(|e| ServerError::Corrupt(e.to_string()))?
         .map_err(ServerError::from)?;
     let name = reset.name;
     with_db(&state, move |db| {
-        let scope = db.authenticate_organizer(&token)?;
-        if scope
-            .schools
-            .as_ref()
-            .is_some_and(|list| !list.contains(&school))
-        {
-            return Err(ServerError::Forbidden(format!(
-                "no access to school {school}"
-            )));
-        }
+        db.authenticate_organizer(&token)?;
         db.set_coordinator_pin(&school, &name, &hash)
     })
     .await?;
@@ -1024,6 +1045,8 @@ async fn get_roster(
         serde_json::Value::Null
     } else if protocol == 1 {
         roster::protocol_1_json(&roster)?
+    } else if protocol == 2 {
+        roster::protocol_2_json(&roster)?
     } else {
         serde_json::to_value(&roster).map_err(|e| ServerError::Corrupt(e.to_string()))?
     };

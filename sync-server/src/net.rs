@@ -111,12 +111,14 @@ impl AsyncWrite for IdleStream {
 }
 
 /// How many connections may be open at once, and for how long.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ConnectionLimits {
     /// In all.
     pub total: usize,
     /// From one client address.
     pub per_address: usize,
+    /// Reverse proxies: every client comes through them, so they have no cap of their own.
+    pub proxies: Vec<IpAddr>,
     /// Without a byte either way.
     pub idle: Duration,
     /// From accept to close, whatever it does.
@@ -211,7 +213,7 @@ impl Guard {
         if counts.total >= self.limits.total {
             return Err("too many connections");
         }
-        if let Some(a) = address {
+        if let Some(a) = address.filter(|a| !self.limits.proxies.contains(a)) {
             let n = counts.per_address.entry(a).or_insert(0);
             if *n >= self.limits.per_address {
                 return Err("too many connections from this address");
@@ -269,6 +271,7 @@ mod tests {
         let guard = Guard::new(ConnectionLimits {
             total: 3,
             per_address: 2,
+            proxies: Vec::new(),
             idle: Duration::from_secs(1),
             lifetime: Duration::from_secs(1),
         });

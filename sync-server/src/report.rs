@@ -222,9 +222,14 @@ fn rows(
                 r.classroom = p.classroom.clone().unwrap_or_default();
             }
             if scope.is_some() && !here && !ever.contains(&m.id) {
+                // A visitor: her id and her time at these schools, nothing of her own school.
                 r.mentor_name = String::new();
                 r.school_id = String::new();
                 r.school_name = String::new();
+                r.time_zone = String::new();
+                r.today = String::new();
+                r.hours_by_school
+                    .retain(|s, _| scope.is_some_and(|list| list.iter().any(|x| x.as_str() == s)));
             }
             rows.push(r);
         }

@@ -211,11 +211,52 @@ pub fn build_fresh(
     Ok(roster)
 }
 
+/// The roster as a kiosk of protocol 2 reads it: its events without scan proofs and its
+/// review reasons among those it knows (`late_delivery` reads as `set_aside`: it counts for
+/// nothing until an organizer decides), since its types refuse unknown fields and values.
+pub fn protocol_2_json(roster: &Roster) -> Result<serde_json::Value, ServerError> {
+    let mut value =
+        serde_json::to_value(roster).map_err(|e| ServerError::Corrupt(e.to_string()))?;
+    older_shapes(&mut value);
+    Ok(value)
+}
+
+/// Takes out what kiosks of protocols 1 and 2 cannot read, wherever it is.
+fn older_shapes(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if map.get("type").and_then(|t| t.as_str()) == Some("badge_scan") {
+                map.remove("proof");
+            }
+            if let Some(reasons) = map.get_mut("reasons").and_then(|r| r.as_array_mut()) {
+                for r in reasons.iter_mut() {
+                    if r.as_str() == Some(pm_shared::ReviewReason::LateDelivery.as_str()) {
+                        *r = serde_json::Value::String(
+                            pm_shared::ReviewReason::SetAside.as_str().to_owned(),
+                        );
+                    }
+                }
+                reasons.dedup();
+            }
+            for v in map.values_mut() {
+                older_shapes(v);
+            }
+        }
+        serde_json::Value::Array(list) => {
+            for v in list {
+                older_shapes(v);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// The roster as a kiosk of protocol 1 reads it: without the fields it does not know (its
 /// rules refuse unknown fields).
 pub fn protocol_1_json(roster: &Roster) -> Result<serde_json::Value, ServerError> {
     let mut value =
         serde_json::to_value(roster).map_err(|e| ServerError::Corrupt(e.to_string()))?;
+    older_shapes(&mut value);
     if let Some(map) = value.as_object_mut() {
         map.remove("recent");
         map.remove("review");

@@ -549,3 +549,38 @@ fn a_lost_kiosks_pins_are_exposed_then_refused_until_set_again() {
     );
     assert_eq!(status, 403);
 }
+
+#[test]
+fn a_stolen_kiosk_cannot_backdate_check_ins_without_a_badge() {
+    let site = Site::new();
+    let server = Server::start(&site);
+    site.server(&[
+        "coordinator",
+        "add",
+        "--school",
+        "lincoln",
+        "--name",
+        "Ms. Rivera",
+        "--pin",
+        "48291375",
+    ]);
+    let token = site.add_kiosk("front");
+    let mut k = Uploader::new(&server, &token, 1);
+    // A month back, "without a badge", in the coordinator's name: too old, set aside.
+    let old = days_ago(30);
+    let i = k.coordinator("M-1", at(&old, 8, 0), EventKind::CheckIn);
+    let o = k.coordinator(
+        "M-1",
+        at(&old, 12, 0),
+        EventKind::CheckOut {
+            check_in: Some(i.id),
+        },
+    );
+    k.send(vec![i.clone(), o.clone()]);
+    assert_eq!(set_aside_reasons(&site, &[&i, &o]), ["too_old", "too_old"]);
+    // Yesterday's, delivered now, is a coordinator's ordinary correction.
+    let day = days_ago(1);
+    let i = k.coordinator("M-2", at(&day, 8, 0), EventKind::CheckIn);
+    k.send(vec![i.clone()]);
+    assert_eq!(set_aside_reasons(&site, &[&i]), [""]);
+}

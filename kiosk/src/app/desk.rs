@@ -197,15 +197,32 @@ impl Desk {
                     self.show_coordinator(now, "");
                 } else {
                     self.pin_opened = Some(now);
-                    self.poster.post(|ui| {
+                    let mut names: Vec<String> = self
+                        .engine
+                        .roster()
+                        .map(|r| r.coordinators.iter().map(|c| c.name.clone()).collect())
+                        .unwrap_or_default();
+                    names.sort();
+                    // One coordinator: her name is already chosen.
+                    let chosen = match names.as_slice() {
+                        [only] => only.clone(),
+                        _ => String::new(),
+                    };
+                    self.poster.post(move |ui| {
                         let state = ui.global::<KioskState>();
+                        let names: Vec<slint::SharedString> =
+                            names.iter().map(|n| n.as_str().into()).collect();
+                        state.set_coordinator_names(
+                            std::rc::Rc::new(slint::VecModel::from(names)).into(),
+                        );
+                        state.set_pin_name(chosen.into());
                         state.set_pin("".into());
                         state.set_pin_message("".into());
                         state.set_screen(Screen::Pin);
                     });
                 }
             }
-            Request::Unlock(pin) => self.unlock(&pin, now),
+            Request::Unlock { name, pin } => self.unlock(&name, &pin, now),
             Request::CancelPin => {
                 self.pin_opened = None;
                 self.show_locked();
@@ -352,13 +369,27 @@ impl Desk {
         }
     }
 
-    fn unlock(&mut self, pin: &str, now: DateTime<Utc>) {
+    /// Checks the PIN against the named coordinator's hash alone: one slow hash per try.
+    fn unlock(&mut self, name: &str, pin: &str, now: DateTime<Utc>) {
         let coordinators = self
             .engine
             .roster()
             .map(|r| r.coordinators.clone())
             .unwrap_or_default();
-        let verdict = self.gate.try_unlock(pin, &coordinators, now);
+        let hers: Vec<pm_shared::Coordinator> = coordinators
+            .iter()
+            .filter(|c| c.name == name)
+            .cloned()
+            .collect();
+        if hers.is_empty() && !coordinators.is_empty() {
+            // No name tapped (or one removed since): not a try.
+            self.poster.post(|ui| {
+                ui.global::<KioskState>()
+                    .set_pin_message("pick-name".into());
+            });
+            return;
+        }
+        let verdict = self.gate.try_unlock(pin, &hers, now);
         // Failures survive a restart: switching the kiosk off does not reset the lockout.
         let (wrong, until) = self.gate.failures();
         let lockouts = self.gate.lockouts();

@@ -73,7 +73,11 @@ pub enum Request {
     /// Once a second: header, camera state, the coordinator's idle lock.
     Tick,
     OpenCoordinator,
-    Unlock(String),
+    /// The coordinator's name as tapped ("" when none was), and the PIN.
+    Unlock {
+        name: String,
+        pin: String,
+    },
     CancelPin,
     Lock,
     SelectTab(Tab),
@@ -176,12 +180,18 @@ pub fn wire(ui: &MainWindow, requests: &Sender<Request>) -> slint::Timer {
         let weak = ui.as_weak();
         let tx = requests.clone();
         state.on_submit_pin(move |pin| {
+            let mut name = String::new();
             if let Some(ui) = weak.upgrade() {
                 // At once, before the (deliberately slow) check on the desk.
-                ui.global::<KioskState>().set_pin_message("checking".into());
-                ui.global::<KioskState>().set_pin("".into());
+                let state = ui.global::<KioskState>();
+                name = state.get_pin_name().to_string();
+                state.set_pin_message("checking".into());
+                state.set_pin("".into());
             }
-            let _ = tx.send(Request::Unlock(pin.to_string()));
+            let _ = tx.send(Request::Unlock {
+                name,
+                pin: pin.to_string(),
+            });
         });
     }
     state.on_open_coordinator(plain(Request::OpenCoordinator));
@@ -334,6 +344,7 @@ fn lock_view(ui: &MainWindow) {
     let state = ui.global::<KioskState>();
     state.set_coordinator_name("".into());
     state.set_pin("".into());
+    state.set_pin_name("".into());
     state.set_pin_message("".into());
     state.set_panel(Panel::None);
     state.set_message("".into());

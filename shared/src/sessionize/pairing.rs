@@ -422,13 +422,16 @@ impl<'a> MentorTimeline<'a> {
         reasons
     }
 
-    /// A badge scan the server received more than `late_delivery_days` after it happened.
+    /// A kiosk's scan or check-in without a badge that the server received more than
+    /// `late_delivery_days` after it happened.
     fn delivered_late(&self, o: &Observed) -> bool {
         let received = o.delivery.and_then(|d| d.received_at);
         match (received, self.cx.rules.late_delivery()) {
             (Some(received), Some(limit)) => {
-                matches!(o.event.source, crate::Source::BadgeScan { .. })
-                    && received.signed_duration_since(o.event.at) > limit
+                matches!(
+                    o.event.source,
+                    crate::Source::BadgeScan { .. } | crate::Source::Coordinator { .. }
+                ) && received.signed_duration_since(o.event.at) > limit
             }
             _ => false,
         }
@@ -599,6 +602,12 @@ impl<'a> MentorTimeline<'a> {
             }
             if !entered && kept.iter().any(|o| self.skewed(Some(o))) {
                 r.push(ReviewReason::KioskClockSkew);
+            }
+            // New times from a coordinator do not settle a late delivery: only an organizer's
+            // decision does.
+            let organizer_decision = resolutions.iter().any(|o| o.event.source.is_organizer());
+            if !entered && !organizer_decision && recorded.iter().any(|o| self.delivered_late(o)) {
+                r.push(ReviewReason::LateDelivery);
             }
             r
         } else {

@@ -61,7 +61,9 @@ pub(super) fn select_events(
 ) -> Result<Vec<StoredEvent>, ServerError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT e.body, e.badge_verified, e.clock_offset_ms, e.set_aside_reason,
-                COALESCE(e.delivered_through, e.sequence), e.kiosk = '{SERVER_KIOSK}', e.received_at
+                COALESCE(e.delivered_through, e.sequence), e.kiosk = '{SERVER_KIOSK}',
+                CASE WHEN e.received_at >= COALESCE((SELECT u.at FROM upgrades u WHERE u.name = 'scan_proof'), '')
+                     THEN e.received_at END
          FROM events e {filter}"
     ))?;
     let rows = stmt.query_map(params, |r| {
@@ -72,7 +74,7 @@ pub(super) fn select_events(
             r.get::<_, Option<String>>(3)?,
             r.get::<_, u64>(4)?,
             r.get::<_, bool>(5)?,
-            r.get::<_, String>(6)?,
+            r.get::<_, Option<String>>(6)?,
         ))
     })?;
     let mut out = Vec::new();
@@ -83,8 +85,10 @@ pub(super) fn select_events(
         let delivery = (!by_server).then_some(Delivery {
             offset_ms: offset,
             through_sequence: through,
-            received_at: DateTime::parse_from_rfc3339(&received_at)
-                .ok()
+            // Known only for what arrived since late deliveries are judged (this server's
+            // upgrade): sessions delivered and paid before it are never reopened.
+            received_at: received_at
+                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
                 .map(|t| t.to_utc()),
         });
         out.push(StoredEvent {

@@ -129,6 +129,17 @@ impl Db {
         let received_at = ts(now);
         claim_series(&tx, batch, &lineage)?;
         let proof_required = scan_proof_required(&tx, &lineage, &rules, now)?;
+        // A kiosk that must prove its scans but runs older software would have every scan set
+        // aside, quietly: refuse the upload instead, so it keeps its events and says why.
+        let scans = batch
+            .events
+            .iter()
+            .any(|e| matches!(e.source, Source::BadgeScan { .. }));
+        if proof_required && scans && batch.protocol < 3 {
+            return Err(ServerError::Invalid(
+                "this kiosk must prove its badge scans (protocol 3): update its software; its events stay on it until then".into(),
+            ));
+        }
         let mut verifier = Verifier::new(school, rules, now);
         verifier.badges.proof_required = proof_required;
         let mut changed: HashSet<MentorId> = HashSet::new();
@@ -654,6 +665,19 @@ impl Verifier<'_> {
                 return Ok(Some(reason::TOO_OLD));
             }
         }
+        // A check-in or check-out without a badge reaches back no further than an added
+        // session: a stolen kiosk cannot backdate weeks of them.
+        if matches!(event.kind, EventKind::CheckIn | EventKind::CheckOut { .. }) {
+            let oldest = self
+                .now
+                .checked_sub_signed(chrono::Duration::days(i64::from(
+                    self.rules.coordinator_entry_max_age_days,
+                )))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC);
+            if event.at < oldest {
+                return Ok(Some(reason::TOO_OLD));
+            }
+        }
         Ok(None)
     }
 }
@@ -678,7 +702,12 @@ pub(super) fn recheck(
     if let Some(why) = instant_out_of_range(event, now) {
         return Ok((false, Some(why)));
     }
-    Verifier::new(school, rules, now).check(conn, event, mentor)
+    // As at receipt: a kiosk that must prove its scans gets no unproven one counted later.
+    let proof_required =
+        scan_proof_required(conn, std::slice::from_ref(&event.kiosk), &rules, now)?;
+    let mut verifier = Verifier::new(school, rules, now);
+    verifier.badges.proof_required = proof_required;
+    verifier.check(conn, event, mentor)
 }
 
 /// Looks again at a mentor's events set aside because she was not at their kiosk's school on
