@@ -146,6 +146,33 @@ fn kiosks_from_before_scan_proofs_must_prove_from_the_programs_date() {
     };
     assert_eq!(kiosks(&site)["proves_scans"], false);
     let mut k = Uploader::new(&server, &token, 1);
+    // Its older software (protocol 2, no proofs) still delivers before the date; a kiosk
+    // registered with proofs but running it is refused with a clear error, its events kept.
+    let newer = site.add_kiosk("side");
+    let post_v2 = |token: &str, events: Vec<pm_shared::Event>, kiosk: pm_shared::KioskId| {
+        let batch = pm_shared::protocol::UploadBatch {
+            protocol: 2,
+            kiosk,
+            kiosk_clock: Utc::now(),
+            events,
+        };
+        http(
+            &server.url,
+            "POST",
+            "/api/v1/events",
+            Some(token),
+            serde_json::to_string(&batch).expect("json").as_bytes(),
+        )
+    };
+    let v2 = k.unproven_scan(&site, "M-3", at(&days_ago(1), 7, 0), EventKind::CheckIn);
+    let (status, body) = post_v2(&token, vec![v2.clone()], k.kiosk.clone());
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(set_aside_reasons(&site, &[&v2]), [""]);
+    let mut n = Uploader::new(&server, &newer, 3);
+    let refused = n.unproven_scan(&site, "M-3", at(&days_ago(1), 7, 30), EventKind::CheckIn);
+    let (status, body) = post_v2(&newer, vec![refused], n.kiosk.clone());
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("protocol 3"), "{body}");
     let date = days_ago(1);
     // Before the program's date (30 days after the upgrade by default): accepted.
     let old = k.unproven_scan(&site, "M-1", at(&date, 8, 0), EventKind::CheckIn);
@@ -578,9 +605,8 @@ fn a_stolen_kiosk_cannot_backdate_check_ins_without_a_badge() {
     );
     k.send(vec![i.clone(), o.clone()]);
     assert_eq!(set_aside_reasons(&site, &[&i, &o]), ["too_old", "too_old"]);
-    // Yesterday's, delivered now, is a coordinator's ordinary correction.
-    let day = days_ago(1);
-    let i = k.coordinator("M-2", at(&day, 8, 0), EventKind::CheckIn);
+    // Within her term and the 14 days, it is a coordinator's ordinary correction.
+    let i = k.coordinator("M-2", Utc::now() - Duration::minutes(1), EventKind::CheckIn);
     k.send(vec![i.clone()]);
     assert_eq!(set_aside_reasons(&site, &[&i]), [""]);
 }

@@ -31,7 +31,7 @@ fn seed(site: &Site, server: &Server) {
     }
     push("M-2", "check_in", format!("{start}T13:30:00Z"), &badge2);
     let body = format!(
-        r#"{{"protocol":1,"kiosk":"{kiosk}","kiosk_clock":"{}","events":[{}]}}"#,
+        r#"{{"protocol":3,"kiosk":"{kiosk}","kiosk_clock":"{}","events":[{}]}}"#,
         chrono::Utc::now().to_rfc3339(),
         events.join(",")
     );

@@ -47,7 +47,7 @@ fn pairs_batch(
     }
     let clock = chrono::Utc::now().to_rfc3339();
     format!(
-        r#"{{"protocol":1,"kiosk":"{kiosk}","kiosk_clock":"{clock}","events":[{}]}}"#,
+        r#"{{"protocol":3,"kiosk":"{kiosk}","kiosk_clock":"{clock}","events":[{}]}}"#,
         events.join(",")
     )
 }

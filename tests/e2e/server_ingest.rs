@@ -30,7 +30,7 @@ fn batch_json_for(
     // The kiosk's clock is right: the server compares it with its own.
     let clock = chrono::Utc::now().to_rfc3339();
     format!(
-        r#"{{"protocol":1,"kiosk":"{kiosk}","kiosk_clock":"{clock}","events":[{}]}}"#,
+        r#"{{"protocol":3,"kiosk":"{kiosk}","kiosk_clock":"{clock}","events":[{}]}}"#,
         events.join(",")
     )
 }
@@ -121,7 +121,7 @@ fn bad_requests_get_a_clear_4xx_and_store_nothing() {
         (
             "wrong protocol",
             Some(&token),
-            good.replace("\"protocol\":1", "\"protocol\":99"),
+            good.replace("\"protocol\":3", "\"protocol\":99"),
             400,
         ),
         ("another kiosk's events", Some(&other), good.clone(), 403),

@@ -615,6 +615,19 @@ impl Verifier<'_> {
         if crate::review::has_control(coordinator) || crate::review::has_control(why) {
             return Ok(Some(reason::TEXT_UNREADABLE));
         }
+        // A check-in or check-out without a badge reaches back no further than an added
+        // session: a stolen kiosk cannot backdate weeks of them.
+        if matches!(event.kind, EventKind::CheckIn | EventKind::CheckOut { .. }) {
+            let oldest = self
+                .now
+                .checked_sub_signed(chrono::Duration::days(i64::from(
+                    self.rules.coordinator_entry_max_age_days,
+                )))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC);
+            if event.at < oldest {
+                return Ok(Some(reason::TOO_OLD));
+            }
+        }
         if !self.terms.contains_key(coordinator) {
             let mut stmt = conn.prepare_cached(
                 "SELECT from_at, until_at FROM coordinator_terms WHERE school = ?1 AND name = ?2",
@@ -662,19 +675,6 @@ impl Verifier<'_> {
                 return Ok(Some(reason::IN_THE_FUTURE));
             }
             if start < oldest {
-                return Ok(Some(reason::TOO_OLD));
-            }
-        }
-        // A check-in or check-out without a badge reaches back no further than an added
-        // session: a stolen kiosk cannot backdate weeks of them.
-        if matches!(event.kind, EventKind::CheckIn | EventKind::CheckOut { .. }) {
-            let oldest = self
-                .now
-                .checked_sub_signed(chrono::Duration::days(i64::from(
-                    self.rules.coordinator_entry_max_age_days,
-                )))
-                .unwrap_or(DateTime::<Utc>::MIN_UTC);
-            if event.at < oldest {
                 return Ok(Some(reason::TOO_OLD));
             }
         }
