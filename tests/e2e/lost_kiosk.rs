@@ -382,27 +382,12 @@ fn a_kiosk_is_told_set_aside_never_why() {
     );
 }
 
-fn add_jefferson(site: &Site) -> String {
-    site.server(&[
-        "school",
-        "add",
-        "--id",
-        "jefferson",
-        "--name",
-        "Jefferson Elementary",
-        "--timezone",
-        "America/Chicago",
-    ]);
-    let out = site.server(&["kiosk", "add", "--school", "jefferson", "--name", "J room"]);
-    out.lines().last().unwrap_or_default().trim().to_owned()
-}
-
 #[test]
 fn organizers_see_only_what_their_schools_may_know() {
     let site = Site::new();
     let server = Server::start(&site);
     let lincoln = site.add_kiosk("front");
-    let jefferson = add_jefferson(&site);
+    let jefferson = site.add_jefferson();
     let date = days_ago(2);
     let period = period_of(&date);
     // M-1 worked at Lincoln, then moved to Jefferson and was placed there.
@@ -565,7 +550,7 @@ fn a_lost_kiosks_pins_are_exposed_then_refused_until_set_again() {
     assert!(roster_has_carmen(&new));
     assert!(site.server(&["coordinator", "list"]).contains("\tok"));
     // Another school's organizer cannot.
-    add_jefferson(&site);
+    site.add_jefferson();
     let jo = site.add_organizer("Jo", &["--school", "jefferson"]);
     let (status, _) = http(
         &server.url,

@@ -100,21 +100,6 @@ fn post_json(server: &Server, token: &str, path: &str, body: serde_json::Value) 
     )
 }
 
-fn add_jefferson(site: &Site) -> String {
-    site.server(&[
-        "school",
-        "add",
-        "--id",
-        "jefferson",
-        "--name",
-        "Jefferson Elementary",
-        "--timezone",
-        "America/Chicago",
-    ]);
-    let out = site.server(&["kiosk", "add", "--school", "jefferson", "--name", "J room"]);
-    out.lines().last().unwrap_or_default().trim().to_owned()
-}
-
 fn add_coordinator(site: &Site, school: &str) {
     site.server(&[
         "coordinator",
@@ -399,7 +384,7 @@ fn time_entered_after_the_fact_is_credited_once() {
 
     // The API: one session, or a sheet; who entered it from the token; her schools only.
     let olga = site.add_organizer("Olga", &["--school", "lincoln"]);
-    add_jefferson(&site);
+    site.add_jefferson();
     let jo = site.add_organizer("Jo", &["--school", "jefferson"]);
     let api_day = days_ago(10);
     let one = serde_json::json!({
@@ -548,7 +533,7 @@ fn a_set_aside_impossible_instant_points_to_entering_the_real_session() {
 fn a_visit_to_another_school_pairs_and_counts() {
     let site = Site::new();
     let server = Server::start(&site);
-    let jefferson = add_jefferson(&site);
+    let jefferson = site.add_jefferson();
     site.kiosk_ok(
         "jroom",
         &["setup", "--server", &server.url, "--token", &jefferson],
@@ -1000,7 +985,7 @@ fn money_faults_of_a_school_year() {
 
     // The Overview puts hours where they were earned: M-3 earned at Lincoln, then moved.
     session(&mut k, &site, "M-3", &days_ago(2), 8, 11);
-    add_jefferson(&site);
+    site.add_jefferson();
     site.server(&["mentor", "move", "M-3", "--school", "jefferson"]);
     let current = ProgramRules::default().period_of(chicago_today()).name.0;
     let (_, body) = http(
@@ -1048,7 +1033,7 @@ fn money_faults_of_a_school_year() {
 fn a_visited_kiosk_hears_of_a_void_of_her_visit() {
     let site = Site::new();
     let server = Server::start(&site);
-    let jefferson = add_jefferson(&site);
+    let jefferson = site.add_jefferson();
     site.kiosk_ok(
         "jroom",
         &["setup", "--server", &server.url, "--token", &jefferson],
@@ -1110,7 +1095,7 @@ fn an_entered_session_is_filed_where_she_was_that_day() {
         "--reason",
         "paper sign-in sheet",
     ]);
-    add_jefferson(&site);
+    site.add_jefferson();
     site.server(&["mentor", "move", "M-3", "--school", "jefferson"]);
     let olga = site.add_organizer("Olga", &["--all"]);
     let (status, body) = http(

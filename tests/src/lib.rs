@@ -159,6 +159,22 @@ impl Site {
         out.lines().last().unwrap_or_default().trim().to_owned()
     }
 
+    /// A second school, Jefferson (Chicago), with a kiosk of its own; returns that kiosk's token.
+    pub fn add_jefferson(&self) -> String {
+        self.server(&[
+            "school",
+            "add",
+            "--id",
+            "jefferson",
+            "--name",
+            "Jefferson Elementary",
+            "--timezone",
+            "America/Chicago",
+        ]);
+        let out = self.server(&["kiosk", "add", "--school", "jefferson", "--name", "J room"]);
+        out.lines().last().unwrap_or_default().trim().to_owned()
+    }
+
     /// Registers a kiosk; returns its token.
     pub fn add_kiosk(&self, name: &str) -> String {
         let out = self.server(&["kiosk", "add", "--school", "lincoln", "--name", name]);
