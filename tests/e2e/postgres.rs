@@ -719,3 +719,67 @@ fn a_connection_lost_during_commit_replays_uploads_but_never_a_payment() {
         "the upload ran twice (two events each time): {cuts}"
     );
 }
+
+/// Reports recompute stale totals and store them; on PostgreSQL several at once (the page, a
+/// CLI report, another server) each lock the same mentors' rows. In any order of their own they
+/// would deadlock and one would fail ("deadlock detected"); in one shared order all succeed.
+#[test]
+fn reports_at_once_never_deadlock_on_the_totals_they_store() {
+    let site = Site::on_postgres();
+    let mut roster = String::from("id,name,school,language\n");
+    let mut sheet = String::from("mentor_id,date,start,end,category\n");
+    for m in 10..70 {
+        roster.push_str(&format!("M-{m},Mentor {m},lincoln,es\n"));
+        sheet.push_str(&format!("M-{m},2026-10-05,08:00,10:00,classroom\n"));
+    }
+    std::fs::write(site.path("more.csv"), roster).expect("roster");
+    std::fs::write(site.path("sheet.csv"), sheet).expect("sheet");
+    site.server(&["mentor", "import", "more.csv"]);
+    site.server(&[
+        "session",
+        "import",
+        "sheet.csv",
+        "--by",
+        "Olga",
+        "--reason",
+        "paper",
+    ]);
+    for round in 0..4 {
+        // A program-wide rule: every mentor's stored totals are stale again.
+        site.server(&[
+            "program",
+            "set",
+            "--late-delivery-days",
+            &(round + 1).to_string(),
+        ]);
+        let reports: Vec<std::process::Output> = std::thread::scope(|scope| {
+            let runs: Vec<_> = (0..4)
+                .map(|_| {
+                    scope.spawn(|| {
+                        run(
+                            "sync-server",
+                            &[
+                                "--db", &site.db, "report", "hours", "--format", "csv", "--period",
+                                "all",
+                            ],
+                            site.dir.path(),
+                        )
+                    })
+                })
+                .collect();
+            runs.into_iter()
+                .map(|r| r.join().expect("thread"))
+                .collect()
+        });
+        for out in &reports {
+            assert!(
+                out.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(out.stdout, reports[0].stdout, "every report says the same");
+        }
+        let csv = String::from_utf8_lossy(&reports[0].stdout).into_owned();
+        assert!(csv.contains("M-69"), "{csv}");
+    }
+}

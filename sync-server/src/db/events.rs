@@ -45,6 +45,22 @@ pub struct CachedTotals {
     pub stale: Vec<MentorId>,
 }
 
+/// Every transaction that touches several mentors' totals rows does so in ascending mentor
+/// order (ingest, entries, saving totals, new rules): two of them on PostgreSQL then never
+/// wait on each other in a circle.
+pub(super) fn mark_all_changed<'m>(
+    conn: &Conn,
+    mentors: impl IntoIterator<Item = &'m MentorId>,
+) -> Result<(), ServerError> {
+    let mut mentors: Vec<&MentorId> = mentors.into_iter().collect();
+    mentors.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+    mentors.dedup();
+    for mentor in mentors {
+        mark_changed(conn, mentor)?;
+    }
+    Ok(())
+}
+
 pub(super) fn mark_changed(conn: &Conn, mentor: &MentorId) -> Result<(), ServerError> {
     conn.prepare_cached(
         "INSERT INTO mentor_totals_state (mentor, changed) VALUES (?1, 1)
@@ -322,12 +338,7 @@ impl Db {
             )?;
             recorded.push(event);
         }
-        let mut mentors: Vec<&MentorId> = entries.iter().map(|(m, _, _)| m).collect();
-        mentors.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
-        mentors.dedup();
-        for mentor in mentors {
-            mark_changed(&tx, mentor)?;
-        }
+        mark_all_changed(&tx, entries.iter().map(|(m, _, _)| m))?;
         tx.commit()?;
         Ok(recorded)
     }
@@ -356,6 +367,10 @@ impl Db {
     /// snapshot they were computed from.
     pub fn save_totals(&mut self, computed: &[ComputedTotals]) -> Result<(), ServerError> {
         let tx = self.conn.transaction()?;
+        // In mentor order, as `mark_all_changed`: a report saving totals while an upload or
+        // another report does never deadlocks with it (a HashMap's order differs per process).
+        let mut computed: Vec<&ComputedTotals> = computed.iter().collect();
+        computed.sort_unstable_by(|a, b| a.mentor.as_str().cmp(b.mentor.as_str()));
         for c in computed {
             let updated = tx
                 .prepare_cached(

@@ -9,7 +9,7 @@ use pm_shared::protocol::{
 };
 use pm_shared::{Event, EventKind, KioskId, MentorId, SchoolId, SeriesId, Source};
 
-use super::events::{mark_changed, organizer_resolved};
+use super::events::{mark_all_changed, mark_changed, organizer_resolved};
 use super::people::memberships_in;
 use super::{corrupt, school_on, ts, Db, Membership};
 use crate::ServerError;
@@ -195,13 +195,7 @@ impl Db {
             }
             record(&tx, &mut ack, event, inserted == 1, set_aside)?;
         }
-        // In one order on every server, so two uploads touching the same mentors never wait
-        // on each other in a circle.
-        let mut changed: Vec<_> = changed.into_iter().collect();
-        changed.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
-        for mentor in &changed {
-            mark_changed(&tx, mentor)?;
-        }
+        mark_all_changed(&tx, &changed)?;
         if verifier.badges.proven && !proof_required {
             // It proves its scans now: an unproven one from it (or its lineage) is never
             // accepted again.

@@ -556,6 +556,13 @@ impl Db {
         };
         let from = changed_from.filter(|_| wide(&old) == wide(rules));
         let tx = self.conn.transaction()?;
+        if stale && tx.engine() == sql::Engine::Postgres {
+            // Her totals row locked in mentor order first, as every other writer of it does
+            // (`events::mark_all_changed`): the bulk update below then waits on nobody.
+            tx.prepare_cached("SELECT mentor FROM mentor_totals_state ORDER BY mentor FOR UPDATE")?
+                .query_map((), |_| Ok(()))?
+                .collect::<Result<Vec<()>, _>>()?;
+        }
         tx.execute(
             "INSERT INTO program (singleton, rules) VALUES (1, ?1) ON CONFLICT (singleton) DO UPDATE SET rules = ?1",
             [text],

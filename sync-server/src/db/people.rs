@@ -386,10 +386,10 @@ impl Db {
         }
         // As after `mentor move`: scans set aside because she was not (yet) at their kiosk's
         // school, or not known at all, are checked again with her history as it now reads.
-        for id in placed_anew {
+        for id in &placed_anew {
             super::ingest::recheck_set_aside(&tx, id, now)?;
-            super::events::mark_changed(&tx, id)?;
         }
+        super::events::mark_all_changed(&tx, placed_anew)?;
         if let Some(file) = placed {
             for (id, p) in &file.placements {
                 tx.execute(
