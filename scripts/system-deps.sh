@@ -16,6 +16,7 @@ packages=(
   lintian curl      # scripts/check-packages.sh: the .deb packages checked and tried
   postgresql        # the server's tests on PostgreSQL start a throwaway cluster with its initdb
   xvfb              # a private X server: the kiosk window's end-to-end test (kiosk --demo)
+  cage xwayland grim  # the packaged kiosk command line run under cage (headless), screenshot
   # The libraries winit loads at run time to open the kiosk window on X11.
   libx11-xcb1 libxcursor1 libxi6 libxrandr2 libxkbcommon-x11-0
 )

@@ -135,6 +135,7 @@ fn run_ui(cli: &Cli) -> anyhow::Result<()> {
     // Under systemd (pm-kiosk.service): ready, and the watchdog fed through the UI thread.
     kiosk::watchdog::spawn(UiPoster::EventLoop(window.as_weak()), stop.clone());
     // A kiosk fills its screen; the demo is a window among others.
+    window.set_fills_screen(!cli.demo);
     window.window().set_fullscreen(!cli.demo);
     window.run().context("the kiosk window failed")?;
 

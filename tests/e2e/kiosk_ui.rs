@@ -162,3 +162,178 @@ fn kiosk_with_no_command_opens_its_window_and_syncs_in_the_background() {
         },
     );
 }
+
+/// `KEY=VALUE` lines of the package's environment file (comments and blanks skipped).
+fn env_file(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
+/// The unit's `ExecStart`, expanded as systemd does (`${X}` as one word, `$X` split on
+/// whitespace), with the installed binary replaced by the one built here.
+fn exec_start(unit: &str, env: &[(String, String)], kiosk: &str) -> Vec<String> {
+    let line = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("the unit has an ExecStart");
+    let value = |name: &str| {
+        env.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let mut words = Vec::new();
+    for word in line.split_whitespace() {
+        if let Some(name) = word.strip_prefix("${").and_then(|w| w.strip_suffix('}')) {
+            words.push(value(name));
+        } else if let Some(name) = word.strip_prefix('$') {
+            words.extend(value(name).split_whitespace().map(str::to_owned));
+        } else if word == "/usr/bin/kiosk" {
+            words.push(kiosk.to_owned());
+        } else {
+            words.push(word.to_owned());
+        }
+    }
+    words
+}
+
+fn unit_says(unit: &str, setting: &str) -> bool {
+    unit.lines().any(|l| l.trim() == setting)
+}
+
+/// The packaged kiosk, run as its unit runs it: `ExecStart` as written (cage, no console
+/// switching) with the package's environment file, as a user other than root, with no new
+/// privileges and no capabilities (what the unit's hardening leaves it), under wlroots'
+/// headless backend. It must draw its scan screen full-screen; `grim` takes the picture.
+#[test]
+fn the_packaged_kiosk_draws_its_scan_screen_under_cage() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let unit =
+        std::fs::read_to_string(root.join("packaging/pm-kiosk/pm-kiosk.service")).expect("unit");
+    let env = std::fs::read_to_string(root.join("packaging/pm-kiosk/kiosk.env")).expect("env");
+    for setting in [
+        "NoNewPrivileges=yes",
+        "CapabilityBoundingSet=",
+        "ProtectSystem=strict",
+        "UMask=0077",
+    ] {
+        assert!(unit_says(&unit, setting), "the unit sets {setting}");
+    }
+
+    let site = Site::new();
+    let server = Server::start(&site);
+    let token = site.add_kiosk("room");
+    // The kiosk's own folder, as the package lays it out: its data, its runtime directory.
+    let home = tempfile::tempdir().expect("home");
+    let data = home.path().join("data");
+    let run = home.path().join("run");
+    std::fs::create_dir(&run).expect("run dir");
+    let data_arg = data.to_string_lossy().into_owned();
+    site.kiosk_ok(
+        &data_arg,
+        &["setup", "--server", &server.url, "--token", &token],
+    );
+    // The binary where an unprivileged user can run it (the build folder may not be).
+    let binary = home.path().join("kiosk");
+    std::fs::copy(workspace_binary("kiosk"), &binary).expect("copy kiosk");
+    let mut env = env_file(&env);
+    env.retain(|(k, _)| k != "KIOSK_DATA");
+    env.push(("KIOSK_DATA".into(), data_arg.clone()));
+    let command = exec_start(&unit, &env, &binary.to_string_lossy());
+    assert_eq!(command[0], "/usr/bin/cage", "{command:?}");
+    assert!(
+        !command.iter().any(|w| w == "-s"),
+        "no console switching: {command:?}"
+    );
+
+    let as_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .expect("id");
+    // As the unit runs it: not root, no new privileges, no capabilities, a clean environment.
+    let mut prefix: Vec<String> = Vec::new();
+    if as_root {
+        let status = Command::new("chown")
+            .args(["-R", "nobody:nogroup"])
+            .arg(home.path())
+            .status()
+            .expect("chown");
+        assert!(status.success());
+        prefix.extend(
+            [
+                "setpriv",
+                "--reuid=nobody",
+                "--regid=nogroup",
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+            ]
+            .map(str::to_owned),
+        );
+    } else {
+        prefix.extend(["setpriv", "--bounding-set=-all"].map(str::to_owned));
+    }
+    prefix.push("--no-new-privs".into());
+    std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .expect("chmod");
+    let runtime = run.to_string_lossy().into_owned();
+    let session = |program: &[String]| {
+        let mut c = Command::new(&prefix[0]);
+        c.args(&prefix[1..])
+            .args(program)
+            .current_dir(home.path())
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", home.path())
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env("WLR_BACKENDS", "headless")
+            .env("WLR_RENDERER", "pixman")
+            .env("WLR_LIBINPUT_NO_DEVICES", "1")
+            .env("TZ", "America/Chicago");
+        c
+    };
+    let mut cage = Killed(
+        session(&command)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cage is needed for this test: scripts/system-deps.sh installs it"),
+    );
+    let shot = home.path().join("shot.png");
+    let picture = wait_for(&mut cage, "the scan screen drawn full-screen", || {
+        let socket = std::fs::read_dir(&run)
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .find(|n| n.starts_with("wayland-") && !n.ends_with(".lock"))?;
+        let ok = session(&["grim".into(), shot.to_string_lossy().into_owned()])
+            .env("WAYLAND_DISPLAY", socket)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .ok()?
+            .success();
+        let picture = image::open(&shot).ok().filter(|_| ok)?.to_rgb8();
+        // Its header (white) across the top, and its background reaching the bottom corner.
+        let header = picture.get_pixel(4, 4).0;
+        let corner = picture
+            .get_pixel(picture.width() - 4, picture.height() - 4)
+            .0;
+        // And words on it: dark pixels in the middle band.
+        let words = (picture.height() / 3..picture.height() * 2 / 3)
+            .step_by(4)
+            .flat_map(|y| (0..picture.width()).step_by(4).map(move |x| (x, y)))
+            .any(|(x, y)| picture.get_pixel(x, y).0.iter().all(|c| *c < 120));
+        (header == [255, 255, 255] && corner.iter().all(|c| *c > 200) && words).then_some(picture)
+    });
+    let out = root.join("target/screenshots");
+    std::fs::create_dir_all(&out).expect("screenshots dir");
+    picture
+        .save(out.join("packaged-kiosk-under-cage.png"))
+        .expect("save screenshot");
+}
