@@ -228,6 +228,7 @@ fn the_packaged_kiosk_draws_its_scan_screen_under_cage() {
     let server = Server::start(&site);
     let token = site.add_kiosk("room");
     // The kiosk's own folder, as the package lays it out: its data, its runtime directory.
+    // Under /tmp, where any user can reach it (a checkout may be in root's home).
     let home = tempfile::tempdir().expect("home");
     let data = home.path().join("data");
     let run = home.path().join("run");
@@ -282,13 +283,13 @@ fn the_packaged_kiosk_draws_its_scan_screen_under_cage() {
     std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .expect("chmod");
     let runtime = run.to_string_lossy().into_owned();
+    // `program` with the unit's environment (systemd starts from an empty one).
     let session = |program: &[String]| {
-        let mut c = Command::new(&prefix[0]);
-        c.args(&prefix[1..])
-            .args(program)
+        let mut c = Command::new(&program[0]);
+        c.args(&program[1..])
             .current_dir(home.path())
             .env_clear()
-            .env("PATH", "/usr/bin:/bin")
+            .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
             .env("HOME", home.path())
             .env("XDG_RUNTIME_DIR", &runtime)
             .env("WLR_BACKENDS", "headless")
@@ -297,8 +298,48 @@ fn the_packaged_kiosk_draws_its_scan_screen_under_cage() {
             .env("TZ", "America/Chicago");
         c
     };
+    // The unit's file-system settings, as systemd sets them up, where this machine lets a test
+    // (root, with mount namespaces): PrivateTmp (an empty /tmp but for the kiosk's folder, as
+    // its StateDirectory), ProtectSystem=strict (everything else read-only),
+    // ProtectKernelTunables and ProtectControlGroups (/sys read-only). Its seccomp-based settings (RestrictNamespaces, RestrictAddressFamilies,
+    // LockPersonality, SystemCallArchitectures, RestrictSUIDSGID, ProtectKernelModules) need
+    // systemd itself.
+    let mut sandboxed: Vec<String> = prefix.iter().chain(&command).cloned().collect();
+    if as_root {
+        assert!(
+            unit_says(&unit, "PrivateTmp=yes") && unit_says(&unit, "ProtectKernelTunables=yes")
+        );
+        let script = r#"set -e
+home=$1; shift
+mount --bind "$home" /mnt
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs -o mode=1777 tmpfs /var/tmp
+mkdir -p "$home"
+mount --move /mnt "$home"
+mount -o remount,bind,ro /
+mount --bind /sys /sys
+mount -o remount,bind,ro /sys
+exec "$@""#;
+        let mut wrapped: Vec<String> = [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            script,
+            "sh",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        wrapped.push(home.path().to_string_lossy().into_owned());
+        wrapped.extend(prefix.iter().cloned());
+        wrapped.extend(command.iter().cloned());
+        sandboxed = wrapped;
+    }
     let mut cage = Killed(
-        session(&command)
+        session(&sandboxed)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -311,7 +352,12 @@ fn the_packaged_kiosk_draws_its_scan_screen_under_cage() {
             .filter_map(Result::ok)
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .find(|n| n.starts_with("wayland-") && !n.ends_with(".lock"))?;
-        let ok = session(&["grim".into(), shot.to_string_lossy().into_owned()])
+        let grim: Vec<String> = prefix
+            .iter()
+            .cloned()
+            .chain(["grim".into(), shot.to_string_lossy().into_owned()])
+            .collect();
+        let ok = session(&grim)
             .env("WAYLAND_DISPLAY", socket)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
