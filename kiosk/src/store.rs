@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
+use pm_shared::protocol::SetAside;
 use pm_shared::{Event, EventId, EventKind, KioskId, MentorId, Roster, SeriesId, Source, TimeZone};
 
 /// The active series and the last number used in it (by a mentor's event or the kiosk's own).
@@ -74,6 +75,8 @@ const MIGRATIONS: &[&str] = &[
         delivered_at TEXT,
         UNIQUE (series, sequence)
      );",
+    // 4: a set-aside scan the kiosk still pairs (a visit held for organizers to decide).
+    "ALTER TABLE events ADD COLUMN set_aside_pairs INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// What is to be recorded; the store numbers it in the kiosk's series.
@@ -102,6 +105,8 @@ pub struct StoredEvent {
     pub delivered_at: Option<DateTime<Utc>>,
     /// The server set it aside on receipt (it counts for nothing until an organizer accepts it).
     pub set_aside: Option<String>,
+    /// Set aside, yet paired with her next scan here: a visit held for organizers.
+    pub pairs: bool,
 }
 
 /// Sync health for the coordinator screen.
@@ -381,24 +386,26 @@ impl Store {
         params: impl rusqlite::Params,
     ) -> Result<Vec<StoredEvent>, KioskError> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT body, delivered_at, set_aside_reason FROM events {tail}"
+            "SELECT body, delivered_at, set_aside_reason, set_aside_pairs FROM events {tail}"
         ))?;
         let rows = stmt.query_map(params, |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, Option<String>>(1)?,
                 r.get::<_, Option<String>>(2)?,
+                r.get::<_, bool>(3)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (body, delivered, set_aside) = row?;
+            let (body, delivered, set_aside, pairs) = row?;
             let event: Event = serde_json::from_str(&body).map_err(corrupt)?;
             let delivered_at = delivered.as_deref().map(parse_instant).transpose()?;
             out.push(StoredEvent {
                 event,
                 delivered_at,
                 set_aside,
+                pairs,
             });
         }
         Ok(out)
@@ -409,7 +416,7 @@ impl Store {
     pub fn mark_delivered(
         &mut self,
         delivered: &[EventId],
-        set_aside: &[(EventId, String)],
+        set_aside: &[SetAside],
         at: DateTime<Utc>,
     ) -> Result<(), KioskError> {
         let tx = self
@@ -427,10 +434,11 @@ impl Store {
                 mark_clock.execute(params![id.to_string(), ts(at)])?;
             }
             let mut aside = tx.prepare_cached(
-                "UPDATE events SET delivered_at = ?2, set_aside_reason = ?3 WHERE id = ?1",
+                "UPDATE events SET delivered_at = ?2, set_aside_reason = ?3, set_aside_pairs = ?4
+                 WHERE id = ?1",
             )?;
-            for (id, reason) in set_aside {
-                aside.execute(params![id.to_string(), ts(at), reason])?;
+            for s in set_aside {
+                aside.execute(params![s.id.to_string(), ts(at), s.reason, s.pairs])?;
             }
         }
         tx.commit()?;

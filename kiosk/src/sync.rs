@@ -128,18 +128,13 @@ impl SyncClient {
             reading = Some((sent_at + (received_at - sent_at) / 2, ack.server_clock));
             let mut delivered = ack.stored.clone();
             delivered.extend(ack.already_stored.iter().copied());
-            let aside: Vec<_> = ack
-                .set_aside
-                .iter()
-                .map(|s| (s.id, s.reason.clone()))
-                .collect();
-            store.mark_delivered(&delivered, &aside, received_at)?;
+            store.mark_delivered(&delivered, &ack.set_aside, received_at)?;
             // The report counts mentors' events; the kiosk's own clock checks go unmentioned.
             let mentors =
                 |ids: &[EventId]| ids.iter().filter(|id| !kiosk_level.contains(id)).count();
             report.stored += mentors(&ack.stored);
             report.already_stored += mentors(&ack.already_stored);
-            report.set_aside += aside.len();
+            report.set_aside += ack.set_aside.len();
             if !ack.conflicts.is_empty() {
                 // Our numbers name other events on the server: this database is an old copy.
                 let fresh = SeriesId::from_parts(
@@ -154,7 +149,7 @@ impl SyncClient {
                         why: "the server keeps reporting series clashes".into(),
                     });
                 }
-            } else if delivered.len() + aside.len() < batch.events.len() {
+            } else if delivered.len() + ack.set_aside.len() < batch.events.len() {
                 return Err(KioskError::Server {
                     url: self.base.clone(),
                     why: "the server acknowledged only part of a batch".into(),

@@ -44,7 +44,8 @@ pub use rules::{
 pub use rules_in_force::{EarlierRules, InForce, PeriodRules, RuleChange, Stretch, Today};
 pub use scan_proof::{prove_scan, scan_proof, verify_scan_proof, ScanClaim, SCAN_PROOF_INFO};
 pub use sessionize::{
-    centi_hours, hours_2dp, open_check_ins, period_totals, review_items, sessionize,
-    sessionize_with_readings, voided_in_force, PeriodTotals, Reading, ReviewReason, Session,
+    centi_hours, hours_2dp, open_check_ins, period_totals, rejected_in_force, review_items,
+    sessionize, sessionize_with_readings, voided_in_force, PeriodTotals, Reading, ReviewReason,
+    Session,
 };
 pub use toggle::{decide_scan, is_repeat_scan, OpenCheckIn, ScanAction};

@@ -84,6 +84,10 @@ pub struct SetAside {
     /// `set_aside` (protocol 3: the reason stays on the server, for organizers; older servers
     /// sent the reason code).
     pub reason: String,
+    /// Held as a visit (her badge checked out at another school's kiosk) for organizers to
+    /// decide: the kiosk still pairs it with her next scan, as it did on screen.
+    #[serde(default)]
+    pub pairs: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -235,7 +239,8 @@ mod tests {
             already_stored: vec![],
             set_aside: vec![SetAside {
                 id: e.id,
-                reason: "unverified badge".into(),
+                reason: "set_aside".into(),
+                pairs: true,
             }],
             conflicts: vec![SeriesConflict {
                 id: e.id,

@@ -55,7 +55,13 @@ pub fn decide_scan(
 ) -> ScanAction {
     let day = |t: DateTime<Utc>| time_zone.local_date(t);
     let zero = chrono::Duration::zero();
-    let badge = || sessions.iter().filter(|s| !s.entered && !s.is_set_aside());
+    // A set-aside event never pairs; a visit held for organizers (its session marked set
+    // aside on the kiosk, its event not) still does.
+    let badge = || {
+        sessions
+            .iter()
+            .filter(|s| !s.entered && s.set_aside.is_none())
+    };
     let latest_open = badge()
         .filter(|s| s.is_open())
         .filter_map(|s| Some((s.start?, s.opened_by?)))

@@ -152,8 +152,8 @@ pub fn build_fresh(
         .filter(|s| here(s) && member_ids.contains(&s.mentor) && s.is_review_item(now))
         .map(ReviewEntry::from_session)
         .collect();
-    // What organizers voided of this school's recent scans and entries (a kiosk's own voids
-    // it sessionizes as the server does).
+    // What organizers voided or rejected of this school's recent scans and entries (a kiosk's
+    // own voids it sessionizes as the server does).
     let here_recent: HashMap<EventId, &Event> = computed
         .events
         .iter()
@@ -172,6 +172,14 @@ pub fn build_fresh(
         })
         .filter(|t| computed.voided.contains(t) && here_recent.contains_key(t))
         .collect();
+    // A held visit an organizer rejected counts for nothing either: the kiosk stops pairing it.
+    voided.extend(
+        computed
+            .rejected
+            .iter()
+            .filter(|t| here_recent.contains_key(t))
+            .copied(),
+    );
     voided.sort();
     voided.dedup();
     // What kiosks of protocol 1 toggle by (open sessions are among the recent ones).

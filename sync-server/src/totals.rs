@@ -24,6 +24,8 @@ pub struct Computed {
     pub totals: Vec<ComputedTotals>,
     /// Events voided by voids in force.
     pub voided: std::collections::HashSet<pm_shared::EventId>,
+    /// Set-aside events an organizer rejected (a verdict in force).
+    pub rejected: std::collections::HashSet<pm_shared::EventId>,
 }
 
 pub fn compute(snapshot: TotalsSnapshot, rules: &ProgramRules, now: DateTime<Utc>) -> Computed {
@@ -71,7 +73,9 @@ pub fn compute(snapshot: TotalsSnapshot, rules: &ProgramRules, now: DateTime<Utc
         })
         .collect();
     let voided = pm_shared::voided_in_force(&accepted);
+    let rejected = pm_shared::rejected_in_force(&accepted);
     Computed {
+        rejected,
         sessions,
         events: accepted.into_iter().map(|o| o.event).collect(),
         totals,

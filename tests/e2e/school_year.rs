@@ -530,7 +530,7 @@ fn a_set_aside_impossible_instant_points_to_entering_the_real_session() {
 }
 
 #[test]
-fn a_visit_to_another_school_pairs_and_counts() {
+fn a_visit_is_held_pairs_on_the_kiosk_and_counts_once_accepted() {
     let site = Site::new();
     let server = Server::start(&site);
     let jefferson = site.add_jefferson();
@@ -545,6 +545,20 @@ fn a_visit_to_another_school_pairs_and_counts() {
     let out = site.kiosk_ok("jroom", &["replay", &s]);
     assert!(out.contains("checked-in M-1"), "{out}");
     site.kiosk_ok("jroom", &["sync", "--once"]);
+    // Held for organizers, and the kiosk was told it still pairs.
+    let held = |site: &Site| -> Vec<(String, i64)> {
+        let db = rusqlite::Connection::open(site.path("jroom/kiosk.db")).expect("kiosk db");
+        let mut stmt = db
+            .prepare(
+                "SELECT COALESCE(set_aside_reason, ''), set_aside_pairs FROM events ORDER BY at",
+            )
+            .expect("query");
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("rows");
+        rows.map(|r| r.expect("row")).collect()
+    };
+    assert_eq!(held(&site), vec![("set_aside".to_owned(), 1)]);
     let s = site.script("out.csv", &[(&when(12), "badges/M-1.png")]);
     let out = site.kiosk_ok("jroom", &["replay", &s]);
     assert!(
@@ -552,16 +566,49 @@ fn a_visit_to_another_school_pairs_and_counts() {
         "her departure pairs with her arrival: {out}"
     );
     site.kiosk_ok("jroom", &["sync", "--once"]);
-    let row = csv_row(&site.hours_csv(&period_of(&date)), "M-1").expect("row");
+    assert_eq!(held(&site).len(), 2);
+    assert!(held(&site).iter().all(|(_, pairs)| *pairs == 1));
+    let hours = |site: &Site| {
+        let row = csv_row(&site.hours_csv(&period_of(&date)), "M-1").expect("row");
+        (row["hours"].clone(), row["set_aside"].clone())
+    };
     assert_eq!(
-        (
-            row["hours"].as_str(),
-            row["needs_review"].as_str(),
-            row["set_aside"].as_str()
-        ),
-        ("3.00", "0", "0"),
-        "{row:?}"
+        hours(&site),
+        ("0.00".into(), "2".into()),
+        "held, not credited"
     );
+    // Listed for both schools' organizers; the visited school's sees her id only.
+    let olga = site.add_organizer("Olga", &["--school", "lincoln"]);
+    let jo = site.add_organizer("Jo", &["--school", "jefferson"]);
+    let visits = |token: &str| -> Vec<serde_json::Value> {
+        review_json(&server, token)
+            .into_iter()
+            .filter(|i| i["mentor_id"] == "M-1" && i["set_aside_reason"] == "visit")
+            .collect()
+    };
+    assert_eq!(visits(&olga).len(), 2);
+    let theirs = visits(&jo);
+    assert_eq!(theirs.len(), 2);
+    assert!(theirs.iter().all(|i| i["mentor_name"] == ""), "{theirs:?}");
+    // The visited school's organizer accepts both: the visit counts, once.
+    for item in theirs {
+        let id = item["item"].as_str().expect("item id");
+        let (status, body) = post_json(
+            &server,
+            &jo,
+            &format!("/api/v1/reviews/{id}"),
+            serde_json::json!({"action": "accept", "reason": "joint workshop"}),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+    assert_eq!(hours(&site), ("3.00".into(), "0".into()));
+
+    // Over the API: a visit is `set_aside` with `pairs`; anything else set aside is not.
+    let mut v = Uploader::new(&server, &jefferson, 8);
+    let scan = v.scan(&site, "M-2", at(&date, 8, 0), EventKind::CheckIn);
+    let ack: serde_json::Value = serde_json::from_str(&v.send(vec![scan])).expect("ack");
+    assert_eq!(ack["set_aside"][0]["reason"], "set_aside");
+    assert_eq!(ack["set_aside"][0]["pairs"], true);
 
     // A deactivated mentor's badge is no visit.
     site.server(&["mentor", "deactivate", "M-3"]);
@@ -572,6 +619,8 @@ fn a_visit_to_another_school_pairs_and_counts() {
         e2e_tests::upload::server_reasons(&site, &ack).contains("not_at_school"),
         "{ack}"
     );
+    let parsed: serde_json::Value = serde_json::from_str(&ack).expect("ack");
+    assert_eq!(parsed["set_aside"][0]["pairs"], false, "{ack}");
 
     // What the kiosk there may not claim (a coordinator's entry) is set aside, and listed for
     // both schools' organizers; the visited school's sees her id only.
@@ -593,8 +642,6 @@ fn a_visit_to_another_school_pairs_and_counts() {
         e2e_tests::upload::server_reasons(&site, &ack).contains("not_at_school"),
         "{ack}"
     );
-    let olga = site.add_organizer("Olga", &["--school", "lincoln"]);
-    let jo = site.add_organizer("Jo", &["--school", "jefferson"]);
     let id = entry.id.to_string();
     let theirs = review_json(&server, &olga);
     let at_lincoln = theirs
@@ -1030,7 +1077,7 @@ fn money_faults_of_a_school_year() {
 }
 
 #[test]
-fn a_visited_kiosk_hears_of_a_void_of_her_visit() {
+fn a_visited_kiosk_hears_of_a_rejection_of_her_visit() {
     let site = Site::new();
     let server = Server::start(&site);
     let jefferson = site.add_jefferson();
@@ -1055,7 +1102,7 @@ fn a_visited_kiosk_hears_of_a_void_of_her_visit() {
         "review",
         "resolve",
         &check_in,
-        "--void",
+        "--reject",
         "--by",
         "Olga",
         "--reason",
@@ -1067,7 +1114,7 @@ fn a_visited_kiosk_hears_of_a_void_of_her_visit() {
     let out = site.kiosk_ok("jroom", &["replay", &s]);
     assert!(
         out.contains("checked-in M-1"),
-        "the visited school's kiosk knows her check-in was voided: {out}"
+        "the visited school's kiosk knows her held check-in was rejected: {out}"
     );
 }
 

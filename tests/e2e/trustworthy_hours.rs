@@ -516,9 +516,10 @@ fn a_moved_or_deactivated_mentor_keeps_her_hours_and_her_stipend() {
         "2026-10-10",
     ]);
     let ack = k.send(vec![i, o, late.clone()]);
-    // Her badge at Lincoln after the move is a visit: recorded there, not set aside.
-    assert!(
-        !e2e_tests::upload::server_reasons(&site, &ack).contains("not_at_school"),
+    // Her badge at Lincoln after the move is a visit: held for organizers to decide.
+    assert_eq!(
+        e2e_tests::upload::server_reasons(&site, &ack),
+        "visit",
         "{ack}"
     );
     let row = report_row(&site, "M-1", "2026-fall");
@@ -530,13 +531,13 @@ fn a_moved_or_deactivated_mentor_keeps_her_hours_and_her_stipend() {
         ),
         ("2.00", "jefferson", "true")
     );
-    assert_eq!(row["set_aside"], "0");
-    // The visit's check-out never came: Lincoln's organizer sees the open session to decide.
+    assert_eq!(row["set_aside"], "1");
+    // Lincoln's organizer sees the held visit to decide.
     let lincoln = review_rows(&site, &["--school", "lincoln"]);
     assert!(
         lincoln
             .iter()
-            .any(|r| r["item"] == late.id.to_string() && r["reasons"] == "open"),
+            .any(|r| r["item"] == late.id.to_string() && r["reasons"] == "set_aside"),
         "{lincoln:?}"
     );
     // Lincoln's organizer sees her row: she earned hours there this period.

@@ -558,7 +558,7 @@ impl Engine {
         Ok(view
             .sessions
             .into_iter()
-            .filter(|s| !s.is_set_aside() && (s.local_date == today || s.is_open()))
+            .filter(|s| s.set_aside.is_none() && (s.local_date == today || s.is_open()))
             .collect())
     }
 }

@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use pm_shared::{
-    sessionize, EventId, MentorId, Observed, PeriodName, ProgramRules, RecentSession, Roster,
-    Session,
+    sessionize, EventId, MentorId, Observed, PeriodName, ProgramRules, RecentSession, ReviewReason,
+    Roster, Session,
 };
 
 use crate::store::StoredEvent;
@@ -40,10 +40,18 @@ pub fn build(
     let voided: HashSet<EventId> = roster
         .map(|r| r.voided.iter().copied().collect())
         .unwrap_or_default();
+    // Visits held for organizers: paired with her next scan here, credited with nothing.
+    let mut held: HashSet<EventId> = HashSet::new();
     for e in local {
-        // Set aside by the server: it counts for nothing until an organizer accepts it.
-        if e.set_aside.is_some() || voided.contains(&e.event.id) {
+        if voided.contains(&e.event.id) {
             continue;
+        }
+        // Set aside by the server: it counts for nothing until an organizer accepts it.
+        if e.set_aside.is_some() {
+            if !e.pairs {
+                continue;
+            }
+            held.insert(e.event.id);
         }
         if !reflected(e.delivered_at) {
             unreflected.insert(e.event.id);
@@ -67,6 +75,15 @@ pub fn build(
         );
     }
     let mut sessions = sessionize(&timeline, rules, now);
+    for s in sessions
+        .iter_mut()
+        .filter(|s| s.events.iter().any(|id| held.contains(id)))
+    {
+        s.credited_ms = 0;
+        if !s.reasons.contains(&ReviewReason::SetAside) {
+            s.reasons.push(ReviewReason::SetAside);
+        }
+    }
     let counts = |category, period: &PeriodName| {
         rules.latest_period_rules().counts_toward_stipend(category) && period == current_period
     };

@@ -66,7 +66,7 @@ use crate::{
 };
 
 pub use clock::Reading;
-pub use pairing::{sessionize, sessionize_with_readings, voided_in_force};
+pub use pairing::{rejected_in_force, sessionize, sessionize_with_readings, voided_in_force};
 
 /// Why a session does not (yet) count. The snake_case codes are stable: CLI, API, page and
 /// kiosk use them.

@@ -117,31 +117,11 @@ impl<'a> MentorTimeline<'a> {
             .copied()
             .filter(|o| o.set_aside.is_none())
             .collect();
-        let voided_verdicts = voids_in_force(&received);
-        // An organizer's latest verdict on each set-aside event.
-        let mut verdicts: HashMap<EventId, ((DateTime<Utc>, EventId), bool)> = HashMap::new();
-        for o in &all {
-            let (item, accept) = match o.event.kind {
-                EventKind::AcceptEvent { item } => (item, true),
-                EventKind::RejectEvent { item } => (item, false),
-                _ => continue,
-            };
-            if o.set_aside.is_some()
-                || !o.event.source.is_organizer()
-                || voided_verdicts.contains(&o.event.id)
-            {
-                continue;
-            }
-            let key = (o.event.at, o.event.id);
-            let entry = verdicts.entry(item).or_insert((key, accept));
-            if key > entry.0 {
-                *entry = (key, accept);
-            }
-        }
+        let verdicts = latest_verdicts(&received);
         let mut active = Vec::new();
         let mut pending = Vec::new();
         for o in all {
-            let verdict = verdicts.get(&o.event.id).map(|(_, accept)| *accept);
+            let verdict = verdicts.get(&o.event.id).copied();
             match (&o.set_aside, verdict) {
                 (Some(_), None) => pending.push(o),
                 // Rejected stays out, even once a move's re-check no longer sets it aside.
@@ -691,6 +671,43 @@ impl<'a> MentorTimeline<'a> {
             entered,
         }
     }
+}
+
+/// An organizer's latest verdict in force on each set-aside event (true: accepted), among
+/// events the server received (none of them set aside).
+fn latest_verdicts(received: &[&Observed]) -> HashMap<EventId, bool> {
+    let voided_verdicts = voids_in_force(received);
+    let mut verdicts: HashMap<EventId, ((DateTime<Utc>, EventId), bool)> = HashMap::new();
+    for o in received {
+        let (item, accept) = match o.event.kind {
+            EventKind::AcceptEvent { item } => (item, true),
+            EventKind::RejectEvent { item } => (item, false),
+            _ => continue,
+        };
+        if !o.event.source.is_organizer() || voided_verdicts.contains(&o.event.id) {
+            continue;
+        }
+        let key = (o.event.at, o.event.id);
+        let entry = verdicts.entry(item).or_insert((key, accept));
+        if key > entry.0 {
+            *entry = (key, accept);
+        }
+    }
+    verdicts
+        .into_iter()
+        .map(|(item, (_, accept))| (item, accept))
+        .collect()
+}
+
+/// The set-aside events an organizer's verdict in force rejects: they count for nothing, as a
+/// voided event (a kiosk that still pairs a held visit learns of it in its roster).
+pub fn rejected_in_force(events: &[Observed]) -> HashSet<EventId> {
+    let received: Vec<&Observed> = events.iter().filter(|o| o.set_aside.is_none()).collect();
+    latest_verdicts(&received)
+        .into_iter()
+        .filter(|(_, accept)| !accept)
+        .map(|(item, _)| item)
+        .collect()
 }
 
 /// The events voided by voids in force among these (set-aside events left out): what the

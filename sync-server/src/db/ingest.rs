@@ -18,6 +18,9 @@ use crate::ServerError;
 pub mod reason {
     pub const UNKNOWN_MENTOR: &str = "unknown_mentor";
     pub const NOT_AT_SCHOOL: &str = "not_at_school";
+    /// Her own badge, checked out, at another school's kiosk: held for the organizers of
+    /// either school to accept; the kiosk still pairs it with her next scan there.
+    pub const VISIT: &str = "visit";
     pub const BADGE_REPLACED: &str = "badge_replaced";
     pub const BADGE_MISMATCH: &str = "badge_mismatch";
     pub const NO_SUCH_BADGE: &str = "no_such_badge";
@@ -357,9 +360,10 @@ fn record(
         match set_aside {
             // The kiosk is told only that it was set aside: the reason stays on the server, so
             // a kiosk's token cannot tell an unknown mentor id from another school's.
-            Some(_) => ack.set_aside.push(SetAside {
+            Some(why) => ack.set_aside.push(SetAside {
                 id: event.id,
                 reason: reason::SET_ASIDE.to_owned(),
+                pairs: why == reason::VISIT,
             }),
             None => ack.stored.push(event.id),
         }
@@ -436,13 +440,15 @@ impl<'a> Verifier<'a> {
         // Her school on the day it happened: before a move she was at her old school.
         let day = event.time_zone.local_date(event.at);
         // A visit (a joint workshop, her other child's school): her own badge, scanned at
-        // another school's kiosk, counts there once the badge checks out below. Only a badge
-        // proves she was there: a kiosk's corrections and entries stay within its school.
-        // (A deactivated mentor's badge is refused at her own school; elsewhere it is no visit.)
+        // another school's kiosk, is held as a visit once the badge checks out below, for an
+        // organizer of either school to accept. Only a badge proves she was there: a kiosk's
+        // corrections and entries stay within its school. (A deactivated mentor's badge is
+        // refused at her own school; elsewhere it is no visit.)
+        let elsewhere = school_on(history, day) != Some(self.school);
         let visit = *active
             && matches!(event.source, Source::BadgeScan { .. })
             && matches!(event.kind, EventKind::CheckIn | EventKind::CheckOut { .. });
-        if school_on(history, day) != Some(self.school) && !visit {
+        if elsewhere && !visit {
             return Ok((false, Some(reason::NOT_AT_SCHOOL)));
         }
         if let Some(item) = event.kind.resolves() {
@@ -476,7 +482,10 @@ impl<'a> Verifier<'a> {
                 return Ok((false, Some(refused)));
             }
         }
-        self.badges.verdict(conn, event, mentor)
+        match self.badges.verdict(conn, event, mentor)? {
+            (true, None) if elsewhere => Ok((true, Some(reason::VISIT))),
+            verdict => Ok(verdict),
+        }
     }
 }
 
@@ -715,7 +724,7 @@ pub(super) fn recheck_set_aside(
     let waiting: Vec<(String, String, String)> = {
         let mut stmt = conn.prepare(
             "SELECT e.id, e.body, COALESCE(k.school, '') FROM events e LEFT JOIN kiosks k ON k.id = e.kiosk
-             WHERE e.mentor = ?1 AND e.set_aside_reason IN ('not_at_school', 'unknown_mentor')",
+             WHERE e.mentor = ?1 AND e.set_aside_reason IN ('not_at_school', 'unknown_mentor', 'visit')",
         )?;
         let rows = stmt.query_map([mentor.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         rows.collect::<Result<_, _>>()?
@@ -729,13 +738,13 @@ pub(super) fn recheck_set_aside(
         let Ok(kiosk_school) = SchoolId::new(kiosk_school) else {
             continue;
         };
+        // Counted now (she was at that school that day), or held for another reason (a scan
+        // once of an unknown mentor is a visit now that she is known at another school).
         let (verified, still) = recheck(conn, &event, &kiosk_school, rules.clone(), now)?;
-        if still.is_none() {
-            conn.execute(
-                "UPDATE events SET set_aside_reason = NULL, badge_verified = ?2 WHERE id = ?1",
-                params![event_id, verified],
-            )?;
-        }
+        conn.execute(
+            "UPDATE events SET set_aside_reason = ?3, badge_verified = ?2 WHERE id = ?1",
+            params![event_id, verified, still],
+        )?;
     }
     Ok(())
 }
