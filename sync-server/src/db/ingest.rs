@@ -10,7 +10,7 @@ use pm_shared::protocol::{
 use pm_shared::{Event, EventKind, KioskId, MentorId, SchoolId, SeriesId, Source};
 
 use super::events::{mark_all_changed, mark_changed, organizer_resolved};
-use super::people::memberships_in;
+use super::lookups::{memberships_in, rules_in};
 use super::{corrupt, school_on, ts, Db, Membership};
 use crate::ServerError;
 
@@ -732,7 +732,7 @@ pub(super) fn recheck_set_aside(
     if waiting.is_empty() {
         return Ok(());
     }
-    let rules = super::people::rules_in(conn)?;
+    let rules = rules_in(conn)?;
     for (event_id, body, kiosk_school) in waiting {
         let event: Event = serde_json::from_str(&body).map_err(corrupt)?;
         let Ok(kiosk_school) = SchoolId::new(kiosk_school) else {

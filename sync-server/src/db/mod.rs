@@ -5,6 +5,7 @@
 
 mod events;
 mod ingest;
+mod lookups;
 mod payments;
 mod people;
 mod pg_tls;

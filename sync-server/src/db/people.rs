@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 
-use super::sql::{params, Conn, OptionalExtension, Value};
+use super::lookups::memberships_in;
+use super::sql::{params, OptionalExtension, Value};
 use chrono::{DateTime, NaiveDate, Utc};
 use pm_shared::{KioskId, Language, MentorId, SchoolId, TimeZone};
 
@@ -673,37 +674,6 @@ impl Db {
             }
             _ => Err(ServerError::Unauthorized),
         }
-    }
-}
-
-pub(super) fn memberships_in(conn: &Conn, id: &MentorId) -> Result<Vec<Membership>, ServerError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT school, from_date FROM memberships WHERE mentor = ?1 ORDER BY from_date",
-    )?;
-    let rows = stmt.query_map([id.as_str()], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (school, from) = row?;
-        out.push(Membership {
-            school: SchoolId::new(school)?,
-            from: from
-                .parse()
-                .map_err(|_| super::corrupt(format!("membership date {from:?}")))?,
-        });
-    }
-    Ok(out)
-}
-
-/// The program rules, read inside a transaction.
-pub(super) fn rules_in(conn: &Conn) -> Result<pm_shared::ProgramRules, ServerError> {
-    let text: Option<String> = conn
-        .query_row("SELECT rules FROM program", (), |r| r.get::<_, String>(0))
-        .optional()?;
-    match text {
-        Some(t) => serde_json::from_str(&t).map_err(super::corrupt),
-        None => Ok(pm_shared::ProgramRules::default()),
     }
 }
 
