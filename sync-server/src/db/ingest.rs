@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::sql::{params, Conn, OptionalExtension, TxKind};
+use super::sql::{params, Conn, OptionalExtension, ToValue, TxKind, Value};
 use chrono::{DateTime, NaiveDate, Utc};
 use pm_shared::protocol::{
     SeriesConflict, SetAside, UploadAck, UploadBatch, OLDEST_PROTOCOL_VERSION, PROTOCOL_VERSION,
@@ -146,9 +146,13 @@ impl Db {
         let mut verifier = Verifier::new(school, rules, now);
         verifier.badges.proof_required = proof_required;
         let mut changed: HashSet<MentorId> = HashSet::new();
+        // Mentors' events are inserted many rows to a statement (one round trip per chunk, not
+        // per event, on PostgreSQL), in batch order; a kiosk-level event first flushes those
+        // before it, so the acknowledgement lists keep the batch's order.
+        let mut rows: Vec<EventRow> = Vec::new();
         for event in &batch.events {
-            let id = event.id.to_string();
             let Some(mentor) = &event.mentor else {
+                insert_rows(&tx, &mut rows, &mut ack, &mut changed)?;
                 let fresh = store_kiosk_event(&tx, event, &received_at)?;
                 if fresh {
                     // What it says of the kiosk's clock may change verdicts on the sessions
@@ -163,41 +167,42 @@ impl Db {
                 None => verifier.check(&tx, event, mentor)?,
             };
             let body = serde_json::to_string(event).map_err(corrupt)?;
-            // One statement on the common path; a unique-key collision inserts nothing.
-            let inserted = tx
-                .prepare_cached(
-                    "INSERT INTO events (id, kiosk, series, sequence, mentor, at, body, received_at, clock_offset_ms, badge_verified, set_aside_reason, delivered_through, item, coordinator)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-                     ON CONFLICT DO NOTHING",
-                )?
-                .execute(params![
-                    id,
-                    event.kiosk.as_str(),
-                    event.series.to_string(),
-                    event.sequence,
-                    mentor.as_str(),
-                    ts(event.at),
-                    body,
-                    received_at,
-                    offset_ms,
-                    verified,
-                    set_aside,
-                    through.get(&event.series).copied().unwrap_or(event.sequence),
-                    event.kind.resolves().map(|i| i.to_string()),
-                    // The name to list her entries by; the body keeps it exactly as sent (a
-                    // control character in it is shown as U+FFFD: PostgreSQL holds no NUL).
-                    match &event.source {
-                        Source::Coordinator { coordinator, .. } => {
-                            Some(coordinator.replace(char::is_control, "\u{fffd}"))
-                        }
-                        _ => None,
-                    },
-                ])?;
-            if inserted == 1 {
-                changed.insert(mentor.clone());
-            }
-            record(&tx, &mut ack, event, inserted == 1, set_aside)?;
+            let values = vec![
+                event.id.to_string().to_value(),
+                event.kiosk.as_str().to_value(),
+                event.series.to_string().to_value(),
+                event.sequence.to_value(),
+                mentor.as_str().to_value(),
+                ts(event.at).to_value(),
+                body.to_value(),
+                received_at.to_value(),
+                offset_ms.to_value(),
+                verified.to_value(),
+                set_aside.to_value(),
+                through
+                    .get(&event.series)
+                    .copied()
+                    .unwrap_or(event.sequence)
+                    .to_value(),
+                event.kind.resolves().map(|i| i.to_string()).to_value(),
+                // The name to list her entries by; the body keeps it exactly as sent (a
+                // control character in it is shown as U+FFFD: PostgreSQL holds no NUL).
+                match &event.source {
+                    Source::Coordinator { coordinator, .. } => {
+                        Some(coordinator.replace(char::is_control, "\u{fffd}"))
+                    }
+                    _ => None,
+                }
+                .to_value(),
+            ];
+            rows.push(EventRow {
+                event,
+                mentor,
+                set_aside,
+                values,
+            });
         }
+        insert_rows(&tx, &mut rows, &mut ack, &mut changed)?;
         mark_all_changed(&tx, &changed)?;
         if verifier.badges.proven && !proof_required {
             // It proves its scans now: an unproven one from it (or its lineage) is never
@@ -344,6 +349,62 @@ fn store_kiosk_event(tx: &Conn, event: &Event, received_at: &str) -> Result<bool
             received_at
         ])?;
     Ok(n == 1)
+}
+
+/// A mentor's event of an upload, judged and ready to insert.
+struct EventRow<'a> {
+    event: &'a Event,
+    mentor: &'a MentorId,
+    set_aside: Option<&'static str>,
+    /// The `events` columns of [`EVENT_COLUMNS`], in order.
+    values: Vec<Value>,
+}
+
+const EVENT_COLUMNS: &str = "id, kiosk, series, sequence, mentor, at, body, received_at, clock_offset_ms, badge_verified, set_aside_reason, delivered_through, item, coordinator";
+/// Rows per statement: 14 parameters each, well under both engines' limits (SQLite 32,766).
+const ROWS_PER_INSERT: usize = 250;
+
+/// Inserts the waiting rows, many to a statement; a unique-key collision inserts nothing (a
+/// resend, or numbers that name another event: `record` tells which). Each event is then put
+/// in the acknowledgement, in order.
+fn insert_rows(
+    tx: &Conn,
+    rows: &mut Vec<EventRow<'_>>,
+    ack: &mut UploadAck,
+    changed: &mut HashSet<MentorId>,
+) -> Result<(), ServerError> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let width = EVENT_COLUMNS.split(',').count();
+        let tuples: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                let cells: Vec<String> =
+                    (1..=width).map(|c| format!("?{}", r * width + c)).collect();
+                format!("({})", cells.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO events ({EVENT_COLUMNS}) VALUES {} ON CONFLICT DO NOTHING RETURNING id",
+            tuples.join(", ")
+        );
+        let values: Vec<Value> = chunk
+            .iter()
+            .flat_map(|r| r.values.iter().cloned())
+            .collect();
+        let mut inserted: HashSet<String> = HashSet::new();
+        for row in tx.rows(&sql, values)? {
+            inserted.insert(row.get::<_, String>(0)?);
+        }
+        for row in chunk {
+            // The same id twice in one statement is inserted once: the first.
+            let fresh = inserted.remove(&row.event.id.to_string());
+            if fresh {
+                changed.insert(row.mentor.clone());
+            }
+            record(tx, ack, row.event, fresh, row.set_aside)?;
+        }
+    }
+    rows.clear();
+    Ok(())
 }
 
 /// Puts an event in exactly one list of the acknowledgement. Nothing inserted: either this id
