@@ -1,5 +1,7 @@
-//! systemd's service notification and watchdog (`Type=notify`, `WatchdogSec=`), without a
-//! library: datagrams to `$NOTIFY_SOCKET`. The watchdog is fed only after a job posted
+//! systemd's service notification and watchdog (`Type=notify`, `WatchdogSec=`), sent with the
+//! `sd-notify` crate. Whether the watchdog is ours is read here: under cage, systemd's main
+//! process (`WATCHDOG_PID`) is cage, our parent, which `sd_notify::watchdog_enabled` would
+//! refuse. The watchdog is fed only after a job posted
 //! through the UI's event loop has run, so a hung UI thread (not just a live desk thread)
 //! stops the pings and systemd restarts the kiosk.
 
@@ -7,44 +9,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use sd_notify::NotifyState;
+
 use crate::app::UiPoster;
 
-/// Where systemd listens, if it does: a path, or `@name` for the abstract namespace.
-fn socket_name() -> Option<String> {
-    std::env::var("NOTIFY_SOCKET")
-        .ok()
-        .filter(|s| !s.is_empty())
-}
-
-/// Sends one notification (`READY=1`, `WATCHDOG=1`, …); false when there is no systemd to tell
-/// or it could not be reached.
-pub fn notify(state: &str) -> bool {
-    let Some(name) = socket_name() else {
-        return false;
-    };
-    send(&name, state).is_ok()
-}
-
-#[cfg(target_os = "linux")]
-fn send(name: &str, state: &str) -> std::io::Result<()> {
-    use std::os::linux::net::SocketAddrExt;
-    use std::os::unix::net::{SocketAddr, UnixDatagram};
-    let socket = UnixDatagram::unbound()?;
-    match name.strip_prefix('@') {
-        Some(abstract_name) => {
-            let addr = SocketAddr::from_abstract_name(abstract_name.as_bytes())?;
-            socket.send_to_addr(state.as_bytes(), &addr)?;
-        }
-        None => {
-            socket.send_to(state.as_bytes(), name)?;
-        }
-    }
-    Ok(())
-}
-
-#[cfg(not(target_os = "linux"))]
-fn send(_name: &str, _state: &str) -> std::io::Result<()> {
-    Ok(())
+/// Sends one notification (ready, watchdog, stopping); nothing happens without systemd.
+pub fn notify(state: NotifyState<'_>) {
+    // Nothing to do about a failure here: systemd notices a missing ping by itself.
+    let _ = sd_notify::notify(&[state]);
 }
 
 /// How often to feed the watchdog: half of `WATCHDOG_USEC`, if systemd asked for one.
@@ -99,10 +71,7 @@ impl Default for Heartbeat {
 /// Under systemd with a watchdog: tells it the kiosk is ready and feeds the watchdog while the
 /// UI thread keeps running jobs, until `stop`. Does nothing otherwise.
 pub fn spawn(poster: UiPoster, stop: Arc<AtomicBool>) {
-    if socket_name().is_none() {
-        return;
-    }
-    notify("READY=1");
+    notify(NotifyState::Ready);
     let Some(every) = interval() else {
         return;
     };
@@ -110,11 +79,11 @@ pub fn spawn(poster: UiPoster, stop: Arc<AtomicBool>) {
         let mut heart = Heartbeat::new();
         while !stop.load(Ordering::Relaxed) {
             if heart.round(&poster) {
-                notify("WATCHDOG=1");
+                notify(NotifyState::Watchdog);
             }
             std::thread::sleep(every);
         }
-        notify("STOPPING=1");
+        notify(NotifyState::Stopping);
     });
 }
 
@@ -139,16 +108,5 @@ mod tests {
             ran.store(i as u64 + 1, Ordering::Release);
         }
         assert!(heart.round(&poster));
-    }
-
-    #[test]
-    fn notifications_reach_a_listening_socket() {
-        let dir = tempfile::tempdir().expect("dir");
-        let path = dir.path().join("notify.sock");
-        let listener = std::os::unix::net::UnixDatagram::bind(&path).expect("bind");
-        send(path.to_str().expect("utf-8 path"), "WATCHDOG=1").expect("send");
-        let mut buf = [0u8; 64];
-        let n = listener.recv(&mut buf).expect("recv");
-        assert_eq!(&buf[..n], b"WATCHDOG=1");
     }
 }
