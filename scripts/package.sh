@@ -22,7 +22,7 @@ error: cannot build $arch packages on this $host_arch machine.
 Cross-building needs the Rust standard library for the target (rustup target add ...) and a
 cross C toolchain, and Rust targets cannot be downloaded on our build machines. Build on the
 device itself (Raspberry Pi OS / Debian arm64): install Rust and the packages of
-scripts/system-deps.sh there, clone the repository and run scripts/package.sh. See README,
+scripts/system-deps.sh there, clone the repository and run scripts/package.sh. See docs/install.md,
 "Install on a kiosk".
 MSG
   exit 1

@@ -268,7 +268,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let backup_every = backup_every.or(config.backup_every);
             let backups = match backup_dir.or(config.backup_dir) {
                 Some(_) if postgres => bail!(
-                    "scheduled backups are for a SQLite database; back up PostgreSQL with its own tools (pg_dump, pg_restore, or continuous archiving): see the README's \"Scaling out\""
+                    "scheduled backups are for a SQLite database; back up PostgreSQL with its own tools (pg_dump, pg_restore, or continuous archiving): see docs/install.md, \"Scaling out\""
                 ),
                 Some(dir) => Some(sync_server::backups::BackupPlan {
                     dir,

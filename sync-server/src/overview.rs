@@ -271,7 +271,7 @@ pub struct SessionLine {
     pub reasons: Vec<String>,
     /// credited, open, needs_review, set_aside.
     pub status: String,
-    /// Why the server set it aside (a code in the README), or "".
+    /// Why the server set it aside (a code listed in docs/rules.md), or "".
     pub set_aside_reason: String,
 }
 

@@ -35,7 +35,7 @@ pub struct ReviewItem {
     pub reasons: Vec<String>,
     pub kiosks: Vec<String>,
     pub category: String,
-    /// For a set-aside event: why the server set it aside (a code in the README).
+    /// For a set-aside event: why the server set it aside (a code listed in docs/rules.md).
     pub set_aside_reason: String,
     /// Whether an organizer's approval alone would settle it.
     pub approvable: bool,
@@ -566,7 +566,7 @@ pub fn checked_text(what: &str, text: &str) -> Result<String, ServerError> {
     Ok(t.to_owned())
 }
 
-/// Plain-language meanings of the reason codes, for `review list --help` and the README.
+/// Plain-language meanings of the reason codes, for `review list --help` and docs/rules.md.
 pub fn reason_meanings() -> Vec<(&'static str, &'static str)> {
     ReviewReason::ALL
         .iter()

@@ -14,7 +14,7 @@ use super::lookups::{memberships_in, rules_in};
 use super::{corrupt, school_on, ts, Db, Membership};
 use crate::ServerError;
 
-/// Why an event was set aside: stable codes, listed in the README.
+/// Why an event was set aside: stable codes, listed in docs/rules.md.
 pub mod reason {
     pub const UNKNOWN_MENTOR: &str = "unknown_mentor";
     pub const NOT_AT_SCHOOL: &str = "not_at_school";

@@ -391,7 +391,7 @@ pub enum TxKind {
 fn not_sqlite() -> ServerError {
     ServerError::Invalid(
         "this is a PostgreSQL database: back it up and restore it with PostgreSQL's own tools, \
-         pg_dump and pg_restore (see the README's \"Scaling out\")"
+         pg_dump and pg_restore (see docs/install.md, \"Scaling out\")"
             .into(),
     )
 }
