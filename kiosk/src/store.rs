@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use pm_shared::protocol::SetAside;
+use pm_shared::protocol::{OwnPinChange, SetAside};
 use pm_shared::{Event, EventId, EventKind, KioskId, MentorId, Roster, SeriesId, Source, TimeZone};
 
 /// The active series and the last number used in it (by a mentor's event or the kiosk's own).
@@ -286,6 +286,35 @@ impl Store {
             "INSERT INTO settings (key, value) VALUES (?1, ?2)
              ON CONFLICT (key) DO UPDATE SET value = ?2",
             params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// A coordinator's own new PIN, kept until the server has it (one per coordinator: a
+    /// second change replaces the first, over the same old hash).
+    pub fn save_own_pin(&mut self, change: &OwnPinChange) -> Result<(), KioskError> {
+        let body = serde_json::to_string(change).map_err(corrupt)?;
+        self.set_setting(&format!("own_pin:{}", change.name), &body)
+    }
+
+    /// The PIN changes not yet taken by the server.
+    pub fn own_pins(&self) -> Result<Vec<OwnPinChange>, KioskError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT value FROM settings WHERE key LIKE 'own\\_pin:%' ESCAPE '\\' ORDER BY key",
+        )?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(serde_json::from_str(&row?).map_err(corrupt)?);
+        }
+        Ok(out)
+    }
+
+    /// The server took this change, or refused it for good.
+    pub fn forget_own_pin(&mut self, name: &str) -> Result<(), KioskError> {
+        self.conn.execute(
+            "DELETE FROM settings WHERE key = ?1",
+            [format!("own_pin:{name}")],
         )?;
         Ok(())
     }

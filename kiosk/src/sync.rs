@@ -267,6 +267,30 @@ impl SyncClient {
         Ok(())
     }
 
+    /// Sends the PIN changes coordinators made here. Each is forgotten once the server took it
+    /// (204) or refused it for good (409: an organizer reset her PIN meanwhile, which wins;
+    /// 400/404: it can never be taken); anything else keeps it for the next sync.
+    pub fn push_own_pins(&self, store: &mut Store) -> Result<(), KioskError> {
+        for change in store.own_pins()? {
+            let response = self
+                .agent
+                .post(&format!("{}/api/v1/coordinators/own-pin", self.base))
+                .header("Authorization", &format!("Bearer {}", self.token))
+                .send_json(&change)
+                .map_err(|e| self.unreachable(e))?;
+            let status = response.status().as_u16();
+            match status {
+                200..=299 | 400 | 404 | 409 => store.forget_own_pin(&change.name)?,
+                _ => {
+                    let mut response = response;
+                    let retry = retry_after(&response);
+                    return Err(self.refused(status, retry, response.body_mut()));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Push, then pull; the outcome is recorded for the coordinator's sync status.
     pub fn sync_once(
         &self,
@@ -292,6 +316,12 @@ impl SyncClient {
                 if let Err(e) = self.report_health(store, now()) {
                     eprintln!("kiosk: health report not sent: {e}");
                 }
+            }
+        }
+        // A PIN changed here goes before the pull, so the roster pulled carries it.
+        if !matches!(pushed, Err(KioskError::Unreachable { .. })) {
+            if let Err(e) = self.push_own_pins(store) {
+                eprintln!("kiosk: PIN change not sent yet: {e}");
             }
         }
         let pulled = match &pushed {

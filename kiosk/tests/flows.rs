@@ -857,3 +857,64 @@ fn the_coordinator_closes_and_voids_items_from_the_needs_review_tab() {
 fn YESTERDAY_DATE() -> chrono::NaiveDate {
     chrono::NaiveDate::from_ymd_opt(YESTERDAY.0, YESTERDAY.1, YESTERDAY.2).expect("date")
 }
+
+#[test]
+fn a_coordinator_changes_her_own_pin_with_her_current_pin_and_the_new_one_twice() {
+    let rig = Rig::new();
+    rig.unlock();
+    rig.click("tab language");
+    rig.click("change my pin");
+    rig.wait_text("Enter your current PIN, then OK.");
+    // Her current PIN first, a try like any other.
+    rig.enter_pin("11111111");
+    rig.wait_text("Wrong PIN. 4 tries left.");
+    rig.enter_pin(PIN);
+    rig.wait_text("Enter a new PIN of 8 to 12 digits, then OK.");
+    rig.enter_pin("4081726");
+    rig.wait_text("A new PIN has 8 to 12 digits.");
+    rig.enter_pin("12345678");
+    rig.wait_text("Too easy to guess: not one digit repeated, and not a run like 12345678.");
+    rig.enter_pin("40817263");
+    rig.wait_text("Enter the new PIN again, then OK.");
+    rig.enter_pin("40817264");
+    rig.wait_text("The two new PINs were not the same. Enter a new PIN again.");
+    rig.enter_pin("40817263");
+    rig.wait_text("Enter the new PIN again, then OK.");
+    rig.enter_pin("40817263");
+    rig.wait_text("Your new PIN works on this kiosk now, and on the others after their next sync.");
+    assert_eq!(rig.screen(), Screen::Coordinator);
+
+    // Kept for the server, as a hash over the one it replaces; the PIN itself is nowhere.
+    let store = Store::open(
+        &kiosk::db_path(rig.dir.path()),
+        SeriesId::from_parts(0, [0; 10]),
+        Utc::now(),
+    )
+    .expect("store");
+    let pending = store.own_pins().expect("pending");
+    assert_eq!(pending.len(), 1);
+    assert!(pm_shared::verify_pin("40817263", &pending[0].pin_hash));
+    assert!(pm_shared::verify_pin(PIN, &pending[0].replaces));
+    assert!(pm_shared::is_strong_pin_hash(&pending[0].pin_hash));
+
+    // Locked again: the old PIN no longer opens it, the new one does.
+    rig.click("lock");
+    rig.click("Coordinator");
+    rig.wait_text("Enter your PIN, then OK.");
+    rig.enter_pin(PIN);
+    rig.wait_text("Wrong PIN. 4 tries left.");
+    rig.enter_pin("40817263");
+    rig.wait_for("coordinator mode", |ui| {
+        ui.global::<KioskState>().get_screen() == Screen::Coordinator
+    });
+
+    // Giving up halfway changes nothing.
+    rig.click("tab language");
+    rig.click("change my pin");
+    rig.wait_text("Enter your current PIN, then OK.");
+    rig.click("Cancel");
+    rig.wait_for("back in coordinator mode", |ui| {
+        ui.global::<KioskState>().get_screen() == Screen::Coordinator
+    });
+    assert_eq!(store.own_pins().expect("pending").len(), 1);
+}

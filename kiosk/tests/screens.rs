@@ -377,6 +377,27 @@ fn every_screen_in_english_and_spanish() {
             ui.global::<KioskState>().get_tab() == Tab::Language
         });
         shots.push(render(&window, &format!("coordinator-language-{lang}")));
+        // Changing her own PIN: the keypad asks for the new one, then says a run is too easy.
+        send(Request::StartPinChange);
+        wait("PIN change", &|ui| {
+            ui.global::<KioskState>().get_pin_step() == "current"
+        });
+        send(Request::ChangePin(support::PIN.into()));
+        wait("new PIN step", &|ui| {
+            ui.global::<KioskState>().get_pin_step() == "new"
+        });
+        send(Request::ChangePin("12345678".into()));
+        wait("too easy", &|ui| {
+            ui.global::<KioskState>().get_pin_message() == "trivial"
+        });
+        shots.push(render(&window, &format!("coordinator-pin-change-{lang}")));
+        send(Request::CancelPinChange);
+        wait("back from the PIN change", &|ui| {
+            ui.global::<KioskState>().get_screen() == Screen::Coordinator
+        });
+        state.set_notice("pin-changed".into());
+        shots.push(render(&window, &format!("coordinator-pin-changed-{lang}")));
+        state.set_notice("".into());
         send(Request::Lock);
         wait("locked", &|ui| {
             ui.global::<KioskState>().get_screen() == Screen::Scan

@@ -70,6 +70,24 @@ pub fn hash_pin_with(
     Ok(hash.to_string())
 }
 
+/// Whether a PIN hash a kiosk made (a coordinator changed her own PIN there) is as strong as
+/// the ones the server makes: Argon2id, at least [`PIN_MEMORY_KIB`] and [`PIN_PASSES`], a salt.
+/// The server cannot see the PIN itself, so this is what it can check.
+pub fn is_strong_pin_hash(stored: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    parsed.algorithm.as_str() == "argon2id"
+        && parsed.salt.is_some()
+        && parsed.hash.is_some()
+        && params.m_cost() >= PIN_MEMORY_KIB
+        && params.t_cost() >= PIN_PASSES
+        && stored.len() <= 200
+}
+
 /// Whether `pin` matches a stored hash. A malformed hash never matches.
 pub fn verify_pin(pin: &str, stored: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(stored) else {
@@ -93,6 +111,16 @@ mod tests {
         assert!(!verify_pin("482914", &hash));
         assert!(!verify_pin("482913", "not a hash"));
         assert_ne!(hash, hash_pin("482913", &[8; 16]).expect("hash"), "salted");
+    }
+
+    #[test]
+    fn only_hashes_as_strong_as_the_servers_are_accepted_from_a_kiosk() {
+        let strong = hash_pin("48291375", &[3; 16]).expect("hash");
+        assert!(is_strong_pin_hash(&strong));
+        let old = hash_pin_with("48291375", &[3; 16], 19 * 1024, 2).expect("hash");
+        assert!(!is_strong_pin_hash(&old));
+        assert!(!is_strong_pin_hash("48291375"));
+        assert!(!is_strong_pin_hash(&strong.replace("argon2id", "argon2i")));
     }
 
     #[test]

@@ -97,6 +97,16 @@ pub struct SeriesConflict {
     pub sequence: u64,
 }
 
+/// POST /api/v1/coordinators/own-pin (kiosk token): a coordinator changed her own PIN at the
+/// kiosk (old PIN, new PIN twice). The kiosk sends the new hash and the one it replaces; the
+/// server takes it only if hers is still the one replaced (an organizer's reset meanwhile wins).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnPinChange {
+    pub name: String,
+    pub pin_hash: String,
+    pub replaces: String,
+}
+
 /// GET /api/v1/roster?since=VERSION: `roster` is `None` when the kiosk's copy is current.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RosterResponse {

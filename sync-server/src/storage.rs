@@ -56,6 +56,15 @@ pub trait Storage: Send {
         name: &str,
         pin_hash: &str,
     ) -> Result<(), ServerError>;
+    /// A coordinator's own new PIN, from a kiosk of her school: taken only if her hash is still
+    /// `replaces` (false: it changed since, an organizer's reset wins).
+    fn change_own_pin(
+        &self,
+        school: &SchoolId,
+        name: &str,
+        replaces: &str,
+        pin_hash: &str,
+    ) -> Result<bool, ServerError>;
     /// Placed mentors' teacher and classroom (of one school, or all).
     fn placements(
         &self,
@@ -235,6 +244,15 @@ impl Storage for Db {
         pin_hash: &str,
     ) -> Result<(), ServerError> {
         Db::set_coordinator_pin(self, school, name, pin_hash)
+    }
+    fn change_own_pin(
+        &self,
+        school: &SchoolId,
+        name: &str,
+        replaces: &str,
+        pin_hash: &str,
+    ) -> Result<bool, ServerError> {
+        Db::change_own_pin(self, school, name, replaces, pin_hash)
     }
     fn save_kiosk_health(
         &self,

@@ -595,3 +595,102 @@ fn a_stolen_kiosk_cannot_backdate_check_ins_without_a_badge() {
     k.send(vec![i.clone()]);
     assert_eq!(set_aside_reasons(&site, &[&i]), [""]);
 }
+
+/// A PIN a coordinator changed at the kiosk (its new hash and the one it replaces) reaches the
+/// server at the next sync; a weak hash is refused; an organizer's reset meanwhile wins, and the
+/// kiosk then drops its change.
+#[test]
+fn a_pin_changed_at_the_kiosk_reaches_the_server_unless_an_organizer_reset_it() {
+    let site = Site::new();
+    let server = Server::start(&site);
+    site.server(&[
+        "coordinator",
+        "add",
+        "--school",
+        "lincoln",
+        "--name",
+        "Ms. Rivera",
+        "--pin",
+        "24681379",
+    ]);
+    let token = site.add_kiosk("room");
+    site.kiosk_ok(
+        "room",
+        &["setup", "--server", &server.url, "--token", &token],
+    );
+    let hash_of = |site: &Site| -> String {
+        site.scalar(
+            "SELECT pin_hash FROM coordinators WHERE name = 'Ms. Rivera'",
+            &[],
+        )
+    };
+    let store = |site: &Site| {
+        kiosk::store::Store::open(
+            &kiosk::db_path(&site.path("room")),
+            pm_shared::SeriesId::from_parts(0, [0; 10]),
+            Utc::now(),
+        )
+        .expect("kiosk store")
+    };
+    let change = |pin: &str, replaces: String| pm_shared::protocol::OwnPinChange {
+        name: "Ms. Rivera".into(),
+        pin_hash: pm_shared::hash_pin(pin, &[5; 16]).expect("hash"),
+        replaces,
+    };
+
+    // A weak hash (the old parameters) is refused outright.
+    let weak = pm_shared::protocol::OwnPinChange {
+        pin_hash: pm_shared::hash_pin_with("40817263", &[5; 16], 19 * 1024, 2).expect("hash"),
+        ..change("40817263", hash_of(&site))
+    };
+    let (status, body) = http(
+        &server.url,
+        "POST",
+        "/api/v1/coordinators/own-pin",
+        Some(&token),
+        serde_json::to_string(&weak).expect("json").as_bytes(),
+    );
+    assert_eq!(status, 400, "{body}");
+
+    // Changed at the kiosk: the next sync takes it to the server, and the kiosk forgets it.
+    store(&site)
+        .save_own_pin(&change("40817263", hash_of(&site)))
+        .expect("save");
+    site.kiosk_ok("room", &["sync", "--once"]);
+    assert!(pm_shared::verify_pin("40817263", &hash_of(&site)));
+    assert!(store(&site).own_pins().expect("pending").is_empty());
+    let listed = site.server(&["coordinator", "list"]);
+    assert!(!listed.contains("weak"), "{listed}");
+
+    // Changed again at the kiosk, but an organizer reset it meanwhile: hers wins.
+    store(&site)
+        .save_own_pin(&change("59203817", hash_of(&site)))
+        .expect("save");
+    site.server(&[
+        "coordinator",
+        "set-pin",
+        "--school",
+        "lincoln",
+        "--name",
+        "Ms. Rivera",
+        "--pin",
+        "73920461",
+    ]);
+    site.kiosk_ok("room", &["sync", "--once"]);
+    assert!(pm_shared::verify_pin("73920461", &hash_of(&site)));
+    assert!(store(&site).own_pins().expect("pending").is_empty());
+
+    // Another school's kiosk cannot change her PIN.
+    let jefferson = site.add_jefferson();
+    let (status, body) = http(
+        &server.url,
+        "POST",
+        "/api/v1/coordinators/own-pin",
+        Some(&jefferson),
+        serde_json::to_string(&change("59203817", hash_of(&site)))
+            .expect("json")
+            .as_bytes(),
+    );
+    assert_eq!(status, 404, "{body}");
+    assert!(pm_shared::verify_pin("73920461", &hash_of(&site)));
+}

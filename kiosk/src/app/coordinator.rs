@@ -25,6 +25,18 @@ impl Desk {
         now: DateTime<Utc>,
     ) {
         let message = match request {
+            Request::StartPinChange => {
+                self.start_pin_change(coordinator);
+                return;
+            }
+            Request::ChangePin(pin) => {
+                self.pin_change_step(coordinator, &pin, now);
+                return;
+            }
+            Request::CancelPinChange => {
+                self.cancel_pin_change(now);
+                return;
+            }
             Request::SelectTab(tab) => {
                 self.tab = tab;
                 self.draft = Draft::None;

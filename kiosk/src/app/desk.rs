@@ -65,6 +65,8 @@ pub(super) struct Desk {
     pub(super) clock_reading: Option<(DateTime<Utc>, std::time::Instant)>,
     /// The camera state last written for the health report.
     pub(super) camera_saved: Option<bool>,
+    /// A coordinator changing her own PIN: which step she is at.
+    pub(super) pin_change: Option<super::own_pin::Step>,
 }
 
 /// The reasons the coordinator picks from, as recorded in the audit trail.
@@ -151,6 +153,7 @@ impl Desk {
             settings,
             gate,
             pin_opened: None,
+            pin_change: None,
             language,
             tab: Tab::Today,
             search: String::new(),
@@ -371,11 +374,7 @@ impl Desk {
 
     /// Checks the PIN against the named coordinator's hash alone: one slow hash per try.
     fn unlock(&mut self, name: &str, pin: &str, now: DateTime<Utc>) {
-        let coordinators = self
-            .engine
-            .roster()
-            .map(|r| r.coordinators.clone())
-            .unwrap_or_default();
+        let coordinators = self.engine.coordinators().unwrap_or_default();
         let hers: Vec<pm_shared::Coordinator> = coordinators
             .iter()
             .filter(|c| c.name == name)
@@ -390,22 +389,7 @@ impl Desk {
             return;
         }
         let verdict = self.gate.try_unlock(pin, &hers, now);
-        // Failures survive a restart: switching the kiosk off does not reset the lockout.
-        let (wrong, until) = self.gate.failures();
-        let lockouts = self.gate.lockouts();
-        let store = self.engine.store_mut();
-        let saved = store
-            .set_setting("pin_wrong", &wrong.to_string())
-            .and_then(|()| {
-                store.set_setting(
-                    "pin_locked_until",
-                    &until.map(|t| t.to_rfc3339()).unwrap_or_default(),
-                )
-            })
-            .and_then(|()| store.set_setting("pin_lockouts", &lockouts.to_string()));
-        if let Err(e) = saved {
-            eprintln!("kiosk: PIN failures not saved: {e}");
-        }
+        self.save_pin_failures();
         let zone = self.engine.time_zone();
         match verdict {
             PinVerdict::Unlocked { .. } => {
@@ -432,7 +416,27 @@ impl Desk {
         }
     }
 
-    fn show_locked(&mut self) {
+    /// Failures survive a restart: switching the kiosk off does not reset the lockout.
+    pub(super) fn save_pin_failures(&mut self) {
+        let (wrong, until) = self.gate.failures();
+        let lockouts = self.gate.lockouts();
+        let store = self.engine.store_mut();
+        let saved = store
+            .set_setting("pin_wrong", &wrong.to_string())
+            .and_then(|()| {
+                store.set_setting(
+                    "pin_locked_until",
+                    &until.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                )
+            })
+            .and_then(|()| store.set_setting("pin_lockouts", &lockouts.to_string()));
+        if let Err(e) = saved {
+            eprintln!("kiosk: PIN failures not saved: {e}");
+        }
+    }
+
+    pub(super) fn show_locked(&mut self) {
+        self.pin_change = None;
         self.draft = Draft::None;
         self.search.clear();
         self.letter.clear();

@@ -14,6 +14,7 @@
 
 mod coordinator;
 mod desk;
+mod own_pin;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
@@ -111,6 +112,10 @@ pub enum Request {
         reason: String,
     },
     SetLanguage(String),
+    /// A coordinator starts changing her own PIN; each step's digits; she gives up.
+    StartPinChange,
+    ChangePin(String),
+    CancelPinChange,
     /// Finish what was asked before, then stop (the window keeps senders in its callbacks, so
     /// the channel alone never closes while it lives).
     Shutdown,
@@ -181,16 +186,22 @@ pub fn wire(ui: &MainWindow, requests: &Sender<Request>) -> slint::Timer {
         let tx = requests.clone();
         state.on_submit_pin(move |pin| {
             let mut name = String::new();
+            let mut changing = false;
             if let Some(ui) = weak.upgrade() {
                 // At once, before the (deliberately slow) check on the desk.
                 let state = ui.global::<KioskState>();
                 name = state.get_pin_name().to_string();
+                changing = !state.get_pin_step().is_empty();
                 state.set_pin_message("checking".into());
                 state.set_pin("".into());
             }
-            let _ = tx.send(Request::Unlock {
-                name,
-                pin: pin.to_string(),
+            let _ = tx.send(if changing {
+                Request::ChangePin(pin.to_string())
+            } else {
+                Request::Unlock {
+                    name,
+                    pin: pin.to_string(),
+                }
             });
         });
     }
@@ -206,7 +217,23 @@ pub fn wire(ui: &MainWindow, requests: &Sender<Request>) -> slint::Timer {
             let _ = tx.send(request.clone());
         }
     };
-    state.on_cancel_pin(leave(Request::CancelPin));
+    {
+        // Giving up a PIN change goes back to coordinator mode; at the door, back to scanning.
+        let weak = ui.as_weak();
+        let tx = requests.clone();
+        let door = leave(Request::CancelPin);
+        state.on_cancel_pin(move || {
+            let changing = weak
+                .upgrade()
+                .is_some_and(|ui| !ui.global::<KioskState>().get_pin_step().is_empty());
+            if changing {
+                let _ = tx.send(Request::CancelPinChange);
+            } else {
+                door();
+            }
+        });
+    }
+    state.on_change_own_pin(plain(Request::StartPinChange));
     state.on_lock(leave(Request::Lock));
     state.on_cancel_panel(plain(Request::CancelPanel));
     {
@@ -346,6 +373,8 @@ fn lock_view(ui: &MainWindow) {
     state.set_pin("".into());
     state.set_pin_name("".into());
     state.set_pin_message("".into());
+    state.set_pin_step("".into());
+    state.set_notice("".into());
     state.set_panel(Panel::None);
     state.set_message("".into());
     state.set_search("".into());

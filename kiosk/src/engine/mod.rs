@@ -200,6 +200,25 @@ impl Engine {
     pub(crate) fn pulled_at(&self) -> Option<DateTime<Utc>> {
         self.roster.as_ref().map(|r| r.pulled_at)
     }
+    /// The school's coordinators as the roster has them, with a PIN changed here and not yet
+    /// in the roster in place of the one it replaced (a hash the roster no longer has is left:
+    /// an organizer reset it meanwhile, and hers wins).
+    pub fn coordinators(&self) -> Result<Vec<pm_shared::Coordinator>, KioskError> {
+        let mut coordinators = self
+            .roster()
+            .map(|r| r.coordinators.clone())
+            .unwrap_or_default();
+        for change in self.store.own_pins()? {
+            for c in coordinators
+                .iter_mut()
+                .filter(|c| c.name == change.name && c.pin_hash == change.replaces)
+            {
+                c.pin_hash = change.pin_hash.clone();
+            }
+        }
+        Ok(coordinators)
+    }
+
     pub fn rules(&self) -> ProgramRules {
         self.roster().map(|r| r.rules.clone()).unwrap_or_default()
     }

@@ -251,6 +251,42 @@ impl Db {
         found(n, "coordinator", name)
     }
 
+    /// A coordinator's own new PIN from a kiosk: only over the hash it replaces, so an
+    /// organizer's reset meanwhile stands. Set by her, it is neither weak nor exposed.
+    pub fn change_own_pin(
+        &self,
+        school: &SchoolId,
+        name: &str,
+        replaces: &str,
+        pin_hash: &str,
+    ) -> Result<bool, ServerError> {
+        let n = self.conn.execute(
+            "UPDATE coordinators SET pin_hash = ?4, weak = 0, exposed_at = NULL
+             WHERE school = ?1 AND name = ?2 AND pin_hash = ?3",
+            params![school.as_str(), name.trim(), replaces, pin_hash],
+        )?;
+        if n == 1 {
+            return Ok(true);
+        }
+        let known: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT pin_hash FROM coordinators WHERE school = ?1 AND name = ?2",
+                params![school.as_str(), name.trim()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match known {
+            // Sent again after it was taken: nothing to do.
+            Some(current) if current == pin_hash => Ok(true),
+            Some(_) => Ok(false),
+            None => Err(ServerError::NotFound {
+                what: "coordinator",
+                id: name.to_owned(),
+            }),
+        }
+    }
+
     /// Every coordinator of these schools (`None`: all) and the state of her PIN.
     pub fn coordinator_statuses(
         &self,

@@ -92,3 +92,36 @@ pub(super) async fn get_roster(
     }))
     .into_response())
 }
+
+/// A coordinator changed her own PIN at a kiosk of her school: 204 when taken (or taken
+/// before), 409 when her PIN changed since (an organizer's reset wins; the kiosk drops its
+/// change). Only a hash as strong as the server's own is taken.
+pub(super) async fn post_own_pin(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers)?;
+    let change: pm_shared::protocol::OwnPinChange = parse_json(&body, "PIN change")?;
+    if !pm_shared::is_strong_pin_hash(&change.pin_hash) {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "pin_hash must be an Argon2id hash at least as strong as the server's own".into(),
+        ));
+    }
+    let taken = with_db_writing(&state, move |db| {
+        let (_, school) = db.authenticate_kiosk(&token)?;
+        db.change_own_pin(&school, &change.name, &change.replaces, &change.pin_hash)
+    })
+    .await?;
+    if taken {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError(
+            StatusCode::CONFLICT,
+            "pin_changed",
+            "her PIN was changed since (an organizer reset it): the kiosk keeps the new one".into(),
+        ))
+    }
+}

@@ -134,6 +134,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/sessions", post(post_sessions))
         .route("/api/v1/coordinators", get(get_coordinators))
         .route("/api/v1/coordinators/pin", post(post_coordinator_pin))
+        .route("/api/v1/coordinators/own-pin", post(post_own_pin))
         .fallback(|| async {
             ApiError(
                 StatusCode::NOT_FOUND,

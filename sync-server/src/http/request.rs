@@ -81,7 +81,7 @@ pub(super) fn client_addr(
 /// A request path as its route template: a known route, with ids replaced by their parameter
 /// name, or `(unmatched)`; nothing from a path that might carry a mentor id is logged.
 pub(super) fn route_of(path: &str) -> &'static str {
-    const STATIC: [&str; 22] = [
+    const STATIC: [&str; 23] = [
         "/",
         "/organizer.js",
         "/healthz",
@@ -101,6 +101,7 @@ pub(super) fn route_of(path: &str) -> &'static str {
         "/api/v1/sessions",
         "/api/v1/coordinators",
         "/api/v1/coordinators/pin",
+        "/api/v1/coordinators/own-pin",
         "/favicon.ico",
         "/robots.txt",
         "/api/v1",
