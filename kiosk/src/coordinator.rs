@@ -150,6 +150,7 @@ mod tests {
         vec![Coordinator {
             name: "Ms. Rivera".into(),
             pin_hash: hash_pin("246810", &[3; 16]).expect("hash"),
+            change_salt: None,
         }]
     }
 

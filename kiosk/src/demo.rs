@@ -119,6 +119,7 @@ pub fn roster(zone: TimeZone, now: DateTime<Utc>) -> Result<Roster, KioskError> 
         coordinators: vec![Coordinator {
             name: DEMO_COORDINATOR.into(),
             pin_hash: hash_pin(DEMO_PIN, &rand::random())?,
+            change_salt: Some(data_encoding::HEXLOWER.encode(&rand::random::<[u8; 16]>())),
         }],
         open_check_ins: Vec::new(),
         recent: Vec::new(),

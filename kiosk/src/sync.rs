@@ -269,7 +269,7 @@ impl SyncClient {
 
     /// Sends the PIN changes coordinators made here. Each is forgotten once the server took it
     /// (204) or refused it for good (409: an organizer reset her PIN meanwhile, which wins;
-    /// 400/404: it can never be taken); anything else keeps it for the next sync.
+    /// 400/403/404: it can never be taken); anything else keeps it for the next sync.
     pub fn push_own_pins(&self, store: &mut Store) -> Result<(), KioskError> {
         for change in store.own_pins()? {
             let response = self
@@ -280,7 +280,7 @@ impl SyncClient {
                 .map_err(|e| self.unreachable(e))?;
             let status = response.status().as_u16();
             match status {
-                200..=299 | 400 | 404 | 409 => store.forget_own_pin(&change.name)?,
+                200..=299 | 400 | 403 | 404 | 409 => store.forget_own_pin(&change.name)?,
                 _ => {
                     let mut response = response;
                     let retry = retry_after(&response);

@@ -598,6 +598,7 @@ fn a_coordinator_taps_her_name_then_her_pin_is_checked_against_hers_alone() {
     roster.coordinators.push(pm_shared::Coordinator {
         name: "Mr. Okafor".into(),
         pin_hash: pm_shared::hash_pin("97531864", &[6; 16]).expect("pin"),
+        change_salt: None,
     });
     let rig = Rig::with_roster(roster);
     rig.click("Coordinator");
@@ -863,6 +864,13 @@ fn a_coordinator_changes_her_own_pin_with_her_current_pin_and_the_new_one_twice(
     let rig = Rig::new();
     rig.unlock();
     rig.click("tab language");
+    // Giving up halfway changes nothing.
+    rig.click("change my pin");
+    rig.wait_text("Enter your current PIN, then OK.");
+    rig.click("Cancel");
+    rig.wait_for("back in coordinator mode", |ui| {
+        ui.global::<KioskState>().get_screen() == Screen::Coordinator
+    });
     rig.click("change my pin");
     rig.wait_text("Enter your current PIN, then OK.");
     // Her current PIN first, a try like any other.
@@ -896,6 +904,13 @@ fn a_coordinator_changes_her_own_pin_with_her_current_pin_and_the_new_one_twice(
     assert!(pm_shared::verify_pin("40817263", &pending[0].pin_hash));
     assert!(pm_shared::verify_pin(PIN, &pending[0].replaces));
     assert!(pm_shared::is_strong_pin_hash(&pending[0].pin_hash));
+    // Proven with her old PIN's change key (which the server keeps, from the roster's salt).
+    let old_key = pm_shared::change_key(PIN, &"09".repeat(16)).expect("key");
+    assert!(pm_shared::verify_own_pin_proof(
+        &data_encoding::HEXLOWER.encode(&old_key),
+        &pending[0]
+    ));
+    assert!(pending[0].proof.len() == 64 && !pending[0].proof.contains(PIN));
 
     // Locked again: the old PIN no longer opens it, the new one does.
     rig.click("lock");
@@ -908,13 +923,11 @@ fn a_coordinator_changes_her_own_pin_with_her_current_pin_and_the_new_one_twice(
         ui.global::<KioskState>().get_screen() == Screen::Coordinator
     });
 
-    // Giving up halfway changes nothing.
+    // A second change waits until the first has reached the server.
     rig.click("tab language");
     rig.click("change my pin");
-    rig.wait_text("Enter your current PIN, then OK.");
-    rig.click("Cancel");
-    rig.wait_for("back in coordinator mode", |ui| {
-        ui.global::<KioskState>().get_screen() == Screen::Coordinator
-    });
+    rig.wait_text(
+        "Your last change has not reached the server yet. Try again after the next sync.",
+    );
     assert_eq!(store.own_pins().expect("pending").len(), 1);
 }

@@ -5,6 +5,11 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
+use data_encoding::HEXLOWER;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::protocol::OwnPinChange;
 use crate::DomainError;
 
 pub const MIN_PIN_DIGITS: usize = 6;
@@ -70,6 +75,85 @@ pub fn hash_pin_with(
     Ok(hash.to_string())
 }
 
+/// What the server keeps of a PIN it sets: the hash every kiosk gets, and the change key
+/// (with its salt) that proves the PIN when she changes it at a kiosk. The roster carries the
+/// salt, never the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinSecrets {
+    pub hash: String,
+    /// Lower-case hex, 16 bytes.
+    pub change_salt: String,
+    /// Lower-case hex, 32 bytes.
+    pub change_key: String,
+}
+
+/// Hashes a new PIN and derives its change key; the salts come from a cryptographic RNG.
+pub fn pin_secrets(
+    pin: &str,
+    hash_salt: &[u8; 16],
+    change_salt: &[u8; 16],
+) -> Result<PinSecrets, DomainError> {
+    Ok(PinSecrets {
+        hash: hash_pin(pin, hash_salt)?,
+        change_salt: HEXLOWER.encode(change_salt),
+        change_key: HEXLOWER.encode(&change_key(pin, &HEXLOWER.encode(change_salt))?),
+    })
+}
+
+/// The key a PIN's change is proven with: Argon2id of the PIN (the same cost as its hash) under
+/// its own salt, so nothing in a roster (the hash, the salt) gives it without the PIN.
+pub fn change_key(pin: &str, salt_hex: &str) -> Result<[u8; 32], DomainError> {
+    check_pin(pin)?;
+    let salt = HEXLOWER
+        .decode(salt_hex.as_bytes())
+        .map_err(|_| DomainError::InvalidPin)?;
+    let mut key = [0u8; 32];
+    hasher(PIN_MEMORY_KIB, PIN_PASSES)?
+        .hash_password_into(pin.as_bytes(), &salt, &mut key)
+        .map_err(|_| DomainError::InvalidPin)?;
+    Ok(key)
+}
+
+/// The bytes a change's proof covers: every field but the proof, each ended by a zero byte.
+fn change_message(change: &OwnPinChange) -> Vec<u8> {
+    let mut message = b"pm-own-pin-v1\0".to_vec();
+    for field in [
+        &change.name,
+        &change.pin_hash,
+        &change.replaces,
+        &change.change_salt,
+        &change.change_key,
+    ] {
+        message.extend_from_slice(field.as_bytes());
+        message.push(0);
+    }
+    message
+}
+
+/// The proof of a PIN change, keyed by the old PIN's change key (lower-case hex).
+pub fn own_pin_proof(old_key: &[u8; 32], change: &OwnPinChange) -> String {
+    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(old_key) else {
+        return String::new();
+    };
+    mac.update(&change_message(change));
+    HEXLOWER.encode(&mac.finalize().into_bytes())
+}
+
+/// Whether `change.proof` was made with this change key (hex, as the server keeps it).
+pub fn verify_own_pin_proof(old_key_hex: &str, change: &OwnPinChange) -> bool {
+    let (Ok(key), Ok(tag)) = (
+        HEXLOWER.decode(old_key_hex.as_bytes()),
+        HEXLOWER.decode(change.proof.as_bytes()),
+    ) else {
+        return false;
+    };
+    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&key) else {
+        return false;
+    };
+    mac.update(&change_message(change));
+    mac.verify_slice(&tag).is_ok()
+}
+
 /// Whether a PIN hash a kiosk made (a coordinator changed her own PIN there) is as strong as
 /// the ones the server makes: Argon2id, at least [`PIN_MEMORY_KIB`] and [`PIN_PASSES`], a salt.
 /// The server cannot see the PIN itself, so this is what it can check.
@@ -111,6 +195,36 @@ mod tests {
         assert!(!verify_pin("482914", &hash));
         assert!(!verify_pin("482913", "not a hash"));
         assert_ne!(hash, hash_pin("482913", &[8; 16]).expect("hash"), "salted");
+    }
+
+    #[test]
+    fn only_the_old_pin_proves_a_change() {
+        let old = pin_secrets("48291375", &[1; 16], &[2; 16]).expect("old");
+        let mut change = OwnPinChange {
+            name: "Ms. Rivera".into(),
+            pin_hash: hash_pin("59203817", &[3; 16]).expect("hash"),
+            replaces: old.hash.clone(),
+            change_salt: HEXLOWER.encode(&[4; 16]),
+            change_key: HEXLOWER.encode(&[5; 32]),
+            proof: String::new(),
+        };
+        let key = change_key("48291375", &old.change_salt).expect("key");
+        change.proof = own_pin_proof(&key, &change);
+        assert!(verify_own_pin_proof(&old.change_key, &change));
+        // A wrong old PIN, or the roster's hash as a key, proves nothing.
+        let wrong = change_key("48291376", &old.change_salt).expect("key");
+        let guessed = OwnPinChange {
+            proof: own_pin_proof(&wrong, &change),
+            ..change.clone()
+        };
+        assert!(!verify_own_pin_proof(&old.change_key, &guessed));
+        // Nothing in it can be changed after the proof.
+        let altered = OwnPinChange {
+            pin_hash: hash_pin("11223344", &[3; 16]).expect("hash"),
+            ..change.clone()
+        };
+        assert!(!verify_own_pin_proof(&old.change_key, &altered));
+        assert!(!verify_own_pin_proof("not hex", &change));
     }
 
     #[test]

@@ -98,13 +98,19 @@ pub struct SeriesConflict {
 }
 
 /// POST /api/v1/coordinators/own-pin (kiosk token): a coordinator changed her own PIN at the
-/// kiosk (old PIN, new PIN twice). The kiosk sends the new hash and the one it replaces; the
-/// server takes it only if hers is still the one replaced (an organizer's reset meanwhile wins).
+/// kiosk (old PIN, new PIN twice). The kiosk sends the new hash, the one it replaces, the new
+/// PIN's change key and salt (see `pin::change_key`), and `proof`: an HMAC keyed by the *old*
+/// PIN's change key, which the server keeps and no roster carries, so only someone who knows
+/// the old PIN can make it. The server takes it only if hers is still the one replaced (an
+/// organizer's reset meanwhile wins).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OwnPinChange {
     pub name: String,
     pub pin_hash: String,
     pub replaces: String,
+    pub change_salt: String,
+    pub change_key: String,
+    pub proof: String,
 }
 
 /// GET /api/v1/roster?since=VERSION: `roster` is `None` when the kiosk's copy is current.
@@ -284,6 +290,7 @@ mod tests {
             coordinators: vec![Coordinator {
                 name: "Ana".into(),
                 pin_hash: "$argon2id$...".into(),
+                change_salt: Some("00".repeat(16)),
             }],
             open_check_ins: vec![e.clone()],
             recent: vec![RecentSession {

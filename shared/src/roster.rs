@@ -118,6 +118,10 @@ pub struct BadgeGeneration {
 pub struct Coordinator {
     pub name: String,
     pub pin_hash: String,
+    /// The salt of her PIN's change key (hex), for changing it at the kiosk; `None` for a PIN
+    /// set before this version (an organizer sets a new one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_salt: Option<String>,
 }
 
 impl Roster {

@@ -49,21 +49,19 @@ pub trait Storage: Send {
         &self,
         schools: Option<&[SchoolId]>,
     ) -> Result<Vec<crate::db::CoordinatorStatus>, ServerError>;
-    /// Sets a coordinator's PIN (hashed by the caller).
+    /// Sets a coordinator's PIN (hashed by the caller, with its change key).
     fn set_coordinator_pin(
         &self,
         school: &SchoolId,
         name: &str,
-        pin_hash: &str,
+        pin: &pm_shared::PinSecrets,
     ) -> Result<(), ServerError>;
     /// A coordinator's own new PIN, from a kiosk of her school: taken only if her hash is still
     /// `replaces` (false: it changed since, an organizer's reset wins).
     fn change_own_pin(
         &self,
         school: &SchoolId,
-        name: &str,
-        replaces: &str,
-        pin_hash: &str,
+        change: &pm_shared::protocol::OwnPinChange,
     ) -> Result<bool, ServerError>;
     /// Placed mentors' teacher and classroom (of one school, or all).
     fn placements(
@@ -241,18 +239,16 @@ impl Storage for Db {
         &self,
         school: &SchoolId,
         name: &str,
-        pin_hash: &str,
+        pin: &pm_shared::PinSecrets,
     ) -> Result<(), ServerError> {
-        Db::set_coordinator_pin(self, school, name, pin_hash)
+        Db::set_coordinator_pin(self, school, name, pin)
     }
     fn change_own_pin(
         &self,
         school: &SchoolId,
-        name: &str,
-        replaces: &str,
-        pin_hash: &str,
+        change: &pm_shared::protocol::OwnPinChange,
     ) -> Result<bool, ServerError> {
-        Db::change_own_pin(self, school, name, replaces, pin_hash)
+        Db::change_own_pin(self, school, change)
     }
     fn save_kiosk_health(
         &self,

@@ -596,9 +596,10 @@ fn a_stolen_kiosk_cannot_backdate_check_ins_without_a_badge() {
     assert_eq!(set_aside_reasons(&site, &[&i]), [""]);
 }
 
-/// A PIN a coordinator changed at the kiosk (its new hash and the one it replaces) reaches the
-/// server at the next sync; a weak hash is refused; an organizer's reset meanwhile wins, and the
-/// kiosk then drops its change.
+/// A PIN a coordinator changed at the kiosk (its new hash, the one it replaces, and a proof
+/// made with her old PIN) reaches the server at the next sync; a weak hash, or a change not
+/// proven with her current PIN (a stolen kiosk's token and roster), is refused; an organizer's
+/// reset meanwhile wins, and the kiosk then drops its change.
 #[test]
 fn a_pin_changed_at_the_kiosk_reaches_the_server_unless_an_organizer_reset_it() {
     let site = Site::new();
@@ -624,6 +625,12 @@ fn a_pin_changed_at_the_kiosk_reaches_the_server_unless_an_organizer_reset_it() 
             &[],
         )
     };
+    let salt_of = |site: &Site| -> String {
+        site.scalar(
+            "SELECT change_salt FROM coordinators WHERE name = 'Ms. Rivera'",
+            &[],
+        )
+    };
     let store = |site: &Site| {
         kiosk::store::Store::open(
             &kiosk::db_path(&site.path("room")),
@@ -632,29 +639,46 @@ fn a_pin_changed_at_the_kiosk_reaches_the_server_unless_an_organizer_reset_it() 
         )
         .expect("kiosk store")
     };
-    let change = |pin: &str, replaces: String| pm_shared::protocol::OwnPinChange {
-        name: "Ms. Rivera".into(),
-        pin_hash: pm_shared::hash_pin(pin, &[5; 16]).expect("hash"),
-        replaces,
+    // What the kiosk makes when she enters `old`, then `new` twice.
+    let change = |site: &Site, old: &str, new: &str| {
+        let secrets = pm_shared::pin_secrets(new, &[5; 16], &[6; 16]).expect("secrets");
+        let mut change = pm_shared::protocol::OwnPinChange {
+            name: "Ms. Rivera".into(),
+            pin_hash: secrets.hash,
+            replaces: hash_of(site),
+            change_salt: secrets.change_salt,
+            change_key: secrets.change_key,
+            proof: String::new(),
+        };
+        let key = pm_shared::change_key(old, &salt_of(site)).expect("key");
+        change.proof = pm_shared::own_pin_proof(&key, &change);
+        change
+    };
+    let post = |token: &str, change: &pm_shared::protocol::OwnPinChange| {
+        http(
+            &server.url,
+            "POST",
+            "/api/v1/coordinators/own-pin",
+            Some(token),
+            serde_json::to_string(change).expect("json").as_bytes(),
+        )
     };
 
     // A weak hash (the old parameters) is refused outright.
     let weak = pm_shared::protocol::OwnPinChange {
         pin_hash: pm_shared::hash_pin_with("40817263", &[5; 16], 19 * 1024, 2).expect("hash"),
-        ..change("40817263", hash_of(&site))
+        ..change(&site, "24681379", "40817263")
     };
-    let (status, body) = http(
-        &server.url,
-        "POST",
-        "/api/v1/coordinators/own-pin",
-        Some(&token),
-        serde_json::to_string(&weak).expect("json").as_bytes(),
-    );
+    let (status, body) = post(&token, &weak);
     assert_eq!(status, 400, "{body}");
+    // A stolen kiosk knows the hash and the salt, not the PIN: its guess proves nothing.
+    let (status, body) = post(&token, &change(&site, "11112222", "40817263"));
+    assert_eq!(status, 403, "{body}");
+    assert!(pm_shared::verify_pin("24681379", &hash_of(&site)));
 
     // Changed at the kiosk: the next sync takes it to the server, and the kiosk forgets it.
     store(&site)
-        .save_own_pin(&change("40817263", hash_of(&site)))
+        .save_own_pin(&change(&site, "24681379", "40817263"))
         .expect("save");
     site.kiosk_ok("room", &["sync", "--once"]);
     assert!(pm_shared::verify_pin("40817263", &hash_of(&site)));
@@ -664,7 +688,7 @@ fn a_pin_changed_at_the_kiosk_reaches_the_server_unless_an_organizer_reset_it() 
 
     // Changed again at the kiosk, but an organizer reset it meanwhile: hers wins.
     store(&site)
-        .save_own_pin(&change("59203817", hash_of(&site)))
+        .save_own_pin(&change(&site, "40817263", "59203817"))
         .expect("save");
     site.server(&[
         "coordinator",
@@ -680,17 +704,9 @@ fn a_pin_changed_at_the_kiosk_reaches_the_server_unless_an_organizer_reset_it() 
     assert!(pm_shared::verify_pin("73920461", &hash_of(&site)));
     assert!(store(&site).own_pins().expect("pending").is_empty());
 
-    // Another school's kiosk cannot change her PIN.
+    // Another school's kiosk cannot change her PIN, even with it.
     let jefferson = site.add_jefferson();
-    let (status, body) = http(
-        &server.url,
-        "POST",
-        "/api/v1/coordinators/own-pin",
-        Some(&jefferson),
-        serde_json::to_string(&change("59203817", hash_of(&site)))
-            .expect("json")
-            .as_bytes(),
-    );
+    let (status, body) = post(&jefferson, &change(&site, "73920461", "59203817"));
     assert_eq!(status, 404, "{body}");
     assert!(pm_shared::verify_pin("73920461", &hash_of(&site)));
 }

@@ -16,23 +16,54 @@ use crate::ui::{self, KioskState, Screen};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     Current,
-    New,
-    Again(String),
+    /// Her current PIN, checked: the change is proven with it.
+    New {
+        old: String,
+    },
+    Again {
+        old: String,
+        new: String,
+    },
 }
 
 impl Step {
     fn code(&self) -> &'static str {
         match self {
             Step::Current => "current",
-            Step::New => "new",
-            Step::Again(_) => "again",
+            Step::New { .. } => "new",
+            Step::Again { .. } => "again",
         }
     }
 }
 
 impl Desk {
-    /// Opens the keypad for her current PIN.
+    /// Opens the keypad for her current PIN, if her PIN can be changed here: it was set by
+    /// this version (the roster carries its change salt), and no change of hers is still on
+    /// its way to the server.
     pub(super) fn start_pin_change(&mut self, coordinator: &str) {
+        let hers = self
+            .engine
+            .coordinators()
+            .unwrap_or_default()
+            .into_iter()
+            .find(|c| c.name == coordinator);
+        let pending = self
+            .engine
+            .store()
+            .own_pins()
+            .unwrap_or_default()
+            .iter()
+            .any(|p| p.name == coordinator);
+        let refusal = match hers {
+            _ if pending => Some("pin-pending"),
+            Some(c) if c.change_salt.is_some() => None,
+            _ => Some("pin-organizer-only"),
+        };
+        if let Some(notice) = refusal {
+            self.poster
+                .post(move |ui| ui.global::<KioskState>().set_notice(notice.into()));
+            return;
+        }
         self.pin_change = Some(Step::Current);
         self.show_pin_step(coordinator, "");
     }
@@ -66,7 +97,9 @@ impl Desk {
                 self.save_pin_failures();
                 match verdict {
                     PinVerdict::Unlocked { .. } => {
-                        self.pin_change = Some(Step::New);
+                        self.pin_change = Some(Step::New {
+                            old: pin.to_owned(),
+                        });
                         self.show_pin_step(coordinator, "");
                     }
                     PinVerdict::Wrong { left } => self.show_pin_message("wrong", left, ""),
@@ -87,21 +120,24 @@ impl Desk {
                     _ => self.show_pin_message("malformed", 0, ""),
                 }
             }
-            Step::New => match check_new_pin(pin) {
+            Step::New { old } => match check_new_pin(pin) {
                 Ok(()) => {
-                    self.pin_change = Some(Step::Again(pin.to_owned()));
+                    self.pin_change = Some(Step::Again {
+                        old,
+                        new: pin.to_owned(),
+                    });
                     self.show_pin_step(coordinator, "");
                 }
                 Err(DomainError::TrivialPin) => self.show_pin_message("trivial", 0, ""),
                 Err(_) => self.show_pin_message("short", 0, ""),
             },
-            Step::Again(new) if new != pin => {
+            Step::Again { old, new } if new != pin => {
                 // Start the new PIN over: she may not remember which of the two she meant.
-                self.pin_change = Some(Step::New);
+                self.pin_change = Some(Step::New { old });
                 self.show_pin_step(coordinator, "mismatch");
             }
-            Step::Again(new) => {
-                let saved = self.save_own_pin(coordinator, &new);
+            Step::Again { old, new } => {
+                let saved = self.save_own_pin(coordinator, &old, &new);
                 self.pin_change = None;
                 self.show_coordinator(now, "");
                 let done = if saved { "pin-changed" } else { "pin-failed" };
@@ -116,8 +152,9 @@ impl Desk {
         }
     }
 
-    /// Hashes the new PIN (Argon2id, as the server does) and keeps it until the server has it.
-    fn save_own_pin(&mut self, coordinator: &str, pin: &str) -> bool {
+    /// Hashes the new PIN (Argon2id, as the server does), derives its change key, proves the
+    /// change with the old PIN's change key, and keeps it until the server has it.
+    fn save_own_pin(&mut self, coordinator: &str, old: &str, new: &str) -> bool {
         let Some(current) = self
             .engine
             .coordinators()
@@ -127,28 +164,24 @@ impl Desk {
         else {
             return false;
         };
-        let salt: [u8; 16] = rand::random();
-        let Ok(pin_hash) = pm_shared::hash_pin(pin, &salt) else {
+        let Some(old_salt) = current.change_salt.as_deref() else {
             return false;
         };
-        // Over the same hash the roster has (a second change here replaces the first).
-        let replaces = self
-            .engine
-            .store()
-            .own_pins()
-            .ok()
-            .and_then(|pending| {
-                pending
-                    .into_iter()
-                    .find(|p| p.name == coordinator && p.pin_hash == current.pin_hash)
-            })
-            .map(|p| p.replaces)
-            .unwrap_or(current.pin_hash);
-        let change = OwnPinChange {
-            name: coordinator.to_owned(),
-            pin_hash,
-            replaces,
+        let Ok(old_key) = pm_shared::change_key(old, old_salt) else {
+            return false;
         };
+        let Ok(secrets) = pm_shared::pin_secrets(new, &rand::random(), &rand::random()) else {
+            return false;
+        };
+        let mut change = OwnPinChange {
+            name: coordinator.to_owned(),
+            pin_hash: secrets.hash,
+            replaces: current.pin_hash,
+            change_salt: secrets.change_salt,
+            change_key: secrets.change_key,
+            proof: String::new(),
+        };
+        change.proof = pm_shared::own_pin_proof(&old_key, &change);
         match self.engine.store_mut().save_own_pin(&change) {
             Ok(()) => true,
             Err(e) => {

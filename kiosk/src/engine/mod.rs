@@ -214,6 +214,7 @@ impl Engine {
                 .filter(|c| c.name == change.name && c.pin_hash == change.replaces)
             {
                 c.pin_hash = change.pin_hash.clone();
+                c.change_salt = Some(change.change_salt.clone());
             }
         }
         Ok(coordinators)

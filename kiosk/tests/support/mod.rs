@@ -80,6 +80,7 @@ pub fn roster() -> Roster {
         coordinators: vec![Coordinator {
             name: "Ms. Rivera".into(),
             pin_hash: hash_pin(PIN, &[5; 16]).expect("pin"),
+            change_salt: Some("09".repeat(16)),
         }],
         open_check_ins: vec![],
         recent: vec![],

@@ -321,17 +321,17 @@ pub fn coordinator(db: &mut Db, action: CoordinatorAction) -> anyhow::Result<()>
         CoordinatorAction::Add { school, name, pin } => {
             let pin = secret(&pin)?;
             pm_shared::check_new_pin(&pin)?;
-            let salt: [u8; 16] = rand::random();
-            let hash = pm_shared::hash_pin(&pin, &salt)?;
-            db.add_coordinator(&SchoolId::new(school)?, &name, &hash, Utc::now())?;
+            let secrets = pm_shared::pin_secrets(&pin, &rand::random(), &rand::random())?;
+            let school = SchoolId::new(school)?;
+            db.add_coordinator(&school, &name, &secrets.hash, Utc::now())?;
+            db.set_coordinator_pin(&school, &name, &secrets)?;
             println!("coordinator {name:?} can unlock coordinator mode after the kiosks' next roster sync");
         }
         CoordinatorAction::SetPin { school, name, pin } => {
             let pin = secret(&pin)?;
             pm_shared::check_new_pin(&pin)?;
-            let salt: [u8; 16] = rand::random();
-            let hash = pm_shared::hash_pin(&pin, &salt)?;
-            db.set_coordinator_pin(&SchoolId::new(school)?, &name, &hash)?;
+            let secrets = pm_shared::pin_secrets(&pin, &rand::random(), &rand::random())?;
+            db.set_coordinator_pin(&SchoolId::new(school)?, &name, &secrets)?;
             println!("{name:?}'s new PIN works after the kiosks' next roster sync");
         }
         CoordinatorAction::List => {

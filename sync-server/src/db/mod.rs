@@ -210,6 +210,12 @@ INSERT INTO series_owners (series, kiosk)
         UNION ALL SELECT series, kiosk FROM kiosk_events)
     GROUP BY series;
 ",
+    // 12: a coordinator changes her own PIN at a kiosk, proven with a key derived from her old
+    // PIN (kept here, never in a roster; its salt goes in the roster). PINs set before have none.
+    "
+ALTER TABLE coordinators ADD COLUMN change_salt TEXT;
+ALTER TABLE coordinators ADD COLUMN change_key TEXT;
+",
 ];
 
 pub struct Db {

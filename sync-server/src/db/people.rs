@@ -236,17 +236,19 @@ impl Db {
         Ok(())
     }
 
-    /// A new PIN for a coordinator who is there.
+    /// A new PIN for a coordinator who is there: its hash, and the key that proves it when she
+    /// changes it at a kiosk.
     pub fn set_coordinator_pin(
         &self,
         school: &SchoolId,
         name: &str,
-        pin_hash: &str,
+        pin: &pm_shared::PinSecrets,
     ) -> Result<(), ServerError> {
         // A PIN set again is neither weak nor exposed any more.
         let n = self.conn.execute(
-            "UPDATE coordinators SET pin_hash = ?3, weak = 0, exposed_at = NULL WHERE school = ?1 AND name = ?2",
-            params![school.as_str(), name.trim(), pin_hash],
+            "UPDATE coordinators SET pin_hash = ?3, change_salt = ?4, change_key = ?5, weak = 0, exposed_at = NULL
+             WHERE school = ?1 AND name = ?2",
+            params![school.as_str(), name.trim(), pin.hash, pin.change_salt, pin.change_key],
         )?;
         found(n, "coordinator", name)
     }
@@ -256,29 +258,45 @@ impl Db {
     pub fn change_own_pin(
         &self,
         school: &SchoolId,
-        name: &str,
-        replaces: &str,
-        pin_hash: &str,
+        change: &pm_shared::protocol::OwnPinChange,
     ) -> Result<bool, ServerError> {
-        let n = self.conn.execute(
-            "UPDATE coordinators SET pin_hash = ?4, weak = 0, exposed_at = NULL
-             WHERE school = ?1 AND name = ?2 AND pin_hash = ?3",
-            params![school.as_str(), name.trim(), replaces, pin_hash],
-        )?;
-        if n == 1 {
-            return Ok(true);
-        }
-        let known: Option<String> = self
+        let name = change.name.trim();
+        let known: Option<(String, Option<String>)> = self
             .conn
             .query_row(
-                "SELECT pin_hash FROM coordinators WHERE school = ?1 AND name = ?2",
-                params![school.as_str(), name.trim()],
-                |r| r.get(0),
+                "SELECT pin_hash, change_key FROM coordinators WHERE school = ?1 AND name = ?2",
+                params![school.as_str(), name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
         match known {
             // Sent again after it was taken: nothing to do.
-            Some(current) if current == pin_hash => Ok(true),
+            Some((current, _)) if current == change.pin_hash => Ok(true),
+            Some((current, Some(key))) if current == change.replaces => {
+                // Only her old PIN makes this proof: a stolen kiosk's token and roster do not.
+                if !pm_shared::verify_own_pin_proof(&key, change) {
+                    return Err(ServerError::Forbidden(
+                        "the change is not proven with her current PIN".into(),
+                    ));
+                }
+                let n = self.conn.execute(
+                    "UPDATE coordinators SET pin_hash = ?4, change_salt = ?5, change_key = ?6, weak = 0, exposed_at = NULL
+                     WHERE school = ?1 AND name = ?2 AND pin_hash = ?3",
+                    params![
+                        school.as_str(),
+                        name,
+                        change.replaces,
+                        change.pin_hash,
+                        change.change_salt,
+                        change.change_key
+                    ],
+                )?;
+                Ok(n == 1)
+            }
+            // A PIN set before own changes existed has no key: an organizer sets it.
+            Some((current, None)) if current == change.replaces => Err(ServerError::Forbidden(
+                "this PIN was set before PINs could be changed at a kiosk: an organizer sets a new one".into(),
+            )),
             Some(_) => Ok(false),
             None => Err(ServerError::NotFound {
                 what: "coordinator",
@@ -342,13 +360,14 @@ impl Db {
         exposed_before: DateTime<Utc>,
     ) -> Result<Vec<pm_shared::Coordinator>, ServerError> {
         let mut stmt = self.conn.prepare(
-            "SELECT name, pin_hash FROM coordinators
+            "SELECT name, pin_hash, change_salt FROM coordinators
              WHERE school = ?1 AND (exposed_at IS NULL OR exposed_at > ?2) ORDER BY name",
         )?;
         let rows = stmt.query_map(params![school.as_str(), ts(exposed_before)], |r| {
             Ok(pm_shared::Coordinator {
                 name: r.get(0)?,
                 pin_hash: r.get(1)?,
+                change_salt: r.get(2)?,
             })
         })?;
         rows.collect::<Result<_, _>>()

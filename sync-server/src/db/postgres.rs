@@ -13,7 +13,7 @@ use super::Db;
 use crate::ServerError;
 
 /// Schema versions as SQLite numbers them: a database made here starts at SQLite's latest.
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 12;
 
 const SCHEMA: &str = r#"
 CREATE TABLE program (singleton BIGINT PRIMARY KEY CHECK (singleton = 1), rules TEXT NOT NULL);
@@ -284,6 +284,13 @@ pub fn migrate(conn: &Conn) -> Result<(), ServerError> {
                      SELECT series, kiosk FROM events WHERE kiosk <> 'server'
                      UNION ALL SELECT series, kiosk FROM kiosk_events) AS s
                  GROUP BY series;",
+        )?;
+    }
+    if (0..12).contains(&version) {
+        // 12: own-PIN changes (see SQLite's step 12).
+        tx.execute_batch(
+            "ALTER TABLE coordinators ADD COLUMN change_salt TEXT COLLATE \"C\";
+             ALTER TABLE coordinators ADD COLUMN change_key TEXT COLLATE \"C\";",
         )?;
     }
     tx.execute("DELETE FROM schema_version", ())?;

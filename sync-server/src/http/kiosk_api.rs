@@ -95,7 +95,8 @@ pub(super) async fn get_roster(
 
 /// A coordinator changed her own PIN at a kiosk of her school: 204 when taken (or taken
 /// before), 409 when her PIN changed since (an organizer's reset wins; the kiosk drops its
-/// change). Only a hash as strong as the server's own is taken.
+/// change), 403 when not proven with her current PIN. Only a hash as strong as the server's
+/// own is taken.
 pub(super) async fn post_own_pin(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -112,7 +113,7 @@ pub(super) async fn post_own_pin(
     }
     let taken = with_db_writing(&state, move |db| {
         let (_, school) = db.authenticate_kiosk(&token)?;
-        db.change_own_pin(&school, &change.name, &change.replaces, &change.pin_hash)
+        db.change_own_pin(&school, &change)
     })
     .await?;
     if taken {

@@ -93,11 +93,12 @@ pub(super) async fn post_coordinator_pin(
         }
     })
     .await?;
-    let salt: [u8; 16] = rand::random();
-    let hash = tokio::task::spawn_blocking(move || pm_shared::hash_pin(&reset.pin, &salt))
-        .await
-        .map_err(|e| ServerError::Corrupt(e.to_string()))?
-        .map_err(ServerError::from)?;
+    let salts: ([u8; 16], [u8; 16]) = (rand::random(), rand::random());
+    let hash =
+        tokio::task::spawn_blocking(move || pm_shared::pin_secrets(&reset.pin, &salts.0, &salts.1))
+            .await
+            .map_err(|e| ServerError::Corrupt(e.to_string()))?
+            .map_err(ServerError::from)?;
     let name = reset.name;
     with_db(&state, move |db| {
         db.authenticate_organizer(&token)?;
