@@ -437,7 +437,7 @@ fn commands_starting_at_once_on_an_empty_database_migrate_once() {
         db,
     };
     let versions: Vec<i64> = site.column("SELECT version FROM schema_version", &[]);
-    assert_eq!(versions, [11]);
+    assert_eq!(versions, [12]);
     let schools: Vec<String> = site.column("SELECT id FROM schools ORDER BY id", &[]);
     assert_eq!(schools, ["s0", "s1", "s2", "s3", "s4", "s5"]);
 }
