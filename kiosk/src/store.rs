@@ -145,6 +145,9 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // What is deleted (a PIN change once the server has it) is overwritten, not left in
+        // free pages for whoever takes the disk.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         let mut store = Self { conn };
         store.migrate()?;
         let tx = store

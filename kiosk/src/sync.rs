@@ -267,9 +267,10 @@ impl SyncClient {
         Ok(())
     }
 
-    /// Sends the PIN changes coordinators made here. Each is forgotten once the server took it
-    /// (204) or refused it for good (409: an organizer reset her PIN meanwhile, which wins;
-    /// 400/403/404: it can never be taken); anything else keeps it for the next sync.
+    /// Sends the PIN changes coordinators made here. One the server refused for good is
+    /// forgotten (409: an organizer reset her PIN meanwhile, which wins; 400/403/404: it can
+    /// never be taken); one it took stays until a roster carries it (see
+    /// `forget_own_pins_in_roster`), so the old PIN never works here again meanwhile.
     pub fn push_own_pins(&self, store: &mut Store) -> Result<(), KioskError> {
         for change in store.own_pins()? {
             let response = self
@@ -280,7 +281,8 @@ impl SyncClient {
                 .map_err(|e| self.unreachable(e))?;
             let status = response.status().as_u16();
             match status {
-                200..=299 | 400 | 403 | 404 | 409 => store.forget_own_pin(&change.name)?,
+                200..=299 => {}
+                400 | 403 | 404 | 409 => store.forget_own_pin(&change.name)?,
                 _ => {
                     let mut response = response;
                     let retry = retry_after(&response);
@@ -328,6 +330,9 @@ impl SyncClient {
             Err(KioskError::Unreachable { .. }) => Ok(false),
             _ => self.pull(store, now),
         };
+        if let Err(e) = forget_own_pins_in_roster(store) {
+            eprintln!("kiosk: PIN changes not tidied: {e}");
+        }
         let result = match (pushed, pulled) {
             (Ok(report), Ok(_)) => Ok(report),
             (Err(e), _) | (Ok(_), Err(e)) => Err(e),
@@ -340,6 +345,24 @@ impl SyncClient {
         }
         result
     }
+}
+
+/// Forgets the PIN changes the roster now carries (the server took them).
+fn forget_own_pins_in_roster(store: &mut Store) -> Result<(), KioskError> {
+    let Some(roster) = store.roster()? else {
+        return Ok(());
+    };
+    for change in store.own_pins()? {
+        let carried = roster
+            .roster
+            .coordinators
+            .iter()
+            .any(|c| c.name == change.name && c.pin_hash == change.pin_hash);
+        if carried {
+            store.forget_own_pin(&change.name)?;
+        }
+    }
+    Ok(())
 }
 
 /// The `Retry-After` seconds of a response, if it says.

@@ -28,8 +28,8 @@ pub use event::{Delivery, Event, EventKind, Observed, Source};
 pub use ids::{EventId, KioskId, Language, MentorId, SchoolId, SeriesId, TimeZone};
 pub use pin::{
     change_key, check_new_pin, check_pin, hash_pin, hash_pin_with, is_strong_pin_hash,
-    own_pin_proof, pin_secrets, verify_own_pin_proof, verify_pin, PinSecrets, MIN_NEW_PIN_DIGITS,
-    MIN_PIN_DIGITS,
+    own_pin_proof, pin_secrets, verify_own_pin_proof, verify_pin, wrap_change_key, PinSecrets,
+    MIN_NEW_PIN_DIGITS, MIN_PIN_DIGITS,
 };
 pub use placement::{
     clearance_notice, Clearance, ClearanceKind, ClearanceStatus, ExpiredClearance, Placement,

@@ -130,6 +130,31 @@ fn change_message(change: &OwnPinChange) -> Vec<u8> {
     message
 }
 
+/// The new PIN's change key as the kiosk keeps and sends it: XORed with a pad only the old
+/// PIN's change key gives, so a pending change read off a stolen kiosk does not hand over the
+/// key of the next change (lower-case hex). The same call unwraps it on the server.
+pub fn wrap_change_key(old_key: &[u8], change: &OwnPinChange, key_hex: &str) -> Option<String> {
+    let key = HEXLOWER.decode(key_hex.as_bytes()).ok()?;
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(old_key).ok()?;
+    let mut message = b"pm-own-pin-wrap-v1\0".to_vec();
+    for field in [
+        &change.name,
+        &change.pin_hash,
+        &change.replaces,
+        &change.change_salt,
+    ] {
+        message.extend_from_slice(field.as_bytes());
+        message.push(0);
+    }
+    mac.update(&message);
+    let pad = mac.finalize().into_bytes();
+    if key.len() != pad.len() {
+        return None;
+    }
+    let wrapped: Vec<u8> = key.iter().zip(pad.iter()).map(|(k, p)| k ^ p).collect();
+    Some(HEXLOWER.encode(&wrapped))
+}
+
 /// The proof of a PIN change, keyed by the old PIN's change key (lower-case hex).
 pub fn own_pin_proof(old_key: &[u8; 32], change: &OwnPinChange) -> String {
     let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(old_key) else {
@@ -154,8 +179,8 @@ pub fn verify_own_pin_proof(old_key_hex: &str, change: &OwnPinChange) -> bool {
     mac.verify_slice(&tag).is_ok()
 }
 
-/// Whether a PIN hash a kiosk made (a coordinator changed her own PIN there) is as strong as
-/// the ones the server makes: Argon2id, at least [`PIN_MEMORY_KIB`] and [`PIN_PASSES`], a salt.
+/// Whether a PIN hash a kiosk made (a coordinator changed her own PIN there) is made as the
+/// server makes them: Argon2id, [`PIN_MEMORY_KIB`], [`PIN_PASSES`], one lane, a salt.
 /// The server cannot see the PIN itself, so this is what it can check.
 pub fn is_strong_pin_hash(stored: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(stored) else {
@@ -164,11 +189,14 @@ pub fn is_strong_pin_hash(stored: &str) -> bool {
     let Ok(params) = Params::try_from(&parsed) else {
         return false;
     };
+    // Exactly the server's own cost: a weaker hash is easy to crack, a far costlier one would
+    // make every kiosk checking it run out of memory.
     parsed.algorithm.as_str() == "argon2id"
         && parsed.salt.is_some()
         && parsed.hash.is_some()
-        && params.m_cost() >= PIN_MEMORY_KIB
-        && params.t_cost() >= PIN_PASSES
+        && params.m_cost() == PIN_MEMORY_KIB
+        && params.t_cost() == PIN_PASSES
+        && params.p_cost() == 1
         && stored.len() <= 200
 }
 
@@ -211,6 +239,11 @@ mod tests {
         let key = change_key("48291375", &old.change_salt).expect("key");
         change.proof = own_pin_proof(&key, &change);
         assert!(verify_own_pin_proof(&old.change_key, &change));
+        // The new key travels wrapped: only the old key unwraps it.
+        let new_key = HEXLOWER.encode(&[7; 32]);
+        let wrapped = wrap_change_key(&key, &change, &new_key).expect("wrap");
+        assert_ne!(wrapped, new_key);
+        assert_eq!(wrap_change_key(&key, &change, &wrapped), Some(new_key));
         // A wrong old PIN, or the roster's hash as a key, proves nothing.
         let wrong = change_key("48291376", &old.change_salt).expect("key");
         let guessed = OwnPinChange {

@@ -99,7 +99,8 @@ pub struct SeriesConflict {
 
 /// POST /api/v1/coordinators/own-pin (kiosk token): a coordinator changed her own PIN at the
 /// kiosk (old PIN, new PIN twice). The kiosk sends the new hash, the one it replaces, the new
-/// PIN's change key and salt (see `pin::change_key`), and `proof`: an HMAC keyed by the *old*
+/// PIN's change salt and key (see `pin::change_key`; the key wrapped by the old one, see
+/// `pin::wrap_change_key`), and `proof`: an HMAC keyed by the *old*
 /// PIN's change key, which the server keeps and no roster carries, so only someone who knows
 /// the old PIN can make it. The server takes it only if hers is still the one replaced (an
 /// organizer's reset meanwhile wins).

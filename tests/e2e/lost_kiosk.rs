@@ -647,10 +647,12 @@ fn a_pin_changed_at_the_kiosk_reaches_the_server_unless_an_organizer_reset_it() 
             pin_hash: secrets.hash,
             replaces: hash_of(site),
             change_salt: secrets.change_salt,
-            change_key: secrets.change_key,
+            change_key: String::new(),
             proof: String::new(),
         };
         let key = pm_shared::change_key(old, &salt_of(site)).expect("key");
+        change.change_key =
+            pm_shared::wrap_change_key(&key, &change, &secrets.change_key).expect("wrap");
         change.proof = pm_shared::own_pin_proof(&key, &change);
         change
     };
@@ -685,6 +687,13 @@ fn a_pin_changed_at_the_kiosk_reaches_the_server_unless_an_organizer_reset_it() 
     assert!(store(&site).own_pins().expect("pending").is_empty());
     let listed = site.server(&["coordinator", "list"]);
     assert!(!listed.contains("weak"), "{listed}");
+    // The server keeps the new PIN's change key, unwrapped: the next change is proven with it.
+    let key: String = site.scalar(
+        "SELECT change_key FROM coordinators WHERE name = 'Ms. Rivera'",
+        &[],
+    );
+    let expected = pm_shared::change_key("40817263", &salt_of(&site)).expect("key");
+    assert_eq!(key, data_encoding::HEXLOWER.encode(&expected));
 
     // Changed again at the kiosk, but an organizer reset it meanwhile: hers wins.
     store(&site)
@@ -703,6 +712,22 @@ fn a_pin_changed_at_the_kiosk_reaches_the_server_unless_an_organizer_reset_it() 
     site.kiosk_ok("room", &["sync", "--once"]);
     assert!(pm_shared::verify_pin("73920461", &hash_of(&site)));
     assert!(store(&site).own_pins().expect("pending").is_empty());
+
+    // A lost kiosk exposes her PIN: changing it at a kiosk is refused, an organizer sets it.
+    let replacement = site.server(&[
+        "kiosk",
+        "add",
+        "--school",
+        "lincoln",
+        "--name",
+        "room 2",
+        "--replaces",
+        &e2e_tests::kiosk_id_of(&token),
+    ]);
+    let new_token = replacement.lines().last().expect("token").trim().to_owned();
+    let (status, body) = post(&new_token, &change(&site, "73920461", "59203817"));
+    assert_eq!(status, 403, "{body}");
+    assert!(pm_shared::verify_pin("73920461", &hash_of(&site)));
 
     // Another school's kiosk cannot change her PIN, even with it.
     let jefferson = site.add_jefferson();

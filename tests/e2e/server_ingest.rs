@@ -795,3 +795,47 @@ fn random_and_hostile_requests_never_get_a_5xx_or_stop_the_server() {
         assert_eq!(db.integrity_check().expect("check"), "ok");
     }
 }
+
+/// One upload with the same id twice, once in a forged copy under numbers that already name
+/// another stored event: the real one is stored once, under its own numbers, acknowledged as
+/// stored (not with the copy's verdict), and her totals are marked to be computed again.
+#[test]
+fn one_id_twice_in_a_batch_under_other_numbers_is_stored_once_as_itself() {
+    use e2e_tests::upload::{at, Uploader};
+    let site = Site::new();
+    let server = Server::start(&site);
+    let token = site.add_kiosk("front");
+    let mut k = Uploader::new(&server, &token, 1);
+    let first = k.scan(
+        &site,
+        "M-1",
+        at("2026-10-05", 8, 0),
+        pm_shared::EventKind::CheckIn,
+    );
+    k.send(vec![first.clone()]);
+    let changed = |mentor: &str| -> i64 {
+        site.scalar(
+            "SELECT COALESCE((SELECT changed FROM mentor_totals_state WHERE mentor = ?1), 0)",
+            &[mentor],
+        )
+    };
+    let before = changed("M-2");
+    let second = k.scan(
+        &site,
+        "M-2",
+        at("2026-10-05", 9, 0),
+        pm_shared::EventKind::CheckIn,
+    );
+    // A hostile copy: another mentor (its proof no longer holds) under the first's numbers.
+    let mut copy = second.clone();
+    copy.sequence = first.sequence;
+    copy.mentor = Some(pm_shared::MentorId::new("M-1").expect("id"));
+    let ack: serde_json::Value =
+        serde_json::from_str(&k.send(vec![copy, second.clone()])).expect("ack");
+    let id = second.id.to_string();
+    assert_eq!(ack["stored"], serde_json::json!([id]), "{ack}");
+    assert_eq!(ack["set_aside"], serde_json::json!([]), "{ack}");
+    let rows: Vec<i64> = site.column("SELECT sequence FROM events WHERE id = ?1", &[&id]);
+    assert_eq!(rows, [i64::try_from(second.sequence).expect("small")]);
+    assert!(changed("M-2") > before, "her totals are computed again");
+}

@@ -178,9 +178,15 @@ impl Desk {
             pin_hash: secrets.hash,
             replaces: current.pin_hash,
             change_salt: secrets.change_salt,
-            change_key: secrets.change_key,
+            change_key: String::new(),
             proof: String::new(),
         };
+        // Kept and sent wrapped: a pending change read off this disk gives no key.
+        let Some(wrapped) = pm_shared::wrap_change_key(&old_key, &change, &secrets.change_key)
+        else {
+            return false;
+        };
+        change.change_key = wrapped;
         change.proof = pm_shared::own_pin_proof(&old_key, &change);
         match self.engine.store_mut().save_own_pin(&change) {
             Ok(()) => true,

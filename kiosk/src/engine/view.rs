@@ -75,15 +75,6 @@ pub fn build(
         );
     }
     let mut sessions = sessionize(&timeline, rules, now);
-    for s in sessions
-        .iter_mut()
-        .filter(|s| s.events.iter().any(|id| held.contains(id)))
-    {
-        s.credited_ms = 0;
-        if !s.reasons.contains(&ReviewReason::SetAside) {
-            s.reasons.push(ReviewReason::SetAside);
-        }
-    }
     let counts = |category, period: &PeriodName| {
         rules.latest_period_rules().counts_toward_stipend(category) && period == current_period
     };
@@ -94,19 +85,28 @@ pub fn build(
         .map(|s| s.mentor.clone())
         .collect();
     for s in &mut sessions {
-        let Some(r) = server.get(&s.item) else {
+        let judged = server.get(&s.item).filter(|r| {
+            let known: HashSet<EventId> = r.events.iter().map(|e| e.id).collect();
+            s.events.iter().all(|id| known.contains(id))
+        });
+        let Some(r) = judged else {
+            // A visit held for organizers that the server has not judged yet (as far as this
+            // kiosk knows) pairs, and earns nothing.
+            if s.events.iter().any(|id| held.contains(id)) {
+                s.credited_ms = 0;
+                if !s.reasons.contains(&ReviewReason::SetAside) {
+                    s.reasons.push(ReviewReason::SetAside);
+                }
+            }
             continue;
         };
-        let known: HashSet<EventId> = r.events.iter().map(|e| e.id).collect();
-        if s.events.iter().all(|id| known.contains(id)) {
-            // Nothing new in this session: the server's verdict on it is the truth (it knows
-            // the clock readings and set-aside events this kiosk does not).
-            s.reasons = r.reasons.clone();
-            if !r.reasons.is_empty() {
-                s.credited_ms = 0;
-            } else if !news.contains(&s.mentor) {
-                s.credited_ms = r.credited_ms;
-            }
+        // Nothing new in this session: the server's verdict on it is the truth (it knows the
+        // clock readings and set-aside events this kiosk does not).
+        s.reasons = r.reasons.clone();
+        if !r.reasons.is_empty() {
+            s.credited_ms = 0;
+        } else if !news.contains(&s.mentor) {
+            s.credited_ms = r.credited_ms;
         }
     }
     // The roster's total holds what the server credited to her recent sessions; for a mentor

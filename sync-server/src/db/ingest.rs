@@ -383,20 +383,28 @@ fn insert_rows(
             })
             .collect();
         let sql = format!(
-            "INSERT INTO events ({EVENT_COLUMNS}) VALUES {} ON CONFLICT DO NOTHING RETURNING id",
+            "INSERT INTO events ({EVENT_COLUMNS}) VALUES {} ON CONFLICT DO NOTHING RETURNING id, series, sequence",
             tuples.join(", ")
         );
         let values: Vec<Value> = chunk
             .iter()
             .flat_map(|r| r.values.iter().cloned())
             .collect();
-        let mut inserted: HashSet<String> = HashSet::new();
+        // What was inserted, by (id, series, sequence): two rows of a chunk may share an id
+        // with different numbers (one inserted, the other a conflict), or numbers with
+        // different ids.
+        let mut inserted: HashSet<(String, String, i64)> = HashSet::new();
         for row in tx.rows(&sql, values)? {
-            inserted.insert(row.get::<_, String>(0)?);
+            inserted.insert((row.get(0)?, row.get(1)?, row.get(2)?));
         }
         for row in chunk {
-            // The same id twice in one statement is inserted once: the first.
-            let fresh = inserted.remove(&row.event.id.to_string());
+            // The very same event twice in one statement is inserted once: the first.
+            let key = (
+                row.event.id.to_string(),
+                row.event.series.to_string(),
+                i64::try_from(row.event.sequence).unwrap_or(-1),
+            );
+            let fresh = inserted.remove(&key);
             if fresh {
                 changed.insert(row.mentor.clone());
             }
@@ -802,8 +810,11 @@ pub(super) fn recheck_set_aside(
         // Counted now (she was at that school that day), or held for another reason (a scan
         // once of an unknown mentor is a visit now that she is known at another school).
         let (verified, still) = recheck(conn, &event, &kiosk_school, rules.clone(), now)?;
+        // A badge once verified (at receipt, or by an organizer's accept) stays verified.
         conn.execute(
-            "UPDATE events SET set_aside_reason = ?3, badge_verified = ?2 WHERE id = ?1",
+            "UPDATE events SET set_aside_reason = ?3,
+                 badge_verified = CASE WHEN badge_verified = 1 THEN 1 ELSE ?2 END
+             WHERE id = ?1",
             params![event_id, verified, still],
         )?;
     }

@@ -261,24 +261,36 @@ impl Db {
         change: &pm_shared::protocol::OwnPinChange,
     ) -> Result<bool, ServerError> {
         let name = change.name.trim();
-        let known: Option<(String, Option<String>)> = self
+        let known: Option<(String, Option<String>, Option<String>)> = self
             .conn
             .query_row(
-                "SELECT pin_hash, change_key FROM coordinators WHERE school = ?1 AND name = ?2",
+                "SELECT pin_hash, change_key, exposed_at FROM coordinators WHERE school = ?1 AND name = ?2",
                 params![school.as_str(), name],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
         match known {
             // Sent again after it was taken: nothing to do.
-            Some((current, _)) if current == change.pin_hash => Ok(true),
-            Some((current, Some(key))) if current == change.replaces => {
+            Some((current, _, _)) if current == change.pin_hash => Ok(true),
+            // A lost kiosk held her hash and salt: whoever cracked them must not make the PIN
+            // theirs for good. An organizer sets a new one.
+            Some((current, _, Some(_))) if current == change.replaces => {
+                Err(ServerError::Forbidden(
+                    "her PIN is exposed (a kiosk was lost): an organizer sets a new one".into(),
+                ))
+            }
+            Some((current, Some(key), None)) if current == change.replaces => {
                 // Only her old PIN makes this proof: a stolen kiosk's token and roster do not.
                 if !pm_shared::verify_own_pin_proof(&key, change) {
                     return Err(ServerError::Forbidden(
                         "the change is not proven with her current PIN".into(),
                     ));
                 }
+                let old_key = data_encoding::HEXLOWER
+                    .decode(key.as_bytes())
+                    .map_err(|_| super::corrupt("a coordinator's change key"))?;
+                let new_key = pm_shared::wrap_change_key(&old_key, change, &change.change_key)
+                    .ok_or_else(|| ServerError::Invalid("change_key is 64 hex digits".into()))?;
                 let n = self.conn.execute(
                     "UPDATE coordinators SET pin_hash = ?4, change_salt = ?5, change_key = ?6, weak = 0, exposed_at = NULL
                      WHERE school = ?1 AND name = ?2 AND pin_hash = ?3",
@@ -288,13 +300,13 @@ impl Db {
                         change.replaces,
                         change.pin_hash,
                         change.change_salt,
-                        change.change_key
+                        new_key
                     ],
                 )?;
                 Ok(n == 1)
             }
             // A PIN set before own changes existed has no key: an organizer sets it.
-            Some((current, None)) if current == change.replaces => Err(ServerError::Forbidden(
+            Some((current, None, None)) if current == change.replaces => Err(ServerError::Forbidden(
                 "this PIN was set before PINs could be changed at a kiosk: an organizer sets a new one".into(),
             )),
             Some(_) => Ok(false),

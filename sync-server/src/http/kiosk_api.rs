@@ -104,11 +104,23 @@ pub(super) async fn post_own_pin(
 ) -> Result<Response, ApiError> {
     let token = bearer(&headers)?;
     let change: pm_shared::protocol::OwnPinChange = parse_json(&body, "PIN change")?;
+    let hex = |s: &str, len: usize| {
+        s.len() == len
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    if !hex(&change.change_salt, 32) || !hex(&change.change_key, 64) || !hex(&change.proof, 64) {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "change_salt, change_key and proof are 32, 64 and 64 lower-case hex digits".into(),
+        ));
+    }
     if !pm_shared::is_strong_pin_hash(&change.pin_hash) {
         return Err(ApiError(
             StatusCode::BAD_REQUEST,
             "invalid",
-            "pin_hash must be an Argon2id hash at least as strong as the server's own".into(),
+            "pin_hash must be an Argon2id hash made as the server makes them (64 MiB, 3 passes, 1 lane)".into(),
         ));
     }
     let taken = with_db_writing(&state, move |db| {
