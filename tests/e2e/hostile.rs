@@ -110,16 +110,7 @@ fn an_instant_in_the_year_262142_is_set_aside_and_breaks_nothing() {
 fn coordinator_entries_are_checked_listed_and_voidable() {
     let site = Site::new();
     let server = Server::start(&site);
-    site.server(&[
-        "coordinator",
-        "add",
-        "--school",
-        "lincoln",
-        "--name",
-        "Ms. Rivera",
-        "--pin",
-        "24681357",
-    ]);
+    site.add_coordinator("lincoln", "Ms. Rivera", "24681357");
     let token = site.add_kiosk("front");
     let olga = site.add_organizer("Olga", &["--all"]);
     let mut k = Uploader::new(&server, &token, 1);
@@ -448,26 +439,8 @@ fn a_move_entered_late_lets_her_new_school_hours_count_and_kiosks_stay_in_their_
 
     // A kiosk stays in its lane: Jefferson's coordinator cannot void what M-1 did at Lincoln
     // before her move, and Lincoln's cannot undo an organizer's decision.
-    site.server(&[
-        "coordinator",
-        "add",
-        "--school",
-        "jefferson",
-        "--name",
-        "Ms. Vega",
-        "--pin",
-        "24681357",
-    ]);
-    site.server(&[
-        "coordinator",
-        "add",
-        "--school",
-        "lincoln",
-        "--name",
-        "Ms. Rivera",
-        "--pin",
-        "13579024",
-    ]);
+    site.add_coordinator("jefferson", "Ms. Vega", "24681357");
+    site.add_coordinator("lincoln", "Ms. Rivera", "13579024");
     let mut l = Uploader::new(&server, &lincoln, 1);
     let before = l.scan(&site, "M-1", at("2026-09-15", 8, 0), EventKind::CheckIn);
     let ann = l.scan(&site, "M-2", at("2026-10-05", 8, 0), EventKind::CheckIn);
@@ -717,16 +690,7 @@ fn a_refused_push_never_stops_the_roster_pull() {
     site.kiosk_ok("room", &["replay", &s]);
     // Set up again with another kiosk's token (not a replacement): the server refuses the old
     // kiosk's events, but the roster still comes, with a coordinator added meanwhile.
-    site.server(&[
-        "coordinator",
-        "add",
-        "--school",
-        "lincoln",
-        "--name",
-        "Ms. Rivera",
-        "--pin",
-        "24681357",
-    ]);
+    site.add_coordinator("lincoln", "Ms. Rivera", "24681357");
     let second = site.add_kiosk("second");
     site.kiosk_ok(
         "room",

@@ -463,16 +463,7 @@ fn a_lost_kiosks_pins_are_exposed_then_refused_until_set_again() {
     let site = Site::new();
     let server = Server::start(&site);
     let old = site.add_kiosk("front");
-    site.server(&[
-        "coordinator",
-        "add",
-        "--school",
-        "lincoln",
-        "--name",
-        "Carmen",
-        "--pin",
-        "48291375",
-    ]);
+    site.add_coordinator("lincoln", "Carmen", "48291375");
     let roster_has_carmen = |token: &str| {
         let (status, body) = http(
             &server.url,
@@ -566,16 +557,7 @@ fn a_lost_kiosks_pins_are_exposed_then_refused_until_set_again() {
 fn a_stolen_kiosk_cannot_backdate_check_ins_without_a_badge() {
     let site = Site::new();
     let server = Server::start(&site);
-    site.server(&[
-        "coordinator",
-        "add",
-        "--school",
-        "lincoln",
-        "--name",
-        "Ms. Rivera",
-        "--pin",
-        "48291375",
-    ]);
+    site.add_coordinator("lincoln", "Ms. Rivera", "48291375");
     let token = site.add_kiosk("front");
     let mut k = Uploader::new(&server, &token, 1);
     // A month back, "without a badge", in the coordinator's name: too old, set aside.
@@ -604,16 +586,7 @@ fn a_stolen_kiosk_cannot_backdate_check_ins_without_a_badge() {
 fn a_pin_changed_at_the_kiosk_reaches_the_server_unless_an_organizer_reset_it() {
     let site = Site::new();
     let server = Server::start(&site);
-    site.server(&[
-        "coordinator",
-        "add",
-        "--school",
-        "lincoln",
-        "--name",
-        "Ms. Rivera",
-        "--pin",
-        "24681379",
-    ]);
+    site.add_coordinator("lincoln", "Ms. Rivera", "24681379");
     let token = site.add_kiosk("room");
     site.kiosk_ok(
         "room",

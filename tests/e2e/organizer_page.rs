@@ -342,16 +342,7 @@ fn seed_workplace(site: &Site, server: &Server) -> String {
         &soon,
     ]);
 
-    site.server(&[
-        "coordinator",
-        "add",
-        "--school",
-        "lincoln",
-        "--name",
-        "Ms. Rivera",
-        "--pin",
-        "24681357",
-    ]);
+    site.add_coordinator("lincoln", "Ms. Rivera", "24681357");
     let front = site.add_kiosk("front");
     site.add_kiosk("hallway");
     let mut k = Uploader::new(server, &front, 1);
@@ -805,16 +796,7 @@ fn the_page_lists_exposed_pins_and_sets_a_new_one() {
     let site = Site::new();
     let server = Server::start(&site);
     let old = site.add_kiosk("front");
-    site.server(&[
-        "coordinator",
-        "add",
-        "--school",
-        "lincoln",
-        "--name",
-        "Carmen",
-        "--pin",
-        "48291375",
-    ]);
+    site.add_coordinator("lincoln", "Carmen", "48291375");
     site.server(&[
         "kiosk",
         "add",

@@ -58,16 +58,7 @@ fn admin_commands_work_on_an_empty_postgres_database() {
     let site = Site::on_postgres();
     assert!(sync_server::db::is_postgres_url(&site.db));
     let token = site.add_kiosk("front");
-    site.server(&[
-        "coordinator",
-        "add",
-        "--school",
-        "lincoln",
-        "--name",
-        "Ana",
-        "--pin",
-        "48291375",
-    ]);
+    site.add_coordinator("lincoln", "Ana", "48291375");
     site.server(&[
         "mentor",
         "place",

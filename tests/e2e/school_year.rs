@@ -101,16 +101,7 @@ fn post_json(server: &Server, token: &str, path: &str, body: serde_json::Value) 
 }
 
 fn add_coordinator(site: &Site, school: &str) {
-    site.server(&[
-        "coordinator",
-        "add",
-        "--school",
-        school,
-        "--name",
-        "Ms. Rivera",
-        "--pin",
-        "24681379",
-    ]);
+    site.add_coordinator(school, "Ms. Rivera", "24681379");
 }
 
 /// A span of today (Chicago) that has passed: from midnight or two hours ago, to a minute ago.

@@ -591,16 +591,7 @@ fn coordinator_pins_are_stored_hashed_and_reach_the_kiosk() {
         );
         assert!(!out.status.success(), "{pin} is refused");
     }
-    site.server(&[
-        "coordinator",
-        "add",
-        "--school",
-        "lincoln",
-        "--name",
-        "Carmen",
-        "--pin",
-        "48291375",
-    ]);
+    site.add_coordinator("lincoln", "Carmen", "48291375");
     if sync_server::db::is_postgres_url(&site.db) {
         let stored: Vec<String> = site.column(
             "SELECT school || name || pin_hash FROM coordinators UNION ALL

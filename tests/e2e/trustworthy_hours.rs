@@ -162,16 +162,7 @@ fn an_accidental_second_scan_records_nothing() {
 #[test]
 fn overlapping_time_is_counted_once() {
     let site = Site::new();
-    site.server(&[
-        "coordinator",
-        "add",
-        "--school",
-        "lincoln",
-        "--name",
-        "Ms. Rivera",
-        "--pin",
-        "24681357",
-    ]);
+    site.add_coordinator("lincoln", "Ms. Rivera", "24681357");
     let server = Server::start(&site);
     // Three days ago at the school: coordinators' entries older than 14 days are set aside.
     let day = (e2e_tests::upload::chicago_today() - Duration::days(3)).to_string();

@@ -159,6 +159,20 @@ impl Site {
         out.lines().last().unwrap_or_default().trim().to_owned()
     }
 
+    /// Adds a coordinator of `school` with this PIN (`coordinator add`).
+    pub fn add_coordinator(&self, school: &str, name: &str, pin: &str) {
+        self.server(&[
+            "coordinator",
+            "add",
+            "--school",
+            school,
+            "--name",
+            name,
+            "--pin",
+            pin,
+        ]);
+    }
+
     /// A second school, Jefferson (Chicago), with a kiosk of its own; returns that kiosk's token.
     pub fn add_jefferson(&self) -> String {
         self.server(&[
